@@ -1,0 +1,58 @@
+//! The marketplace's user interface: pages, routes, the global store and the server
+//! functions, compiled for the server (feature `ssr`) and the browser (feature `hydrate`).
+
+pub mod api;
+mod layout;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// Name of the built site bundle: `/pkg/marketplace.js`, `_bg.wasm` and `.css`.
+pub const SITE_NAME: &str = "marketplace";
+
+/// The HTML document around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, so this flips once the page is hydrated and
+    // interactive; browser tests wait for it before clicking.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{SITE_NAME}.css") />
+        <Title text="Marketplace" />
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+                <layout::Header />
+                <main id="main">
+                    <Routes fallback=pages::NotFound>
+                        <Route path=path!("") view=pages::CatalogPage />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,80 @@
+//! The web gateway: the browser's only origin. It renders pages on the server, serves the
+//! hydrate bundle and stylesheet, and runs the server functions, which call the services.
+
+use std::net::SocketAddr;
+
+use app::ssr::Backends;
+use app::{App, SITE_NAME, shell};
+use axum::Router;
+use common::config::{self, ConfigError, env_or, ports};
+use common::{Readiness, Service};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Folder holding `pkg/` with the built bundle (`scripts/build-site.sh` writes it).
+    pub site_root: String,
+    pub user_url: String,
+    pub inventory_url: String,
+    pub transaction_url: String,
+    pub receipt_url: String,
+    pub notification_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let local = |port: u16| format!("http://127.0.0.1:{port}");
+        Ok(Self {
+            listen: config::listen_addr(ports::GATEWAY)?,
+            site_root: env_or("SITE_ROOT", "target/site"),
+            user_url: env_or("USER_SERVICE_URL", &local(ports::USER)),
+            inventory_url: env_or("INVENTORY_SERVICE_URL", &local(ports::INVENTORY)),
+            transaction_url: env_or("TRANSACTION_SERVICE_URL", &local(ports::TRANSACTION)),
+            receipt_url: env_or("RECEIPT_SERVICE_URL", &local(ports::RECEIPT)),
+            notification_url: env_or("NOTIFICATION_SERVICE_URL", &local(ports::NOTIFICATION)),
+        })
+    }
+
+    fn backends(&self) -> Backends {
+        Backends::new(vec![
+            ("user", self.user_url.clone()),
+            ("inventory", self.inventory_url.clone()),
+            ("transaction", self.transaction_url.clone()),
+            ("receipt", self.receipt_url.clone()),
+            ("notification", self.notification_url.clone()),
+        ])
+    }
+}
+
+pub async fn build(config: Config) -> anyhow::Result<Service> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name(SITE_NAME)
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let routes = generate_route_list(App);
+    let backends = config.backends();
+
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            move || provide_context(backends.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options);
+
+    // The gateway itself depends on nothing but the services, whose state the pages show.
+    let router = pages
+        .merge(Readiness::new(vec![]).router())
+        .layer(CompressionLayer::new());
+    Ok(Service::bind("gateway", config.listen, router).await?)
+}

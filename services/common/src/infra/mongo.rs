@@ -1,0 +1,57 @@
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mongodb::bson::doc;
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+
+use crate::config::{defaults, env_or};
+use crate::health::ReadinessCheck;
+
+/// `MONGODB_URI` and `MONGODB_DATABASE` (default "marketplace").
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub uri: String,
+    pub database: String,
+}
+
+impl MongoSettings {
+    pub fn from_env() -> Self {
+        Self {
+            uri: env_or("MONGODB_URI", defaults::MONGODB_URI),
+            database: env_or("MONGODB_DATABASE", "marketplace"),
+        }
+    }
+
+    pub async fn database(&self, app_name: &str) -> mongodb::error::Result<Database> {
+        Ok(connect(&self.uri, app_name).await?.database(&self.database))
+    }
+}
+
+/// Connects lazily: the service starts even while MongoDB is down, and `/readyz` says so.
+pub async fn connect(uri: &str, app_name: &str) -> mongodb::error::Result<Client> {
+    let mut options = ClientOptions::parse(uri).await?;
+    options.app_name = Some(app_name.to_owned());
+    // Fail fast instead of the driver's 30 s, so callers get an error while MongoDB is away.
+    options.server_selection_timeout = Some(Duration::from_secs(3));
+    options.connect_timeout = Some(Duration::from_secs(2));
+    Client::with_options(options)
+}
+
+pub struct MongoCheck(pub Database);
+
+impl ReadinessCheck for MongoCheck {
+    fn name(&self) -> &'static str {
+        "mongo"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .run_command(doc! { "ping": 1 })
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,49 @@
+use std::time::Duration;
+
+use fred::prelude::{Builder, Client, ClientLike, Config, ReconnectPolicy};
+use futures::future::BoxFuture;
+
+use crate::config::{defaults, env_or};
+use crate::health::ReadinessCheck;
+
+/// `REDIS_URL`.
+pub fn url_from_env() -> String {
+    env_or("REDIS_URL", defaults::REDIS_URL)
+}
+
+/// A client that connects in the background and reconnects forever, so the service starts
+/// while Redis is down and recovers by itself when it returns. Commands give up after 2 s.
+pub fn connect(url: &str) -> Result<Client, fred::error::Error> {
+    let config = Config::from_url(url)?;
+    let client = Builder::from_config(config)
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+            c.max_command_attempts = 2;
+        })
+        .with_performance_config(|p| {
+            p.default_command_timeout = Duration::from_secs(2);
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+        .build()?;
+    // The handle finishes only when the client quits; nothing to join.
+    drop(client.connect());
+    Ok(client)
+}
+
+pub struct RedisCheck(pub Client);
+
+impl ReadinessCheck for RedisCheck {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.0
+                .ping::<String>(None)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,65 @@
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::defaults;
+use crate::health::ReadinessCheck;
+
+/// `SMTP_URL`, e.g. `smtp://127.0.0.1:1025` locally or
+/// `smtps://user%40gmail.com:app-password@smtp.gmail.com:465` for Gmail over implicit TLS.
+/// It may carry a password, so it is kept secret and never logged.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub url: SecretString,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("url", &"[redacted]")
+            .finish()
+    }
+}
+
+impl SmtpSettings {
+    pub fn from_env() -> Self {
+        let url = std::env::var("SMTP_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| defaults::SMTP_URL.to_owned());
+        Self {
+            url: SecretString::from(url),
+        }
+    }
+
+    pub fn transport(
+        &self,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
+        Ok(
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(self.url.expose_secret())?
+                .timeout(Some(Duration::from_secs(5)))
+                .build(),
+        )
+    }
+}
+
+/// Opens an SMTP session and waits for the server's greeting.
+pub struct SmtpCheck(pub AsyncSmtpTransport<Tokio1Executor>);
+
+impl ReadinessCheck for SmtpCheck {
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match self.0.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the server did not greet".to_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! A bound service that serves its router until SIGTERM or Ctrl-C, letting requests in
+//! flight finish. Binding is separate from running so tests can bind port 0 and ask which
+//! port they got (zero2prod's `Application`).
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub struct Service {
+    name: &'static str,
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Service {
+    pub async fn bind(
+        name: &'static str,
+        addr: SocketAddr,
+        router: Router,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            name,
+            listener,
+            router,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound TCP listener always has a local address.
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(service = self.name, addr = %self.local_addr(), "listening");
+        let router = self.router.layer(TraceLayer::new_for_http());
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+        tracing::info!(service = self.name, "stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM (how orchestrators stop a container) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            futures::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                futures::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = futures::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing requests in flight");
+}

@@ -1,0 +1,106 @@
+//! The test harness. Every test talks to real servers over real sockets: the shared local
+//! servers that `scripts/infra.sh up` starts, private instances a test owns, and cuttable TCP
+//! proxies that let a test take a dependency away from one service without disturbing others.
+
+mod proxy;
+mod service;
+
+pub use proxy::TcpProxy;
+pub use service::{TestService, spawn};
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Addresses of the shared local servers (same variables and defaults as the services).
+#[derive(Debug, Clone)]
+pub struct Infra {
+    pub mongodb_uri: String,
+    pub redis_url: String,
+    pub kafka_brokers: String,
+    pub smtp_url: String,
+    pub mail_api_url: String,
+}
+
+impl Infra {
+    pub fn from_env() -> Self {
+        let var = |name: &str, default: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            mongodb_uri: var("MONGODB_URI", "mongodb://127.0.0.1:27017"),
+            redis_url: var("REDIS_URL", "redis://127.0.0.1:6379"),
+            kafka_brokers: var("KAFKA_BROKERS", "127.0.0.1:9092"),
+            smtp_url: var("SMTP_URL", "smtp://127.0.0.1:1025"),
+            mail_api_url: var("MAIL_API_URL", "http://127.0.0.1:8025"),
+        }
+    }
+
+    pub fn mongo_addr(&self) -> String {
+        host_port(&self.mongodb_uri)
+    }
+
+    pub fn redis_addr(&self) -> String {
+        host_port(&self.redis_url)
+    }
+
+    pub fn smtp_addr(&self) -> String {
+        host_port(&self.smtp_url)
+    }
+}
+
+/// `scheme://[user@]host:port/...` → `host:port`.
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    authority.rsplit('@').next().unwrap_or(authority).to_owned()
+}
+
+/// A name no other test run uses, for databases, topics and users.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}_{}_{}_{nanos:x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Logs of the services under test, shown when a test fails (`RUST_LOG` to change the level).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_strips_scheme_credentials_and_path() {
+        assert_eq!(
+            host_port("mongodb://127.0.0.1:27017/?directConnection=true"),
+            "127.0.0.1:27017"
+        );
+        assert_eq!(
+            host_port("smtps://me%40x.com:pw@smtp.example.com:465"),
+            "smtp.example.com:465"
+        );
+        assert_eq!(host_port("127.0.0.1:9092"), "127.0.0.1:9092");
+    }
+
+    #[test]
+    fn unique_names_differ() {
+        assert_ne!(unique_name("db"), unique_name("db"));
+    }
+}

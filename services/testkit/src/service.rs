@@ -1,0 +1,104 @@
+//! A service under test, started on port 0 inside the test process.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct TestService {
+    pub base_url: String,
+    pub http: reqwest::Client,
+}
+
+/// Runs a bound service in the background and returns how to reach it.
+pub async fn spawn(service: common::Service) -> TestService {
+    crate::init_logs();
+    let base_url = format!("http://{}", service.local_addr());
+    tokio::spawn(service.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client");
+    TestService { base_url, http }
+}
+
+impl TestService {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `/readyz` status code and body.
+    pub async fn readiness(&self) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("GET /readyz");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("/readyz answers JSON"))
+    }
+
+    pub async fn assert_alive(&self) {
+        let response = self
+            .http
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("GET /healthz");
+        assert_eq!(response.status().as_u16(), 200, "/healthz");
+    }
+
+    /// Waits until `/readyz` says every dependency answers (at most `within`).
+    pub async fn wait_until_ready(&self, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.readiness().await;
+            if status == 200 && body["ready"] == true {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "not ready after {within:?}: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until `/readyz` answers 503 naming `dependency` as the one that failed.
+    pub async fn wait_until_unready_because_of(&self, dependency: &str, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.readiness().await;
+            let failed: Vec<&str> = body["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["ok"] == false)
+                .filter_map(|c| c["name"].as_str())
+                .collect();
+            if status == 503 && failed == [dependency] {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "expected 503 with only {dependency} failing within {within:?}, got {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Cuts `proxy` (the service's only way to `dependency`), expects `/readyz` to turn
+    /// unready naming it, restores it and expects the service to recover by itself.
+    pub async fn assert_readiness_follows(
+        &self,
+        proxy: &std::sync::Arc<crate::TcpProxy>,
+        dependency: &str,
+    ) {
+        self.wait_until_ready(Duration::from_secs(15)).await;
+        proxy.cut();
+        self.wait_until_unready_because_of(dependency, Duration::from_secs(15))
+            .await;
+        proxy.restore().await;
+        self.wait_until_ready(Duration::from_secs(30)).await;
+    }
+}
