@@ -95,22 +95,41 @@ ours() {
     [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$DATA_DIR/$name")" ]; then
     return 0
   fi
-  rm -f "$f"
+  rm -f "$f" "$RUN_DIR/$name.ports"
   return 1
 }
 
 our_pid() { cat "$RUN_DIR/$1.pid"; }
+our_ports() { cat "$RUN_DIR/$1.ports" 2>/dev/null || echo unknown; }
 
-# spawn NAME CMD…: start CMD in .local/data/NAME, detached from this shell's session so it
+# ours_on NAME PORT: ours, and started to listen on PORT.
+ours_on() { ours "$1" && [[ ",$(our_ports "$1")," == *",$2,"* ]]; }
+
+# check_ports NAME PORTS: the running server of ours was started on other ports than asked for.
+check_ports() {
+  [ "$(our_ports "$1")" = "$2" ] ||
+    die "$1 (ours, pid $(our_pid "$1")) listens on $(our_ports "$1"), not $2; run 'scripts/infra.sh down' for it first"
+}
+
+# spawn NAME PORTS CMD…: start CMD in .local/data/NAME, detached from this shell's session so it
 # outlives the script, with output appended to .local/log/NAME.log. nohup and setsid exec
 # in place (a background child of a non-interactive shell is no group leader), so $! is the
-# server itself and the pid file names it.
+# server itself and the pid file names it. Every other inherited descriptor is closed: the
+# server would otherwise hold this script's lock (fd 9) or a caller's pipe open for its lifetime.
 spawn() {
   local name=$1
-  shift
+  echo "$2" >"$RUN_DIR/$name.ports"
+  shift 2
   mkdir -p "$DATA_DIR/$name"
   printf '\n=== %s: started by scripts/infra.sh\n' "$(date -Is)" >>"$LOG_DIR/$name.log"
-  (cd "$DATA_DIR/$name" && exec nohup setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null) &
+  (
+    cd "$DATA_DIR/$name"
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec nohup setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null
+  ) &
   echo $! >"$RUN_DIR/$name.pid"
 }
 
@@ -155,12 +174,13 @@ redis_check() { [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = 
 up_redis() {
   install_redis
   if ours redis; then
+    check_ports redis "$REDIS_PORT"
     say "redis already running (pid $(our_pid redis))"
   elif port_open "$HOST" "$REDIS_PORT"; then
     foreign redis "$REDIS_PORT"
   else
     say "starting redis on $HOST:$REDIS_PORT"
-    spawn redis "$(command -v redis-server)" --port "$REDIS_PORT" --bind "$HOST" \
+    spawn redis "$REDIS_PORT" "$(command -v redis-server)" --port "$REDIS_PORT" --bind "$HOST" \
       --save "" --appendonly no --daemonize no --dir "$DATA_DIR/redis"
     await redis "$REDIS_PORT" 20
   fi
@@ -211,6 +231,9 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# After a hard kill the restarted broker waits for its old session to expire (9 s by default).
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 EOF
   # Kafka 4 logs through log4j2; without a configuration it would print errors only.
   cat >"$d/log4j2.properties" <<'EOF'
@@ -247,6 +270,7 @@ up_kafka() {
   install_kafka
   ensure_jdk
   if ours kafka; then
+    check_ports kafka "$KAFKA_PORT,$KAFKA_CONTROLLER_PORT"
     say "kafka already running (pid $(our_pid kafka))"
     await kafka "$KAFKA_PORT" 120
   elif port_open "$HOST" "$KAFKA_PORT"; then
@@ -259,7 +283,7 @@ up_kafka() {
     say "starting kafka on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT)"
     local t0=$SECONDS
     # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS holds several JVM options
-    spawn kafka "$JAVA_BIN" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    spawn kafka "$KAFKA_PORT,$KAFKA_CONTROLLER_PORT" "$JAVA_BIN" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
       -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$DATA_DIR/kafka/log4j2.properties" \
       -cp "$KAFKA_LIBS_DIR/*" kafka.Kafka "$DATA_DIR/kafka/server.properties"
@@ -315,15 +339,16 @@ install_mongo_java_server() {
 start_ferretdb() {
   mkdir -p "$DATA_DIR/ferretdb/sqlite"
   # --debug-addr=- : its metrics listener would otherwise take 127.0.0.1:8088.
-  spawn ferretdb "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/ferretdb/sqlite/" \
+  spawn ferretdb "$MONGO_PORT" "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/ferretdb/sqlite/" \
     --listen-addr="$HOST:$MONGO_PORT" --state-dir="$DATA_DIR/ferretdb" --debug-addr=- \
     --telemetry=disable --log-level=warn
 }
 
 start_mongo_java_server() {
   local backend=(--backend "$MONGO_JAVA_SERVER_BACKEND")
+  ensure_jdk
   [ "$MONGO_JAVA_SERVER_BACKEND" = h2 ] && backend+=(--h2-file "$DATA_DIR/mongo-java-server/db.mv")
-  spawn mongo-java-server "$JAVA_BIN" -Xmx512m -XX:+ExitOnOutOfMemoryError \
+  spawn mongo-java-server "$MONGO_PORT" "$JAVA_BIN" -Xmx512m -XX:+ExitOnOutOfMemoryError \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$MONGO_JAVA_SERVER_CP" \
     Launcher --host "$HOST" --port "$MONGO_PORT" "${backend[@]}"
 }
@@ -370,9 +395,11 @@ up_mongo() {
   install_ferretdb
   install_mongo_java_server
   if ours "$name"; then
+    check_ports "$name" "$MONGO_PORT"
     say "$name already running (pid $(our_pid "$name"))"
     await "$name" "$MONGO_PORT" 60
   elif ours "$other"; then
+    check_ports "$other" "$MONGO_PORT"
     say "mongo: $HOST:$MONGO_PORT is served by $other (ours); run 'scripts/infra.sh down mongo' first to switch to $name"
     name=$other
   elif port_open "$HOST" "$MONGO_PORT"; then
@@ -439,6 +466,7 @@ mail_api_check() { "$MAILPIT_BIN" readyz --listen "$HOST:$MAIL_UI_PORT" >/dev/nu
 up_smtp() {
   install_mailpit
   if ours mailpit; then
+    check_ports mailpit "$SMTP_PORT,$MAIL_UI_PORT"
     say "mailpit already running (pid $(our_pid mailpit))"
     await mailpit "$SMTP_PORT" 30
     await mailpit "$MAIL_UI_PORT" 30
@@ -449,7 +477,7 @@ up_smtp() {
     say "starting mailpit: SMTP $HOST:$SMTP_PORT, web/API $HOST:$MAIL_UI_PORT"
     # Accept any SMTP login without TLS, so code that always authenticates (as it must with
     # a real provider) works unchanged against the local catcher.
-    spawn mailpit "$MAILPIT_BIN" --smtp "$HOST:$SMTP_PORT" --listen "$HOST:$MAIL_UI_PORT" \
+    spawn mailpit "$SMTP_PORT,$MAIL_UI_PORT" "$MAILPIT_BIN" --smtp "$HOST:$SMTP_PORT" --listen "$HOST:$MAIL_UI_PORT" \
       --database "$DATA_DIR/mailpit/mailpit.db" --disable-version-check \
       --smtp-auth-accept-any --smtp-auth-allow-insecure
     await mailpit "$SMTP_PORT" 30
@@ -496,6 +524,7 @@ cmd_down() {
     for p in $(pid_names "$n"); do
       # Kafka's controlled shutdown takes a few seconds; SIGKILL only as the last resort.
       if ours "$p"; then stop_pid "$p" 60; fi
+      rm -f "$RUN_DIR/$p.ports"
     done
   done
 }
@@ -503,7 +532,7 @@ cmd_down() {
 status_line() {
   local label=$1 port=$2 pidname=$3 state=down who=""
   port_open "$HOST" "$port" && state=listening
-  if ours "$pidname"; then who="pid $(our_pid "$pidname") ($pidname, ours)"; elif [ $state = listening ]; then who="not ours"; fi
+  if ours_on "$pidname" "$port"; then who="pid $(our_pid "$pidname") ($pidname, ours)"; elif [ $state = listening ]; then who="not ours"; fi
   printf '%-8s %-10s %-22s %s\n' "$label" "$state" "$HOST:$port" "$who"
   [ $state = listening ]
 }

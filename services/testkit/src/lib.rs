@@ -2,6 +2,7 @@
 //! servers that `scripts/infra.sh up` starts, private instances a test owns, and cuttable TCP
 //! proxies that let a test take a dependency away from one service without disturbing others.
 
+pub mod browser;
 mod proxy;
 mod service;
 

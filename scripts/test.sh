@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, against real servers and a real browser. `.ci/run` runs exactly this.
+# Installs what is missing (servers, toolchain, Chromium), starts the local servers that are
+# not running yet and stops those again at the end, builds the site, checks formatting and
+# lints, then runs every test.
+source "$(dirname "$0")/lib/common.sh"
+cd "$PROJECT_ROOT"
+
+# Stop at the end only the servers that this run had to start.
+already_up=$(scripts/infra.sh status 2>/dev/null | awk '$2 == "listening" {print $1}' || true)
+cleanup() {
+  local started=()
+  for name in redis kafka mongo smtp; do
+    grep -qx "$name" <<<"$already_up" || started+=("$name")
+  done
+  [ ${#started[@]} -gt 0 ] && scripts/infra.sh down "${started[@]}" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+apt_install chromium chromium-driver
+scripts/infra.sh up
+eval "$(scripts/infra.sh env)"
+scripts/build-site.sh
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --locked -q --all-targets -- -D warnings
+cargo clippy --locked -q -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+say "cargo test"
+cargo test --locked "$@"

@@ -1,0 +1,110 @@
+//! A real headless Chromium driven over WebDriver (Debian's chromium + chromium-driver).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
+use serde_json::json;
+use tokio::process::Command;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs `test` with a fresh browser and closes the session and the driver afterwards, also
+/// when the test panics, so no Chromium outlives its test.
+pub async fn with_browser<F, Fut>(test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let port = free_port();
+    let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let mut driver = Command::new(&driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {driver_bin} (scripts/test.sh installs it): {e}"));
+
+    let profile = std::env::temp_dir().join(crate::unique_name("chromium-profile"));
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let capabilities = match capabilities {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    };
+
+    let url = format!("http://127.0.0.1:{port}");
+    let mut client = None;
+    for _ in 0..100 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let session = ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await;
+        match session {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let client = client.expect("chromedriver did not start a session within 10 s");
+
+    let outcome = AssertUnwindSafe(test(client.clone())).catch_unwind().await;
+    let _ = client.close().await;
+    let _ = driver.kill().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Waits until the page has hydrated: clicks before that are lost.
+pub async fn wait_for_hydration(client: &Client) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-hydrated="true"]"#))
+        .await
+        .expect("the page did not hydrate within 30 s");
+}
+
+/// Waits until the element's text satisfies `predicate`, returning the last text seen.
+pub async fn wait_for_text(
+    client: &Client,
+    css: &str,
+    within: Duration,
+    predicate: impl Fn(&str) -> bool,
+) -> String {
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < within {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if predicate(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: text never matched within {within:?}; last seen {last:?}");
+}
