@@ -17,14 +17,23 @@ fn site_root() -> String {
     let root = std::env::var("SITE_ROOT")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_owned());
     let wasm = std::path::Path::new(&root).join("pkg/marketplace_bg.wasm");
-    assert!(wasm.exists(), "{} is missing: run scripts/build-site.sh first", wasm.display());
+    assert!(
+        wasm.exists(),
+        "{} is missing: run scripts/build-site.sh first",
+        wasm.display()
+    );
     root
 }
 
 pub async fn spawn_stack() -> Stack {
     let infra = Infra::from_env();
-    let mongo = MongoSettings { uri: infra.mongodb_uri.clone(), database: unique_name("stack") };
-    let smtp = common::infra::smtp::SmtpSettings { url: infra.smtp_url.clone().into() };
+    let mongo = MongoSettings {
+        uri: infra.mongodb_uri.clone(),
+        database: unique_name("stack"),
+    };
+    let smtp = common::infra::smtp::SmtpSettings {
+        url: infra.smtp_url.clone().into(),
+    };
 
     let user = user_service::build(user_service::Config {
         listen: any_port(),
@@ -70,5 +79,7 @@ pub async fn spawn_stack() -> Stack {
     })
     .await
     .expect("gateway");
-    Stack { gateway: testkit::spawn(gateway).await }
+    Stack {
+        gateway: testkit::spawn(gateway).await,
+    }
 }

@@ -13,7 +13,9 @@ use testkit::{Infra, unique_name};
 
 async fn fresh_database() -> Database {
     let uri = Infra::from_env().mongodb_uri;
-    let client = marketplace_common::infra::mongo::connect(&uri, "mongo-compat").await.expect("client");
+    let client = marketplace_common::infra::mongo::connect(&uri, "mongo-compat")
+        .await
+        .expect("client");
     client.database(&unique_name("compat"))
 }
 
@@ -35,7 +37,11 @@ async fn insert_and_find_by_object_id_round_trips_types() {
         .insert_one(doc! { "_id": id, "title": "Red lamp", "price_cents": 1_999_i64, "stock": 3_i32, "created_at": now })
         .await
         .expect("insert");
-    let found = items.find_one(doc! { "_id": id }).await.expect("find").expect("present");
+    let found = items
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("find")
+        .expect("present");
     assert_eq!(found.get_str("title").ok(), Some("Red lamp"));
     assert_eq!(found.get_i64("price_cents").ok(), Some(1_999));
     assert_eq!(found.get_i32("stock").ok(), Some(3));
@@ -56,12 +62,24 @@ async fn a_unique_index_refuses_duplicates_on_insert_and_update() {
         )
         .await
         .expect("create unique index");
-    users.insert_one(doc! { "email": "a@example.com" }).await.expect("first insert");
-    users.insert_one(doc! { "email": "b@example.com" }).await.expect("second insert");
-    let err = users.insert_one(doc! { "email": "a@example.com" }).await.expect_err("duplicate insert");
+    users
+        .insert_one(doc! { "email": "a@example.com" })
+        .await
+        .expect("first insert");
+    users
+        .insert_one(doc! { "email": "b@example.com" })
+        .await
+        .expect("second insert");
+    let err = users
+        .insert_one(doc! { "email": "a@example.com" })
+        .await
+        .expect_err("duplicate insert");
     assert!(is_duplicate_key(&err), "{err:?}");
     let err = users
-        .update_one(doc! { "email": "b@example.com" }, doc! { "$set": { "email": "a@example.com" } })
+        .update_one(
+            doc! { "email": "b@example.com" },
+            doc! { "$set": { "email": "a@example.com" } },
+        )
         .await
         .expect_err("update into a duplicate");
     assert!(is_duplicate_key(&err), "{err:?}");
@@ -72,7 +90,9 @@ async fn a_unique_index_refuses_duplicates_on_insert_and_update() {
 async fn find_sorts_skips_limits_and_projects() {
     let db = fresh_database().await;
     let items: Collection<Document> = db.collection("items");
-    let docs: Vec<Document> = (0..25).map(|n| doc! { "n": n, "title": format!("item {n}"), "secret": "x" }).collect();
+    let docs: Vec<Document> = (0..25)
+        .map(|n| doc! { "n": n, "title": format!("item {n}"), "secret": "x" })
+        .collect();
     items.insert_many(docs).await.expect("insert many");
     let page: Vec<Document> = items
         .find(doc! {})
@@ -87,8 +107,17 @@ async fn find_sorts_skips_limits_and_projects() {
         .expect("collect");
     let ns: Vec<i32> = page.iter().filter_map(|d| d.get_i32("n").ok()).collect();
     assert_eq!(ns, vec![14, 13, 12, 11, 10]);
-    assert!(page.iter().all(|d| !d.contains_key("secret")), "projection ignored: {page:?}");
-    assert_eq!(items.count_documents(doc! { "n": { "$gte": 20 } }).await.expect("count"), 5);
+    assert!(
+        page.iter().all(|d| !d.contains_key("secret")),
+        "projection ignored: {page:?}"
+    );
+    assert_eq!(
+        items
+            .count_documents(doc! { "n": { "$gte": 20 } })
+            .await
+            .expect("count"),
+        5
+    );
     db.drop().await.expect("drop");
 }
 
@@ -104,9 +133,15 @@ async fn case_insensitive_regex_and_in_filters() {
         ])
         .await
         .expect("insert");
-    let lamps = items.count_documents(doc! { "title": { "$regex": "LAMP", "$options": "i" } }).await.expect("regex");
+    let lamps = items
+        .count_documents(doc! { "title": { "$regex": "LAMP", "$options": "i" } })
+        .await
+        .expect("regex");
     assert_eq!(lamps, 2);
-    let of_sellers = items.count_documents(doc! { "seller": { "$in": ["a", "c"] } }).await.expect("in");
+    let of_sellers = items
+        .count_documents(doc! { "seller": { "$in": ["a", "c"] } })
+        .await
+        .expect("in");
     assert_eq!(of_sellers, 2);
     db.drop().await.expect("drop");
 }
@@ -116,7 +151,10 @@ async fn guarded_increment_never_oversells_under_concurrency() {
     let db = fresh_database().await;
     let items: Collection<Document> = db.collection("items");
     let id = ObjectId::new();
-    items.insert_one(doc! { "_id": id, "stock": 10_i32, "sold": 0_i32 }).await.expect("insert");
+    items
+        .insert_one(doc! { "_id": id, "stock": 10_i32, "sold": 0_i32 })
+        .await
+        .expect("insert");
 
     let attempts = (0..50).map(|_| {
         let items = items.clone();
@@ -138,7 +176,11 @@ async fn guarded_increment_never_oversells_under_concurrency() {
         }
     }
     assert_eq!(succeeded, 10);
-    let item = items.find_one(doc! { "_id": id }).await.expect("find").expect("present");
+    let item = items
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("find")
+        .expect("present");
     assert_eq!(item.get_i32("stock").ok(), Some(0));
     assert_eq!(item.get_i32("sold").ok(), Some(10));
     db.drop().await.expect("drop");
@@ -149,9 +191,15 @@ async fn find_one_and_update_returns_the_document_after_the_change() {
     let db = fresh_database().await;
     let items: Collection<Document> = db.collection("items");
     let id = ObjectId::new();
-    items.insert_one(doc! { "_id": id, "stock": 2_i32, "title": "old" }).await.expect("insert");
+    items
+        .insert_one(doc! { "_id": id, "stock": 2_i32, "title": "old" })
+        .await
+        .expect("insert");
     let after = items
-        .find_one_and_update(doc! { "_id": id }, doc! { "$set": { "title": "new" }, "$inc": { "stock": 3 } })
+        .find_one_and_update(
+            doc! { "_id": id },
+            doc! { "$set": { "title": "new" }, "$inc": { "stock": 3 } },
+        )
         .return_document(ReturnDocument::After)
         .await
         .expect("update")
@@ -159,7 +207,10 @@ async fn find_one_and_update_returns_the_document_after_the_change() {
     assert_eq!(after.get_str("title").ok(), Some("new"));
     assert_eq!(after.get_i32("stock").ok(), Some(5));
     let missing = items
-        .find_one_and_update(doc! { "_id": id, "stock": { "$gte": 6 } }, doc! { "$inc": { "stock": -6 } })
+        .find_one_and_update(
+            doc! { "_id": id, "stock": { "$gte": 6 } },
+            doc! { "$inc": { "stock": -6 } },
+        )
         .await
         .expect("update");
     assert!(missing.is_none(), "the guard must stop the update");
@@ -171,12 +222,19 @@ async fn upsert_with_set_on_insert_keeps_the_first_value() {
     let db = fresh_database().await;
     let keys: Collection<Document> = db.collection("idempotency");
     for answer in ["first", "second"] {
-        keys.update_one(doc! { "_id": "key-1" }, doc! { "$setOnInsert": { "answer": answer } })
-            .upsert(true)
-            .await
-            .expect("upsert");
+        keys.update_one(
+            doc! { "_id": "key-1" },
+            doc! { "$setOnInsert": { "answer": answer } },
+        )
+        .upsert(true)
+        .await
+        .expect("upsert");
     }
-    let stored = keys.find_one(doc! { "_id": "key-1" }).await.expect("find").expect("present");
+    let stored = keys
+        .find_one(doc! { "_id": "key-1" })
+        .await
+        .expect("find")
+        .expect("present");
     assert_eq!(stored.get_str("answer").ok(), Some("first"));
     assert_eq!(keys.count_documents(doc! {}).await.expect("count"), 1);
     db.drop().await.expect("drop");
@@ -209,7 +267,10 @@ async fn aggregate_unwinds_and_groups_sales_per_seller() {
         .await
         .expect("collect");
     assert_eq!(totals.len(), 1, "{totals:?}");
-    let qty = totals[0].get("qty").and_then(bson::Bson::as_i64).or_else(|| totals[0].get_i32("qty").ok().map(i64::from));
+    let qty = totals[0]
+        .get("qty")
+        .and_then(bson::Bson::as_i64)
+        .or_else(|| totals[0].get_i32("qty").ok().map(i64::from));
     assert_eq!(qty, Some(3), "{totals:?}");
     assert_eq!(totals[0].get_i64("cents").ok(), Some(600), "{totals:?}");
     db.drop().await.expect("drop");
@@ -229,7 +290,10 @@ async fn claim_the_oldest_pending_outbox_entry_once() {
         .expect("insert");
     let claim = || {
         outbox
-            .find_one_and_update(doc! { "outbox": "pending" }, doc! { "$set": { "outbox": "sent" } })
+            .find_one_and_update(
+                doc! { "outbox": "pending" },
+                doc! { "$set": { "outbox": "sent" } },
+            )
             .sort(doc! { "created_at": 1, "_id": 1 })
     };
     let first = claim().await.expect("claim").expect("one pending");

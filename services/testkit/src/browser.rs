@@ -56,7 +56,10 @@ where
     let mut client = None;
     for _ in 0..100 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let session = ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await;
+        let session = ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await;
         match session {
             Ok(c) => {
                 client = Some(c);

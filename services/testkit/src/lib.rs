@@ -3,9 +3,11 @@
 //! proxies that let a test take a dependency away from one service without disturbing others.
 
 pub mod browser;
+mod kafka;
 mod proxy;
 mod service;
 
+pub use kafka::KafkaBroker;
 pub use proxy::TcpProxy;
 pub use service::{TestService, spawn};
 
