@@ -105,7 +105,7 @@ our_ports() { cat "$RUN_DIR/$1.ports" 2>/dev/null || echo unknown; }
 # ours_on NAME PORT: ours, and started to listen on PORT.
 ours_on() { ours "$1" && [[ ",$(our_ports "$1")," == *",$2,"* ]]; }
 
-# check_ports NAME PORTS: the running server of ours was started on other ports than asked for.
+# check_ports NAME PORTS: stop with a hint when our running server was started on other ports.
 check_ports() {
   [ "$(our_ports "$1")" = "$2" ] ||
     die "$1 (ours, pid $(our_pid "$1")) listens on $(our_ports "$1"), not $2; run 'scripts/infra.sh down' for it first"
@@ -123,7 +123,7 @@ spawn() {
   mkdir -p "$DATA_DIR/$name"
   printf '\n=== %s: started by scripts/infra.sh\n' "$(date -Is)" >>"$LOG_DIR/$name.log"
   (
-    cd "$DATA_DIR/$name"
+    cd "$DATA_DIR/$name" || exit 1
     for fd in /proc/self/fd/*; do
       fd=${fd##*/}
       [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null

@@ -99,13 +99,13 @@ pub async fn wait_for_text(
     let started = std::time::Instant::now();
     let mut last = String::new();
     while started.elapsed() < within {
-        if let Ok(element) = client.find(Locator::Css(css)).await {
-            if let Ok(text) = element.text().await {
-                if predicate(&text) {
-                    return text;
-                }
-                last = text;
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if predicate(&text) {
+                return text;
             }
+            last = text;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

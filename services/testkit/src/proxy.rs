@@ -97,10 +97,10 @@ impl TcpProxy {
 impl Drop for TcpProxy {
     fn drop(&mut self) {
         self.up.send_replace(false);
-        if let Ok(mut acceptor) = self.acceptor.lock() {
-            if let Some(acceptor) = acceptor.take() {
-                acceptor.abort();
-            }
+        if let Ok(mut acceptor) = self.acceptor.lock()
+            && let Some(acceptor) = acceptor.take()
+        {
+            acceptor.abort();
         }
     }
 }
