@@ -10,7 +10,7 @@
 #   scripts/infra.sh env             `export VAR=value` lines for a test harness to eval
 #
 # Ports: REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MONGO_PORT SMTP_PORT MAIL_UI_PORT.
-# MONGO_WIRE_SERVER=ferretdb|mongo-java-server picks the MongoDB-wire server.
+# MONGO_WIRE_SERVER=mongo-java-server|ferretdb picks the MongoDB-wire server.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 HOST=127.0.0.1
@@ -20,9 +20,9 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 MONGO_PORT=${MONGO_PORT:-27017}
 SMTP_PORT=${SMTP_PORT:-1025}
 MAIL_UI_PORT=${MAIL_UI_PORT:-8025}
-MONGO_WIRE_SERVER=${MONGO_WIRE_SERVER:-ferretdb}
+MONGO_WIRE_SERVER=${MONGO_WIRE_SERVER:-mongo-java-server}
 # memory: fast, empty after every restart; h2: kept in .local/data/mongo-java-server/db.mv
-MONGO_JAVA_SERVER_BACKEND=${MONGO_JAVA_SERVER_BACKEND:-memory}
+MONGO_JAVA_SERVER_BACKEND=${MONGO_JAVA_SERVER_BACKEND:-h2}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 
 KAFKA_VERSION=4.4.0
@@ -295,8 +295,9 @@ up_kafka() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# MongoDB wire: FerretDB 1.x on SQLite, or mongo-java-server. Both are installed so either can
-# be picked with MONGO_WIRE_SERVER; only the picked one runs on MONGO_PORT.
+# MongoDB wire: mongo-java-server (the default: it passes every check in
+# docs/mongo-wire-compat.md) or FerretDB 1.x on SQLite, picked with MONGO_WIRE_SERVER; only the
+# picked one is installed and runs on MONGO_PORT.
 
 install_ferretdb() {
   "$FERRETDB_BIN" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION" && return 0
@@ -392,8 +393,7 @@ up_mongo() {
     mongo-java-server) other=ferretdb ;;
     *) die "MONGO_WIRE_SERVER must be ferretdb or mongo-java-server, not '$name'" ;;
   esac
-  install_ferretdb
-  install_mongo_java_server
+  "install_${name//-/_}"
   if ours "$name"; then
     check_ports "$name" "$MONGO_PORT"
     say "$name already running (pid $(our_pid "$name"))"

@@ -187,7 +187,7 @@ async fn guarded_increment_never_oversells_under_concurrency() {
 }
 
 #[tokio::test]
-async fn find_one_and_update_returns_the_document_after_the_change() {
+async fn find_one_and_update_returns_the_projected_document_after_the_change() {
     let db = fresh_database().await;
     let items: Collection<Document> = db.collection("items");
     let id = ObjectId::new();
