@@ -27,6 +27,7 @@ if [ "$profile" != dev ]; then
     -o "$pkg/${name}_bg.wasm" "$pkg/${name}_bg.wasm"
 fi
 cp "$PROJECT_ROOT/style/main.css" "$pkg/$name.css"
+rm -rf "$site_root/images" && cp -r "$PROJECT_ROOT/style/images" "$site_root/images"
 if ! have brotli; then apt_install brotli; fi
 for f in "$pkg/${name}_bg.wasm" "$pkg/$name.js" "$pkg/$name.css"; do
   brotli -f -q 11 -o "$f.br" "$f"

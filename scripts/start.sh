@@ -22,6 +22,13 @@ fi
 
 scripts/infra.sh up
 eval "$(scripts/infra.sh env)"
+# The services' shared signing secret: from the environment, or made once for this checkout.
+if [ -z "${INTERNAL_AUTH_SECRET:-}" ]; then
+  secret_file="$LOCAL_DIR/internal-auth-secret"
+  [ -s "$secret_file" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret_file")
+  INTERNAL_AUTH_SECRET=$(cat "$secret_file")
+fi
+export INTERNAL_AUTH_SECRET
 scripts/build-site.sh
 say "building the services and the gateway (release)"
 cargo build --locked -q --release --bins
@@ -47,6 +54,7 @@ wait_ready() { # NAME URL
 port=8081
 for s in "${SERVICES[@]}"; do wait_ready "$s-service" "http://127.0.0.1:$port"; port=$((port + 1)); done
 wait_ready gateway "http://127.0.0.1:$GATEWAY_PORT"
+"$bin/seed-demo"
 
 cat <<MSG
 

@@ -1,8 +1,11 @@
 //! Server functions: declared here for both sides, run only on the gateway, where they call
 //! the services over HTTP.
 
+use common::types::{CatalogPage, ItemView, UserView};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {
@@ -12,7 +15,206 @@ pub struct ServiceStatus {
 
 /// Whether each backend service says it is ready (its `/readyz`).
 #[server]
-pub async fn check_services() -> Result<Vec<ServiceStatus>, ServerFnError> {
+pub async fn check_services() -> Result<Vec<ServiceStatus>, AppError> {
+    Ok(crate::ssr::backends()?.readiness().await)
+}
+
+/// The signed-in user, if any.
+#[server]
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
+    crate::ssr::backends()?.current_user().await
+}
+
+#[server]
+pub async fn register(
+    email: String,
+    password: String,
+    display_name: String,
+) -> Result<UserView, AppError> {
     let backends = crate::ssr::backends()?;
-    Ok(backends.readiness().await)
+    let body =
+        serde_json::json!({ "email": email, "password": password, "display_name": display_name });
+    let _: serde_json::Value = backends
+        .post(format!("{}/v1/users", backends.user_url), &body, None)
+        .await?;
+    let user = start_session(&backends, &email, &password).await?;
+    leptos_axum::redirect("/seller");
+    Ok(user)
+}
+
+#[server]
+pub async fn log_in(email: String, password: String) -> Result<UserView, AppError> {
+    let backends = crate::ssr::backends()?;
+    let user = start_session(&backends, &email, &password).await?;
+    leptos_axum::redirect("/");
+    Ok(user)
+}
+
+#[cfg(feature = "ssr")]
+async fn start_session(
+    backends: &crate::ssr::Backends,
+    email: &str,
+    password: &str,
+) -> Result<UserView, AppError> {
+    #[derive(Deserialize)]
+    struct Session {
+        session_id: String,
+        user: UserView,
+    }
+    let body = serde_json::json!({
+        "email": email,
+        "password": password,
+        "client_address": crate::ssr::client_address(),
+    });
+    let session: Session = backends
+        .post(format!("{}/v1/sessions", backends.user_url), &body, None)
+        .await?;
+    backends.set_session_cookie(Some(&session.session_id));
+    Ok(session.user)
+}
+
+#[server]
+pub async fn log_out() -> Result<(), AppError> {
+    let backends = crate::ssr::backends()?;
+    if let Some(session_id) = backends.session_id() {
+        let body = serde_json::json!({ "session_id": session_id });
+        let request = backends
+            .http
+            .post(format!("{}/v1/sessions/end", backends.user_url))
+            .json(&body);
+        if let Err(err) = request.send().await {
+            tracing::warn!(%err, "could not end the session at the user service");
+        }
+    }
+    backends.set_session_cookie(None);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// One page of the catalog; `page` from 1, `search` matches titles.
+#[server]
+pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError> {
+    let backends = crate::ssr::backends()?;
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/v1/items", backends.inventory_url),
+        &[("page", page.max(1).to_string()), ("q", search)],
+    )
+    .map_err(|_| AppError::new("That search could not be read."))?;
+    backends.get(url.to_string()).await
+}
+
+/// One item, or `None` (and a 404 status) when there is no such item.
+#[server]
+pub async fn item(item_id: String) -> Result<Option<ItemView>, AppError> {
+    let backends = crate::ssr::backends()?;
+    let well_formed = item_id.len() == 24 && item_id.bytes().all(|b| b.is_ascii_hexdigit());
+    if !well_formed {
+        crate::ssr::set_status(http::StatusCode::NOT_FOUND);
+        return Ok(None);
+    }
+    backends
+        .get_optional(format!("{}/v1/items/{item_id}", backends.inventory_url))
+        .await
+}
+
+/// The signed-in seller's own items.
+#[server]
+pub async fn my_items() -> Result<Vec<ItemView>, AppError> {
+    #[derive(Deserialize)]
+    struct Items {
+        items: Vec<ItemView>,
+    }
+    let backends = crate::ssr::backends()?;
+    let seller = backends.require_user().await?;
+    let items: Items = backends
+        .get(format!(
+            "{}/v1/sellers/{}/items",
+            backends.inventory_url, seller.id
+        ))
+        .await?;
+    Ok(items.items)
+}
+
+/// Reads the price field as cents, naming the field when it is not an amount.
+#[cfg(feature = "ssr")]
+fn price_cents(price: &str) -> Result<i64, AppError> {
+    common::types::parse_money(price).map_err(|reason| {
+        crate::ssr::set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
+        AppError::for_field("price", format!("Price {reason}"))
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn stock_units(stock: &str) -> Result<i64, AppError> {
+    stock.trim().parse::<i64>().map_err(|_| {
+        crate::ssr::set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
+        AppError::for_field("stock", "Stock must be a whole number")
+    })
+}
+
+/// The services name the price field `price_cents`; the form calls it `price`.
+#[cfg(feature = "ssr")]
+fn form_field(mut err: AppError) -> AppError {
+    if err.field.as_deref() == Some("price_cents") {
+        err.field = Some("price".to_owned());
+    }
+    err
+}
+
+#[server]
+pub async fn add_item(
+    title: String,
+    description: String,
+    price: String,
+    stock: String,
+    image_url: String,
+    request_id: String,
+) -> Result<ItemView, AppError> {
+    let backends = crate::ssr::backends()?;
+    let seller = backends.require_user().await?;
+    let body = serde_json::json!({
+        "title": title,
+        "description": description,
+        "price_cents": price_cents(&price)?,
+        "stock": stock_units(&stock)?,
+        "image_url": image_url,
+        "request_id": request_id,
+    });
+    backends
+        .post(
+            format!("{}/v1/items", backends.inventory_url),
+            &body,
+            Some(&seller),
+        )
+        .await
+        .map_err(form_field)
+}
+
+#[server]
+pub async fn save_item(
+    item_id: String,
+    price: String,
+    stock: String,
+) -> Result<ItemView, AppError> {
+    let backends = crate::ssr::backends()?;
+    let seller = backends.require_user().await?;
+    let body =
+        serde_json::json!({ "price_cents": price_cents(&price)?, "stock": stock_units(&stock)? });
+    backends
+        .post(
+            format!("{}/v1/items/{item_id}", backends.inventory_url),
+            &body,
+            Some(&seller),
+        )
+        .await
+        .map_err(form_field)
+}
+
+/// A fresh random key for one filled-in "add item" form.
+#[server]
+pub async fn new_form_key() -> Result<String, AppError> {
+    Ok(rand::random::<[u8; 12]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

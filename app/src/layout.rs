@@ -1,8 +1,12 @@
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::store::Store;
+
 #[component]
 pub fn Header() -> impl IntoView {
+    let store = Store::get();
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">
@@ -13,7 +17,39 @@ pub fn Header() -> impl IntoView {
             </A>
             <nav aria-label="Main">
                 <A href="/">"Catalog"</A>
+                <A href="/seller">"Sell"</A>
             </nav>
+            <div class="account">
+                <Transition fallback=|| ()>
+                    {move || {
+                        store
+                            .user
+                            .get()
+                            .map(|user| match user {
+                                Ok(Some(user)) => {
+                                    view! {
+                                        <span class="who">
+                                            "Signed in as " <strong>{user.display_name}</strong>
+                                        </span>
+                                        <ActionForm action=store.log_out attr:class="inline">
+                                            <button type="submit" class="secondary">
+                                                "Log out"
+                                            </button>
+                                        </ActionForm>
+                                    }
+                                        .into_any()
+                                }
+                                _ => {
+                                    view! {
+                                        <A href="/login">"Log in"</A>
+                                        <A href="/register">"Register"</A>
+                                    }
+                                        .into_any()
+                                }
+                            })
+                    }}
+                </Transition>
+            </div>
         </header>
     }
 }

@@ -2,15 +2,17 @@
 //! functions, compiled for the server (feature `ssr`) and the browser (feature `hydrate`).
 
 pub mod api;
+pub mod error;
 mod layout;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+mod store;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// Name of the built site bundle: `/pkg/marketplace.js`, `_bg.wasm` and `.css`.
 pub const SITE_NAME: &str = "marketplace";
@@ -36,6 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    store::Store::provide();
     // Effects run only in the browser, so this flips once the page is hydrated and
     // interactive; browser tests wait for it before clicking.
     let (hydrated, set_hydrated) = signal(false);
@@ -48,10 +51,20 @@ pub fn App() -> impl IntoView {
             <div class="app" data-hydrated=move || hydrated.get().to_string()>
                 <layout::Header />
                 <main id="main">
-                    <Routes fallback=pages::NotFound>
-                        <Route path=path!("") view=pages::CatalogPage />
+                    // Catalog and item pages wait for their data before sending any HTML, so
+                    // they are complete without JavaScript.
+                    <Routes fallback=|| view! { <pages::NotFound /> }>
+                        <Route path=path!("") view=pages::catalog::CatalogPage ssr=SsrMode::Async />
+                        <Route path=path!("items") view=pages::item::ItemPage ssr=SsrMode::Async />
+                        <Route path=path!("login") view=pages::account::LoginPage />
+                        <Route path=path!("register") view=pages::account::RegisterPage />
+                        <Route path=path!("seller") view=pages::seller::SellerPage />
+                        <Route path=path!("status") view=pages::status::StatusPage />
                     </Routes>
                 </main>
+                <footer class="site-footer">
+                    <a href="/status">"Service status"</a>
+                </footer>
             </div>
         </Router>
     }

@@ -1,27 +1,68 @@
-//! Gateway-side state the server functions use: where the services are, and one shared
-//! HTTP client to reach them.
+//! Gateway-side state the server functions use: where the services are, one shared HTTP
+//! client, the key that signs identities for the services, and the session cookie.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::types::UserView;
+use http::StatusCode;
+use http::header::{COOKIE, SET_COOKIE};
 use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::api::ServiceStatus;
+use crate::error::AppError;
 
 #[derive(Debug, Clone)]
 pub struct Backends {
     pub http: reqwest::Client,
+    pub user_url: String,
+    pub inventory_url: String,
+    /// Every service, for the status panel: (name, base URL).
     pub services: Vec<(&'static str, String)>,
+    pub identity: IdentityKey,
+    /// Served over https: the cookie is `__Host-session` and Secure.
+    pub secure_cookies: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct ServiceError {
+    error: String,
+    field: Option<String>,
+}
+
+const UNAVAILABLE: &str = "The marketplace is having trouble right now; please try again shortly.";
+
+/// Sets the HTTP status of the response being built (page render or server function).
+pub fn set_status(status: StatusCode) {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
 }
 
 impl Backends {
-    /// `services`: (name, base URL) pairs.
-    pub fn new(services: Vec<(&'static str, String)>) -> Self {
+    pub fn new(
+        user_url: String,
+        inventory_url: String,
+        services: Vec<(&'static str, String)>,
+        identity: IdentityKey,
+        secure_cookies: bool,
+    ) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(2))
             .build()
             .unwrap_or_default();
-        Self { http, services }
+        Self {
+            http,
+            user_url,
+            inventory_url,
+            services,
+            identity,
+            secure_cookies,
+        }
     }
 
     pub async fn readiness(&self) -> Vec<ServiceStatus> {
@@ -40,10 +81,202 @@ impl Backends {
         });
         futures::future::join_all(checks).await
     }
+
+    /// Sends a request to a service and reads its JSON answer. A service's 4xx becomes an
+    /// `AppError` with its message (and field); anything else is logged and told as
+    /// "having trouble", with the same status class passed on to the browser.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, AppError> {
+        Self::read(Self::send(request).await?).await
+    }
+
+    async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, AppError> {
+        request.send().await.map_err(|err| {
+            tracing::error!(%err, "service unreachable");
+            set_status(StatusCode::SERVICE_UNAVAILABLE);
+            AppError::new(UNAVAILABLE)
+        })
+    }
+
+    async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, AppError> {
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<T>().await.map_err(|err| {
+                tracing::error!(%err, "unexpected answer from a service");
+                set_status(StatusCode::BAD_GATEWAY);
+                AppError::new(UNAVAILABLE)
+            });
+        }
+        if status.is_client_error() {
+            set_status(status);
+            let body: Option<ServiceError> = response.json().await.ok();
+            return Err(match body {
+                Some(ServiceError {
+                    error,
+                    field: Some(field),
+                }) => AppError::for_field(field, capitalise(&error)),
+                Some(ServiceError { error, field: None }) => AppError::new(capitalise(&error)),
+                None => AppError::new("That request was not accepted."),
+            });
+        }
+        tracing::error!(%status, "a service failed");
+        set_status(StatusCode::SERVICE_UNAVAILABLE);
+        Err(AppError::new(UNAVAILABLE))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, url: String) -> Result<T, AppError> {
+        self.call(self.http.get(url)).await
+    }
+
+    /// Like `get`, but a 404 from the service is `None` (and the page's status becomes 404).
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        url: String,
+    ) -> Result<Option<T>, AppError> {
+        let response = Self::send(self.http.get(url)).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            set_status(StatusCode::NOT_FOUND);
+            return Ok(None);
+        }
+        Self::read(response).await.map(Some)
+    }
+
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        url: String,
+        body: &impl Serialize,
+        acting_user: Option<&UserView>,
+    ) -> Result<T, AppError> {
+        let mut request = self.http.post(url).json(body);
+        if let Some(user) = acting_user {
+            let identity = Identity {
+                user_id: user.id.clone(),
+                display_name: user.display_name.clone(),
+            };
+            request = request.header(
+                IDENTITY_HEADER,
+                self.identity.sign(&identity, SystemTime::now()),
+            );
+        }
+        self.call(request).await
+    }
+
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-session"
+        } else {
+            "session"
+        }
+    }
+
+    /// `Set-Cookie` for a new session, or (with `None`) for removing it.
+    pub fn set_session_cookie(&self, session_id: Option<&str>) {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        let cookie = match session_id {
+            Some(id) => format!(
+                "{}={id}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                self.cookie_name()
+            ),
+            None => format!(
+                "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+                self.cookie_name()
+            ),
+        };
+        if let (Some(response), Ok(value)) = (
+            use_context::<ResponseOptions>(),
+            http::HeaderValue::from_str(&cookie),
+        ) {
+            response.append_header(SET_COOKIE, value);
+        }
+    }
+
+    /// The session id from the request's cookie, if any.
+    pub fn session_id(&self) -> Option<String> {
+        let parts = use_context::<http::request::Parts>()?;
+        let name = self.cookie_name();
+        parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|header| {
+                header.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    (key == name && !value.is_empty()).then(|| value.to_owned())
+                })
+            })
+    }
+
+    /// The signed-in user, or `None` without a live session.
+    pub async fn current_user(&self) -> Result<Option<UserView>, AppError> {
+        let Some(session_id) = self.session_id() else {
+            return Ok(None);
+        };
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            user: UserView,
+        }
+        let url = format!("{}/v1/sessions/current", self.user_url);
+        let request = self
+            .http
+            .post(url)
+            .json(&serde_json::json!({ "session_id": session_id }));
+        match request.send().await {
+            Ok(response) if response.status() == StatusCode::UNAUTHORIZED => Ok(None),
+            Ok(response) if response.status().is_success() => match response.json::<Answer>().await
+            {
+                Ok(answer) => Ok(Some(answer.user)),
+                Err(err) => {
+                    tracing::error!(%err, "unexpected answer from the user service");
+                    Err(AppError::new(UNAVAILABLE))
+                }
+            },
+            Ok(response) => {
+                tracing::error!(status = %response.status(), "the user service failed");
+                Err(AppError::new(UNAVAILABLE))
+            }
+            Err(err) => {
+                tracing::error!(%err, "the user service is unreachable");
+                Err(AppError::new(UNAVAILABLE))
+            }
+        }
+    }
+
+    /// The signed-in user, or a 401 "log in first".
+    pub async fn require_user(&self) -> Result<UserView, AppError> {
+        match self.current_user().await? {
+            Some(user) => Ok(user),
+            None => {
+                set_status(StatusCode::UNAUTHORIZED);
+                Err(AppError::new("Please log in first."))
+            }
+        }
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// The gateway provides `Backends` as context to every server function and page render.
-pub fn backends() -> Result<Backends, ServerFnError> {
-    use_context::<Backends>()
-        .ok_or_else(|| ServerFnError::new("the gateway has no backends configured"))
+pub fn backends() -> Result<Backends, AppError> {
+    use_context::<Backends>().ok_or_else(|| AppError::new("the gateway has no backends configured"))
+}
+
+/// The address the request came from, for sign-in rate limits.
+pub fn client_address() -> String {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -1,5 +1,6 @@
 //! The web gateway: the browser's only origin. It renders pages on the server, serves the
-//! hydrate bundle and stylesheet, and runs the server functions, which call the services.
+//! hydrate bundle, stylesheet and images, and runs the server functions, which call the
+//! services.
 
 use std::net::SocketAddr;
 
@@ -7,6 +8,7 @@ use app::ssr::Backends;
 use app::{App, SITE_NAME, shell};
 use axum::Router;
 use common::config::{self, ConfigError, env_or, ports};
+use common::identity::IdentityKey;
 use common::{Readiness, Service};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -15,8 +17,12 @@ use tower_http::compression::CompressionLayer;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    /// Folder holding `pkg/` with the built bundle (`scripts/build-site.sh` writes it).
+    /// Where people reach the site; an `https://` address makes the session cookie
+    /// `__Host-session` and Secure.
+    pub public_url: String,
+    /// Folder holding `pkg/` and `images/` (`scripts/build-site.sh` writes it).
     pub site_root: String,
+    pub identity: IdentityKey,
     pub user_url: String,
     pub inventory_url: String,
     pub transaction_url: String,
@@ -29,7 +35,9 @@ impl Config {
         let local = |port: u16| format!("http://127.0.0.1:{port}");
         Ok(Self {
             listen: config::listen_addr(ports::GATEWAY)?,
+            public_url: env_or("PUBLIC_URL", &local(ports::GATEWAY)),
             site_root: env_or("SITE_ROOT", "target/site"),
+            identity: IdentityKey::from_env()?,
             user_url: env_or("USER_SERVICE_URL", &local(ports::USER)),
             inventory_url: env_or("INVENTORY_SERVICE_URL", &local(ports::INVENTORY)),
             transaction_url: env_or("TRANSACTION_SERVICE_URL", &local(ports::TRANSACTION)),
@@ -39,13 +47,19 @@ impl Config {
     }
 
     fn backends(&self) -> Backends {
-        Backends::new(vec![
-            ("user", self.user_url.clone()),
-            ("inventory", self.inventory_url.clone()),
-            ("transaction", self.transaction_url.clone()),
-            ("receipt", self.receipt_url.clone()),
-            ("notification", self.notification_url.clone()),
-        ])
+        Backends::new(
+            self.user_url.clone(),
+            self.inventory_url.clone(),
+            vec![
+                ("user", self.user_url.clone()),
+                ("inventory", self.inventory_url.clone()),
+                ("transaction", self.transaction_url.clone()),
+                ("receipt", self.receipt_url.clone()),
+                ("notification", self.notification_url.clone()),
+            ],
+            self.identity.clone(),
+            self.public_url.starts_with("https://"),
+        )
     }
 }
 
@@ -63,16 +77,22 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .leptos_routes_with_context(
             &leptos_options,
             routes,
-            move || provide_context(backends.clone()),
+            {
+                let backends = backends.clone();
+                move || provide_context(backends.clone())
+            },
             {
                 let options = leptos_options.clone();
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            move || provide_context(backends.clone()),
+            shell,
+        ))
         .with_state(leptos_options);
 
-    // The gateway itself depends on nothing but the services, whose state the pages show.
+    // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages
         .merge(Readiness::new(vec![]).router())
         .layer(CompressionLayer::new());

@@ -1,11 +1,52 @@
 //! The whole marketplace started inside the test process: every service on port 0 against
 //! the real local servers (a fresh database name per stack), and the gateway in front.
 
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
 use common::infra::mongo::MongoSettings;
 use testkit::{Infra, TestService, unique_name};
 
 pub struct Stack {
     pub gateway: TestService,
+    pub user: TestService,
+    pub inventory: TestService,
+    pub key: common::identity::IdentityKey,
+}
+
+impl Stack {
+    /// Lists an item straight at the inventory service, as `seller`; returns its id.
+    pub async fn list_item(
+        &self,
+        seller: &common::identity::Identity,
+        title: &str,
+        price_cents: i64,
+        stock: i64,
+    ) -> String {
+        let response = self
+            .inventory
+            .http
+            .post(self.inventory.url("/v1/items"))
+            .header(common::identity::IDENTITY_HEADER, self.key.sign(seller, std::time::SystemTime::now()))
+            .json(&serde_json::json!({ "title": title, "price_cents": price_cents, "stock": stock, "description": "Test item." }))
+            .send()
+            .await
+            .expect("list an item");
+        assert_eq!(response.status().as_u16(), 201);
+        let item: serde_json::Value = response.json().await.expect("item");
+        item["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// A seller identity for items listed straight at the inventory service.
+pub fn seller(name: &str) -> common::identity::Identity {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = (u64::from(std::process::id()) << 32)
+        | NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    common::identity::Identity {
+        user_id: format!("{n:024x}"),
+        display_name: name.to_owned(),
+    }
 }
 
 fn any_port() -> std::net::SocketAddr {
@@ -25,6 +66,11 @@ fn site_root() -> String {
     root
 }
 
+fn identity_key() -> common::identity::IdentityKey {
+    common::identity::IdentityKey::new("gateway-tests-secret-0123456789abcdef".to_owned().into())
+        .expect("secret")
+}
+
 pub async fn spawn_stack() -> Stack {
     let infra = Infra::from_env();
     let mongo = MongoSettings {
@@ -39,11 +85,18 @@ pub async fn spawn_stack() -> Stack {
         listen: any_port(),
         mongo: mongo.clone(),
         redis_url: infra.redis_url.clone(),
+        sessions: user_service::SessionPolicy {
+            idle: std::time::Duration::from_secs(3600),
+            absolute: std::time::Duration::from_secs(7200),
+        },
+        login_limits: user_service::LoginLimits::default(),
     });
     let inventory = inventory_service::build(inventory_service::Config {
         listen: any_port(),
         mongo: mongo.clone(),
         redis_url: infra.redis_url.clone(),
+        identity: identity_key(),
+        cache_ttl: std::time::Duration::from_secs(60),
     });
     let transaction = transaction_service::build(transaction_service::Config {
         listen: any_port(),
@@ -70,7 +123,9 @@ pub async fn spawn_stack() -> Stack {
 
     let gateway = server::build(server::Config {
         listen: any_port(),
+        public_url: "http://127.0.0.1".to_owned(),
         site_root: site_root(),
+        identity: identity_key(),
         user_url: user.base_url.clone(),
         inventory_url: inventory.base_url.clone(),
         transaction_url: transaction.base_url.clone(),
@@ -81,5 +136,8 @@ pub async fn spawn_stack() -> Stack {
     .expect("gateway");
     Stack {
         gateway: testkit::spawn(gateway).await,
+        user,
+        inventory,
+        key: identity_key(),
     }
 }

@@ -1,11 +1,21 @@
-//! The inventory service. `build` turns a [`Config`] into a bound [`Service`]; `main.rs` only runs it.
+//! The inventory service: items (seller, title, description, price in cents, stock, times
+//! sold), the public catalog, and cache-aside reads in Redis. `build` turns a [`Config`] into
+//! a bound [`Service`].
+
+mod cache;
+mod domain;
+mod error;
+mod items;
+mod routes;
+
+use std::time::Duration;
 
 use axum::Router;
-use common::config::{self, ConfigError, ports};
-use common::infra::{
-    mongo::{MongoCheck, MongoSettings},
-    redis::{self, RedisCheck},
-};
+use axum::extract::FromRef;
+use common::config::{self, ConfigError, env_parse, ports};
+use common::identity::IdentityKey;
+use common::infra::mongo::{self, MongoCheck, MongoSettings};
+use common::infra::redis::{self, RedisCheck};
 use common::{Readiness, Service};
 
 const SERVICE: &str = "inventory-service";
@@ -15,6 +25,8 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     pub mongo: MongoSettings,
     pub redis_url: String,
+    pub identity: IdentityKey,
+    pub cache_ttl: Duration,
 }
 
 impl Config {
@@ -23,17 +35,46 @@ impl Config {
             listen: config::listen_addr(ports::INVENTORY)?,
             mongo: MongoSettings::from_env(),
             redis_url: redis::url_from_env(),
+            identity: IdentityKey::from_env()?,
+            cache_ttl: Duration::from_secs(env_parse("CACHE_TTL_SECS", 60)?),
         })
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    items: items::Items,
+    cache: cache::Cache,
+    identity: IdentityKey,
+}
+
+impl FromRef<AppState> for IdentityKey {
+    fn from_ref(state: &AppState) -> Self {
+        state.identity.clone()
     }
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
+    let items = items::Items::new(&database);
+    let indexed = items.clone();
+    mongo::ensure_indexes("items", move || {
+        let items = indexed.clone();
+        async move { items.ensure_indexes().await }
+    })
+    .await;
+    let state = AppState {
+        items,
+        cache: cache::Cache::new(redis.clone(), config.cache_ttl, &config.mongo.database),
+        identity: config.identity,
+    };
     let readiness = Readiness::new(vec![
-        Box::new(MongoCheck(database.clone())),
-        Box::new(RedisCheck(redis.clone())),
+        Box::new(MongoCheck(database)),
+        Box::new(RedisCheck(redis)),
     ]);
-    let router = Router::new().merge(readiness.router());
+    let router = Router::new()
+        .merge(routes::router(state))
+        .merge(readiness.router());
     Ok(Service::bind(SERVICE, config.listen, router).await?)
 }

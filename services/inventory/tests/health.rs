@@ -17,6 +17,11 @@ async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
             database: testkit::unique_name("inventory"),
         },
         redis_url: redis.url("redis"),
+        identity: common::identity::IdentityKey::new(
+            "health-test-secret-0123456789abcdef".to_owned().into(),
+        )
+        .expect("secret"),
+        cache_ttl: Duration::from_secs(60),
     };
     let app = testkit::spawn(
         inventory_service::build(config)

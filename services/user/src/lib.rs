@@ -1,12 +1,24 @@
-//! The user service. `build` turns a [`Config`] into a bound [`Service`]; `main.rs` only runs it.
+//! The user service: accounts (argon2id), sessions (Redis, idle + absolute timeouts) and
+//! sign-in protection. `build` turns a [`Config`] into a bound [`Service`].
+
+mod domain;
+mod error;
+mod login_guard;
+mod passwords;
+mod routes;
+mod sessions;
+mod users;
+
+use std::time::Duration;
 
 use axum::Router;
-use common::config::{self, ConfigError, ports};
-use common::infra::{
-    mongo::{MongoCheck, MongoSettings},
-    redis::{self, RedisCheck},
-};
+use common::config::{self, ConfigError, env_parse, ports};
+use common::infra::mongo::{self, MongoCheck, MongoSettings};
+use common::infra::redis::{self, RedisCheck};
 use common::{Readiness, Service};
+
+pub use login_guard::LoginLimits;
+pub use sessions::SessionPolicy;
 
 const SERVICE: &str = "user-service";
 
@@ -15,6 +27,8 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     pub mongo: MongoSettings,
     pub redis_url: String,
+    pub sessions: SessionPolicy,
+    pub login_limits: LoginLimits,
 }
 
 impl Config {
@@ -23,17 +37,46 @@ impl Config {
             listen: config::listen_addr(ports::USER)?,
             mongo: MongoSettings::from_env(),
             redis_url: redis::url_from_env(),
+            sessions: SessionPolicy {
+                idle: Duration::from_secs(env_parse("SESSION_IDLE_SECS", 12 * 3600)?),
+                absolute: Duration::from_secs(env_parse("SESSION_ABSOLUTE_SECS", 7 * 24 * 3600)?),
+            },
+            login_limits: LoginLimits::default(),
         })
     }
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    users: users::Users,
+    sessions: sessions::Sessions,
+    login_guard: login_guard::LoginGuard,
+    dummy_hash: &'static str,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
+    let users = users::Users::new(&database);
+    let indexed = users.clone();
+    mongo::ensure_indexes("users", move || {
+        let users = indexed.clone();
+        async move { users.ensure_indexes().await }
+    })
+    .await;
+
+    let state = AppState {
+        users,
+        sessions: sessions::Sessions::new(redis.clone(), config.sessions),
+        login_guard: login_guard::LoginGuard::new(redis.clone(), config.login_limits),
+        dummy_hash: passwords::dummy_hash().await?,
+    };
     let readiness = Readiness::new(vec![
-        Box::new(MongoCheck(database.clone())),
-        Box::new(RedisCheck(redis.clone())),
+        Box::new(MongoCheck(database)),
+        Box::new(RedisCheck(redis)),
     ]);
-    let router = Router::new().merge(readiness.router());
+    let router = Router::new()
+        .merge(routes::router(state))
+        .merge(readiness.router());
     Ok(Service::bind(SERVICE, config.listen, router).await?)
 }

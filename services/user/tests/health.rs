@@ -17,6 +17,11 @@ async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
             database: testkit::unique_name("user"),
         },
         redis_url: redis.url("redis"),
+        sessions: user_service::SessionPolicy {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(60),
+        },
+        login_limits: user_service::LoginLimits::default(),
     };
     let app = testkit::spawn(user_service::build(config).await.expect("service builds")).await;
 

@@ -55,3 +55,27 @@ impl ReadinessCheck for MongoCheck {
         })
     }
 }
+
+/// Creates a collection's indexes now, or, while MongoDB is not answering, keeps trying in the
+/// background so the service can start first.
+pub async fn ensure_indexes<F, Fut>(collection: &'static str, create: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = mongodb::error::Result<()>> + Send,
+{
+    if create().await.is_ok() {
+        return;
+    }
+    tracing::warn!(
+        collection,
+        "MongoDB is not answering yet; creating indexes in the background"
+    );
+    tokio::spawn(async move {
+        let mut wait = Duration::from_millis(200);
+        while let Err(err) = create().await {
+            tracing::warn!(collection, %err, "cannot create indexes yet; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    });
+}

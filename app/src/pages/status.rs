@@ -3,26 +3,17 @@ use leptos_meta::Title;
 
 use crate::api::check_services;
 
+/// Which services are ready, asked through a server function that calls each service's
+/// `/readyz`. "Check again" works once the page is hydrated.
 #[component]
-pub fn CatalogPage() -> impl IntoView {
-    view! {
-        <Title text="Catalog · Marketplace" />
-        <h1>"Catalog"</h1>
-        <p>"Every item of every seller will be listed here."</p>
-        <ServiceStatusPanel />
-    }
-}
-
-/// Asks the gateway which services are ready (a server function that calls each service
-/// over HTTP). "Check again" works only once the page is hydrated.
-#[component]
-fn ServiceStatusPanel() -> impl IntoView {
+pub fn StatusPage() -> impl IntoView {
     let (checks, set_checks) = signal(1u32);
     let status = Resource::new(move || checks.get(), |_| check_services());
 
     view! {
-        <section class="panel" aria-labelledby="status-heading">
-            <h2 id="status-heading">"Service status"</h2>
+        <Title text="Service status · Marketplace" />
+        <h1>"Service status"</h1>
+        <section class="panel" aria-label="Services">
             <Transition fallback=|| view! { <p>"Checking services…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
@@ -62,20 +53,5 @@ fn ServiceStatusPanel() -> impl IntoView {
                 "Check again"
             </button>
         </section>
-    }
-}
-
-#[component]
-pub fn NotFound() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
-    view! {
-        <Title text="Not found · Marketplace" />
-        <h1>"Page not found"</h1>
-        <p>
-            "There is nothing at this address. " <a href="/">"Back to the catalog"</a>
-        </p>
     }
 }

@@ -1,0 +1,58 @@
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::{Field, FormError};
+use crate::store::Store;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = Store::get().log_in;
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <Title text="Log in · Marketplace" />
+        <h1>"Log in"</h1>
+        <ActionForm action attr:class="stacked-form">
+            <FormError error />
+            <Field label="Email" name="email" kind="email" autocomplete="email" required=true error />
+            <Field
+                label="Password"
+                name="password"
+                kind="password"
+                autocomplete="current-password"
+                required=true
+                error
+            />
+            <button type="submit">"Log in"</button>
+        </ActionForm>
+        <p>"New here? " <A href="/register">"Register"</A></p>
+    }
+}
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let action = Store::get().register;
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    view! {
+        <Title text="Register · Marketplace" />
+        <h1>"Register"</h1>
+        <p>"Anyone can buy; list an item and you are a seller too."</p>
+        <ActionForm action attr:class="stacked-form">
+            <FormError error />
+            <Field label="Email" name="email" kind="email" autocomplete="email" required=true error />
+            <Field label="Your name" name="display_name" autocomplete="name" required=true error />
+            <Field
+                label="Password"
+                name="password"
+                kind="password"
+                autocomplete="new-password"
+                hint="At least 8 characters."
+                required=true
+                error
+            />
+            <button type="submit">"Register"</button>
+        </ActionForm>
+        <p>"Already registered? " <A href="/login">"Log in"</A></p>
+    }
+}

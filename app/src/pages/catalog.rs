@@ -1,0 +1,109 @@
+use common::types::{CatalogPage, ItemView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::{encode_query, money};
+use crate::api;
+
+/// `/`: every item of every seller, newest first, with title search and pages. Rendered
+/// completely on the server, so it works without JavaScript.
+#[component]
+pub fn CatalogPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .clamp(1, 10_000)
+    };
+    let search = move || query.read().get("q").unwrap_or_default();
+    let catalog = Resource::new(
+        move || (page(), search()),
+        |(page, search)| api::catalog(page, search),
+    );
+
+    view! {
+        <Title text="Catalog · Marketplace" />
+        <h1>"Catalog"</h1>
+        <form method="get" action="/" class="search" role="search">
+            <label for="search">"Search titles"</label>
+            <div class="search-row">
+                <input id="search" type="search" name="q" value=search maxlength="100" />
+                <button type="submit">"Search"</button>
+            </div>
+        </form>
+        <Suspense fallback=|| view! { <p>"Loading items…"</p> }>
+            {move || Suspend::new(async move {
+                match catalog.await {
+                    Ok(page) => view! { <CatalogResults page /> }.into_any(),
+                    Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CatalogResults(page: CatalogPage) -> impl IntoView {
+    let search = page.search.clone().unwrap_or_default();
+    if page.items.is_empty() {
+        let message = if search.is_empty() {
+            "No items are for sale yet.".to_owned()
+        } else {
+            format!("No items match “{search}”.")
+        };
+        return view! { <p class="empty">{message}</p> }.into_any();
+    }
+    let pages = page.page_count();
+    let link = move |n: u64| {
+        if search.is_empty() {
+            format!("/?page={n}")
+        } else {
+            format!("/?page={n}&q={}", encode_query(&search))
+        }
+    };
+    let count = if page.total == 1 {
+        "1 item".to_owned()
+    } else {
+        format!("{} items", page.total)
+    };
+    view! {
+        <p class="result-count">{count}</p>
+        <ul class="item-grid">
+            {page.items.into_iter().map(|item| view! { <li><ItemCard item /></li> }).collect_view()}
+        </ul>
+        <nav class="pager" aria-label="Catalog pages">
+            {(page.page > 1).then(|| view! { <a href=link(page.page - 1) rel="prev">"Previous page"</a> })}
+            <span>{format!("Page {} of {pages}", page.page)}</span>
+            {(page.page < pages).then(|| view! { <a href=link(page.page + 1) rel="next">"Next page"</a> })}
+        </nav>
+    }
+        .into_any()
+}
+
+#[component]
+pub fn ItemCard(item: ItemView) -> impl IntoView {
+    let href = format!("/items?itemId={}", item.id);
+    let image = item
+        .image_url
+        .clone()
+        .unwrap_or_else(|| "/images/placeholder.svg".to_owned());
+    let stock = if item.stock > 0 {
+        format!("{} in stock", item.stock)
+    } else {
+        "Sold out".to_owned()
+    };
+    view! {
+        <article class="item-card">
+            <img src=image alt="" width="320" height="240" loading="lazy" />
+            <h2>
+                <a href=href>{item.title.clone()}</a>
+            </h2>
+            <p class="price">{money(item.price_cents)}</p>
+            <p class="meta">{format!("Sold by {} · {stock}", item.seller_name)}</p>
+        </article>
+    }
+}

@@ -1,0 +1,110 @@
+//! The pages, one module each, and the small pieces they share.
+
+pub mod account;
+pub mod catalog;
+pub mod item;
+pub mod seller;
+pub mod status;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::error::AppError;
+
+#[component]
+pub fn NotFound(#[prop(default = "Page not found")] heading: &'static str) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::set_status(http::StatusCode::NOT_FOUND);
+    view! {
+        <Title text=format!("{heading} · Marketplace") />
+        <h1>{heading}</h1>
+        <p>"There is nothing at this address. " <a href="/">"Back to the catalog"</a></p>
+    }
+}
+
+/// A labelled input with its error message right below it.
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional, into)] value: String,
+    #[prop(optional)] hint: &'static str,
+    #[prop(optional)] required: bool,
+    /// Keeps ids unique when a page shows the same form more than once.
+    #[prop(optional, into)]
+    id_prefix: String,
+    #[prop(optional)] inputmode: &'static str,
+) -> impl IntoView {
+    let id = format!("{id_prefix}field-{name}");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let message = move || error.get().and_then(|e| e.message_for(name));
+    let described_by = if hint.is_empty() {
+        error_id.clone()
+    } else {
+        format!("{hint_id} {error_id}")
+    };
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p class="hint" id=hint_id.clone()>{hint}</p> })}
+            <input
+                id=id
+                type=kind
+                name=name
+                value=value
+                autocomplete=(!autocomplete.is_empty()).then_some(autocomplete)
+                inputmode=(!inputmode.is_empty()).then_some(inputmode)
+                required=required
+                aria-invalid=move || message().is_some().to_string()
+                aria-describedby=described_by
+            />
+            <p class="field-error" id=error_id aria-live="polite">
+                {message}
+            </p>
+        </div>
+    }
+}
+
+/// A form's message that belongs to no single field.
+#[component]
+pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <p class="form-error" role="alert">
+            {move || error.get().and_then(|e| e.general_message())}
+        </p>
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode_query(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                encoded.push(byte as char)
+            }
+            b' ' => encoded.push('+'),
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
+pub fn money(cents: i64) -> String {
+    format!("${}", common::types::format_cents(cents))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(encode_query("red lamp & co"), "red+lamp+%26+co");
+        assert_eq!(encode_query("é"), "%C3%A9");
+    }
+}

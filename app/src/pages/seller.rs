@@ -1,0 +1,181 @@
+use common::types::{ItemView, format_cents};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::{Field, FormError, money};
+use crate::api::{self, AddItem, SaveItem};
+use crate::store::Store;
+
+/// `/seller`: list a new item and change the price and stock of your own items.
+#[component]
+pub fn SellerPage() -> impl IntoView {
+    let store = Store::get();
+    view! {
+        <Title text="Your shop · Marketplace" />
+        <h1>"Your shop"</h1>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                store
+                    .user
+                    .get()
+                    .map(|user| match user {
+                        Ok(Some(_)) => view! { <Shop /> }.into_any(),
+                        Ok(None) => {
+                            view! {
+                                <p>
+                                    "Log in to list items for sale: " <A href="/login">"Log in"</A> " or "
+                                    <A href="/register">"Register"</A>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn Shop() -> impl IntoView {
+    let add = ServerAction::<AddItem>::new();
+    let items = Resource::new(move || add.version().get(), |_| api::my_items());
+    view! {
+        <AddItemForm add />
+        <section aria-labelledby="own-items">
+            <h2 id="own-items">"Your items"</h2>
+            <Transition fallback=|| view! { <p>"Loading your items…"</p> }>
+                {move || Suspend::new(async move {
+                    match items.await {
+                        Ok(items) if items.is_empty() => {
+                            view! { <p class="empty">"You have not listed anything yet."</p> }.into_any()
+                        }
+                        Ok(items) => {
+                            view! {
+                                <ul class="own-items">
+                                    {items.into_iter().map(|item| view! { <OwnItem item /> }).collect_view()}
+                                </ul>
+                            }
+                                .into_any()
+                        }
+                        Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The seed's "box to enter an item".
+#[component]
+fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
+    let error = Signal::derive(move || add.value().get().and_then(Result::err));
+    let added = move || {
+        add.value()
+            .get()
+            .and_then(Result::ok)
+            .map(|item| format!("Listed “{}”.", item.title))
+    };
+    // A key per filled-in form: submitting the same form twice lists the item once.
+    let form_key = Resource::new(|| (), |_| api::new_form_key());
+    let request_id = move || {
+        form_key
+            .get()
+            .and_then(Result::ok)
+            .map(|key| format!("{key}-{}", add.version().get()))
+            .unwrap_or_default()
+    };
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if add.value().with(|v| matches!(v, Some(Ok(_))))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+    view! {
+        <section class="panel" aria-labelledby="add-item">
+            <h2 id="add-item">"Add an item"</h2>
+            <ActionForm action=add node_ref=form attr:class="stacked-form">
+                <FormError error />
+                <Field label="Title" name="title" required=true error />
+                <div class="field">
+                    <label for="field-description">"Description"</label>
+                    <textarea id="field-description" name="description" rows="4" maxlength="5000"></textarea>
+                    <p class="field-error" aria-live="polite">
+                        {move || error.get().and_then(|e| e.message_for("description"))}
+                    </p>
+                </div>
+                <Field label="Price" name="price" inputmode="decimal" hint="In dollars, e.g. 12.50." required=true error />
+                <Field label="Stock" name="stock" kind="number" inputmode="numeric" value="1" required=true error />
+                <Field
+                    label="Image address (optional)"
+                    name="image_url"
+                    kind="url"
+                    hint="An https:// address of a picture."
+                    error
+                />
+                <Transition fallback=|| ()>
+                    <input type="hidden" name="request_id" value=request_id />
+                </Transition>
+                <button type="submit">"Add item"</button>
+                <p class="form-success" aria-live="polite">{added}</p>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// One of the seller's items with inline edit of price and stock.
+#[component]
+fn OwnItem(item: ItemView) -> impl IntoView {
+    let save = ServerAction::<SaveItem>::new();
+    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let saved = move || {
+        save.value().get().and_then(Result::ok).map(|item| {
+            format!(
+                "Saved: {} with {} in stock.",
+                money(item.price_cents),
+                item.stock
+            )
+        })
+    };
+    let prefix = format!("item-{}-", item.id);
+    let href = format!("/items?itemId={}", item.id);
+    view! {
+        <li class="own-item">
+            <h3>
+                <a href=href>{item.title.clone()}</a>
+            </h3>
+            <p class="meta">{format!("Sold {} · listed at {}", item.sold, money(item.price_cents))}</p>
+            <ActionForm action=save attr:class="inline-edit">
+                <input type="hidden" name="item_id" value=item.id.clone() />
+                <Field
+                    label="Price"
+                    name="price"
+                    inputmode="decimal"
+                    value=format_cents(item.price_cents).replace(',', "")
+                    id_prefix=prefix.clone()
+                    required=true
+                    error
+                />
+                <Field
+                    label="Stock"
+                    name="stock"
+                    kind="number"
+                    inputmode="numeric"
+                    value=item.stock.to_string()
+                    id_prefix=prefix
+                    required=true
+                    error
+                />
+                <button type="submit" aria-label=format!("Save {}", item.title)>
+                    "Save"
+                </button>
+                <FormError error />
+                <p class="form-success" aria-live="polite">{saved}</p>
+            </ActionForm>
+        </li>
+    }
+}

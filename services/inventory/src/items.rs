@@ -1,0 +1,202 @@
+//! The `items` collection.
+
+use futures::TryStreamExt;
+use mongodb::bson::{self, Document, doc, oid::ObjectId};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+
+use common::types::{CatalogPage, ItemView};
+
+use crate::domain::{CatalogQuery, regex_literal};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemDocument {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub seller_id: String,
+    pub seller_name: String,
+    pub title: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i64,
+    pub sold: i64,
+    pub image_url: Option<String>,
+    /// The client's key for "create this item", so a retried submit creates nothing new.
+    pub request_id: String,
+    pub created_at: bson::DateTime,
+    pub updated_at: bson::DateTime,
+}
+
+impl ItemDocument {
+    pub fn view(&self) -> ItemView {
+        ItemView {
+            id: self.id.to_hex(),
+            seller_id: self.seller_id.clone(),
+            seller_name: self.seller_name.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            price_cents: self.price_cents,
+            stock: self.stock,
+            sold: self.sold,
+            image_url: self.image_url.clone(),
+            created_at: self.created_at.timestamp_millis(),
+            updated_at: self.updated_at.timestamp_millis(),
+        }
+    }
+}
+
+/// The fields an edit may change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ItemChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub price_cents: Option<i64>,
+    pub stock: Option<i64>,
+    pub image_url: Option<Option<String>>,
+}
+
+pub enum EditOutcome {
+    Edited(Box<ItemDocument>),
+    NotFound,
+    NotTheSeller,
+}
+
+#[derive(Clone)]
+pub struct Items {
+    collection: Collection<ItemDocument>,
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        _ => false,
+    }
+}
+
+impl Items {
+    pub fn new(database: &Database) -> Self {
+        Self {
+            collection: database.collection("items"),
+        }
+    }
+
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let indexes = vec![
+            IndexModel::builder()
+                .keys(doc! { "seller_id": 1, "request_id": 1 })
+                .options(
+                    IndexOptions::builder()
+                        .unique(true)
+                        .name("one_item_per_create_request".to_owned())
+                        .build(),
+                )
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "created_at": -1, "_id": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "seller_id": 1, "created_at": -1 })
+                .build(),
+        ];
+        self.collection.create_indexes(indexes).await.map(drop)
+    }
+
+    /// Inserts the item, or returns the one this seller already created with the same
+    /// request id (the first answer wins; `false` says it existed).
+    pub async fn create(&self, item: ItemDocument) -> mongodb::error::Result<(ItemDocument, bool)> {
+        match self.collection.insert_one(&item).await {
+            Ok(_) => Ok((item, true)),
+            Err(err) if is_duplicate_key(&err) => {
+                let existing = self
+                    .collection
+                    .find_one(doc! { "seller_id": &item.seller_id, "request_id": &item.request_id })
+                    .await?;
+                match existing {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(err),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn by_id(&self, id: ObjectId) -> mongodb::error::Result<Option<ItemDocument>> {
+        self.collection.find_one(doc! { "_id": id }).await
+    }
+
+    pub async fn catalog(&self, query: &CatalogQuery) -> mongodb::error::Result<CatalogPage> {
+        let filter = match &query.search {
+            Some(text) => doc! { "title": { "$regex": regex_literal(text), "$options": "i" } },
+            None => Document::new(),
+        };
+        let total = self.collection.count_documents(filter.clone()).await?;
+        let items: Vec<ItemDocument> = self
+            .collection
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .skip((query.page - 1) * query.per_page)
+            .limit(query.per_page as i64)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(CatalogPage {
+            items: items.iter().map(ItemDocument::view).collect(),
+            page: query.page,
+            per_page: query.per_page,
+            total,
+            search: query.search.clone(),
+        })
+    }
+
+    pub async fn of_seller(&self, seller_id: &str) -> mongodb::error::Result<Vec<ItemDocument>> {
+        self.collection
+            .find(doc! { "seller_id": seller_id })
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .limit(1_000)
+            .await?
+            .try_collect()
+            .await
+    }
+
+    /// Applies `changes` only if `seller_id` sells the item: the check and the write are one
+    /// conditional update, so no one else's edit slips in between.
+    pub async fn edit(
+        &self,
+        id: ObjectId,
+        seller_id: &str,
+        changes: ItemChanges,
+    ) -> mongodb::error::Result<EditOutcome> {
+        let mut set = doc! { "updated_at": bson::DateTime::now() };
+        if let Some(title) = changes.title {
+            set.insert("title", title);
+        }
+        if let Some(description) = changes.description {
+            set.insert("description", description);
+        }
+        if let Some(price) = changes.price_cents {
+            set.insert("price_cents", price);
+        }
+        if let Some(stock) = changes.stock {
+            set.insert("stock", stock);
+        }
+        if let Some(image_url) = changes.image_url {
+            set.insert("image_url", image_url);
+        }
+        let edited = self
+            .collection
+            .find_one_and_update(
+                doc! { "_id": id, "seller_id": seller_id },
+                doc! { "$set": set },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        match edited {
+            Some(item) => Ok(EditOutcome::Edited(Box::new(item))),
+            None if self.by_id(id).await?.is_some() => Ok(EditOutcome::NotTheSeller),
+            None => Ok(EditOutcome::NotFound),
+        }
+    }
+}

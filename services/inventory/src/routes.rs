@@ -1,0 +1,190 @@
+//! The inventory service's HTTP API. Reads are public; writes need a signed identity from
+//! the gateway (`x-marketplace-identity`).
+//!
+//! | method and path | answer |
+//! | --- | --- |
+//! | `GET /v1/items?page=&per_page=&q=` | a catalog page, newest first |
+//! | `GET /v1/items/{id}` | one item; 404 unknown; 422 malformed id |
+//! | `GET /v1/sellers/{seller_id}/items` | that seller's items |
+//! | `POST /v1/items` | create (body: `title`, `description`, `price_cents`, `stock`, `image_url`, `request_id`) |
+//! | `POST /v1/items/{id}` | edit by its seller (any of those fields but `request_id`) |
+//! | `GET /v1/cache/stats` | cache hits and misses of this copy |
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use mongodb::bson::{self, oid::ObjectId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use common::identity::SignedIn;
+use common::input::{FieldError, JsonObject};
+use common::types::{CatalogPage, ItemView};
+
+use crate::AppState;
+use crate::cache::{CATALOG_GENERATION, item_generation};
+use crate::domain::{CatalogQuery, Description, ImageUrl, PriceCents, Stock, Title, parse_item_id};
+use crate::error::ApiError;
+use crate::items::{EditOutcome, ItemChanges, ItemDocument};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/items", get(catalog).post(create_item))
+        .route("/v1/items/{id}", get(item).post(edit_item))
+        .route("/v1/sellers/{seller_id}/items", get(seller_items))
+        .route("/v1/cache/stats", get(cache_stats))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct CatalogParams {
+    page: Option<String>,
+    per_page: Option<String>,
+    q: Option<String>,
+}
+
+async fn catalog(
+    State(state): State<AppState>,
+    Query(params): Query<CatalogParams>,
+) -> Result<Json<CatalogPage>, ApiError> {
+    let query = CatalogQuery::parse(
+        params.page.as_deref(),
+        params.per_page.as_deref(),
+        params.q.as_deref(),
+    )?;
+    let key = format!(
+        "catalog:{}:{}:{}",
+        query.page,
+        query.per_page,
+        query.search.as_deref().unwrap_or("")
+    );
+    let page = state
+        .cache
+        .get_or_load(CATALOG_GENERATION, &key, state.items.catalog(&query))
+        .await?;
+    Ok(Json(page))
+}
+
+async fn item(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ItemView>, ApiError> {
+    let id = parse_item_id(&id)?;
+    let key = format!("item:{id}");
+    let load = async { Ok::<_, ApiError>(state.items.by_id(id).await?.map(|item| item.view())) };
+    let item = state
+        .cache
+        .get_or_load(&item_generation(&id.to_hex()), &key, load)
+        .await?;
+    item.map(Json).ok_or(ApiError::ItemNotFound)
+}
+
+async fn seller_items(
+    State(state): State<AppState>,
+    Path(seller_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let seller_id = ObjectId::parse_str(seller_id.trim())
+        .map_err(|_| FieldError::new("seller_id", "must be a user id (24 hexadecimal digits)"))?;
+    let items = state.items.of_seller(&seller_id.to_hex()).await?;
+    let items: Vec<ItemView> = items.iter().map(ItemDocument::view).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+const ITEM_FIELDS: [&str; 5] = ["title", "description", "price_cents", "stock", "image_url"];
+
+async fn create_item(
+    State(state): State<AppState>,
+    SignedIn(seller): SignedIn,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<ItemView>), ApiError> {
+    body.allow_only(&[&ITEM_FIELDS[..], &["request_id"]].concat())?;
+    let title = Title::parse(&body.text("title")?)?;
+    let description = Description::parse(&body.optional_text("description")?.unwrap_or_default())?;
+    let price = PriceCents::parse(body.whole_number("price_cents")?)?;
+    let stock = Stock::parse(body.whole_number("stock")?)?;
+    let image_url = ImageUrl::parse(&body.optional_text("image_url")?.unwrap_or_default())?;
+    let request_id = match body.optional_text("request_id")? {
+        Some(id) if !id.trim().is_empty() && id.len() <= 64 => id.trim().to_owned(),
+        Some(_) => return Err(FieldError::new("request_id", "must be 1 to 64 characters").into()),
+        None => ObjectId::new().to_hex(),
+    };
+
+    let now = bson::DateTime::now();
+    let item = ItemDocument {
+        id: ObjectId::new(),
+        seller_id: seller.user_id,
+        seller_name: seller.display_name,
+        title: title.into_inner(),
+        description: description.into_inner(),
+        price_cents: price.get(),
+        stock: stock.get(),
+        sold: 0,
+        image_url: image_url.map(ImageUrl::into_inner),
+        request_id,
+        created_at: now,
+        updated_at: now,
+    };
+    let (item, created) = state.items.create(item).await?;
+    if created {
+        state.cache.invalidate(CATALOG_GENERATION).await;
+        tracing::info!(item_id = %item.id, seller_id = %item.seller_id, "item listed");
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(item.view())))
+}
+
+async fn edit_item(
+    State(state): State<AppState>,
+    SignedIn(seller): SignedIn,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Json<ItemView>, ApiError> {
+    let id = parse_item_id(&id)?;
+    body.allow_only(&ITEM_FIELDS)?;
+    let changes = ItemChanges {
+        title: body
+            .optional_text("title")?
+            .map(|t| Title::parse(&t))
+            .transpose()?
+            .map(Title::into_inner),
+        description: body
+            .optional_text("description")?
+            .map(|d| Description::parse(&d))
+            .transpose()?
+            .map(Description::into_inner),
+        price_cents: body
+            .optional_whole_number("price_cents")?
+            .map(PriceCents::parse)
+            .transpose()?
+            .map(PriceCents::get),
+        stock: body
+            .optional_whole_number("stock")?
+            .map(Stock::parse)
+            .transpose()?
+            .map(Stock::get),
+        image_url: body
+            .optional_text("image_url")?
+            .map(|u| ImageUrl::parse(&u))
+            .transpose()?
+            .map(|u| u.map(ImageUrl::into_inner)),
+    };
+    match state.items.edit(id, &seller.user_id, changes).await? {
+        EditOutcome::Edited(item) => {
+            state.cache.invalidate(&item_generation(&id.to_hex())).await;
+            state.cache.invalidate(CATALOG_GENERATION).await;
+            Ok(Json(item.view()))
+        }
+        EditOutcome::NotTheSeller => Err(ApiError::NotTheSeller),
+        EditOutcome::NotFound => Err(ApiError::ItemNotFound),
+    }
+}
+
+async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
+    let (hits, misses) = state.cache.stats();
+    Json(json!({ "hits": hits, "misses": misses }))
+}

@@ -1,0 +1,97 @@
+//! The `users` collection: one document per account, unique by the lower-cased email.
+
+use common::types::UserView;
+use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDocument {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub email: String,
+    pub email_key: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub created_at: bson::DateTime,
+}
+
+impl UserDocument {
+    /// What other services and the gateway see of a user (never the hash).
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.to_hex(),
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] mongodb::error::Error),
+}
+
+#[derive(Clone)]
+pub struct Users {
+    collection: Collection<UserDocument>,
+}
+
+impl Users {
+    pub fn new(database: &Database) -> Self {
+        Self {
+            collection: database.collection("users"),
+        }
+    }
+
+    /// The unique index that makes "one account per email" hold across every copy.
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let unique_email = IndexModel::builder()
+            .keys(doc! { "email_key": 1 })
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("unique_email".to_owned())
+                    .build(),
+            )
+            .build();
+        self.collection.create_index(unique_email).await.map(drop)
+    }
+
+    pub async fn insert(&self, user: &UserDocument) -> Result<(), InsertError> {
+        match self.collection.insert_one(user).await {
+            Ok(_) => Ok(()),
+            Err(err) if is_duplicate_key(&err) => Err(InsertError::EmailTaken),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn by_email_key(
+        &self,
+        email_key: &str,
+    ) -> mongodb::error::Result<Option<UserDocument>> {
+        self.collection
+            .find_one(doc! { "email_key": email_key })
+            .await
+    }
+
+    pub async fn by_id(&self, id: &str) -> mongodb::error::Result<Option<UserDocument>> {
+        let Ok(id) = ObjectId::parse_str(id) else {
+            return Ok(None);
+        };
+        self.collection.find_one(doc! { "_id": id }).await
+    }
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        _ => false,
+    }
+}
