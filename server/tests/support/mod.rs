@@ -72,6 +72,11 @@ fn identity_key() -> common::identity::IdentityKey {
 }
 
 pub async fn spawn_stack() -> Stack {
+    spawn_stack_at("http://127.0.0.1").await
+}
+
+/// The stack with the gateway believing it is reached at `public_url`.
+pub async fn spawn_stack_at(public_url: &str) -> Stack {
     let infra = Infra::from_env();
     let mongo = MongoSettings {
         uri: infra.mongodb_uri.clone(),
@@ -123,7 +128,7 @@ pub async fn spawn_stack() -> Stack {
 
     let gateway = server::build(server::Config {
         listen: any_port(),
-        public_url: "http://127.0.0.1".to_owned(),
+        public_url: public_url.to_owned(),
         site_root: site_root(),
         identity: identity_key(),
         user_url: user.base_url.clone(),
