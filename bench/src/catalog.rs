@@ -1,0 +1,147 @@
+//! Catalog and item-page throughput against the running stack (`scripts/start.sh`), as a
+//! ratio to a trivial axum handler served by this process in the same run, plus the
+//! inventory cache's hit ratio during the run.
+//!
+//!   cargo run --release -p bench --bin catalog-bench -- [seconds per target] [concurrency]
+//!
+//! The load generator shares the machine's cores with the servers, so absolute numbers say
+//! little; the ratios compare like with like.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::Value;
+
+struct Figures {
+    requests: usize,
+    errors: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn drive(client: &reqwest::Client, url: &str, seconds: u64, concurrency: usize) -> Figures {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| async {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        while Instant::now() < deadline {
+            let sent = Instant::now();
+            match client.get(url).send().await {
+                Ok(response) if response.status().is_success() => {
+                    let _ = response.bytes().await;
+                    latencies.push(sent.elapsed());
+                }
+                _ => errors += 1,
+            }
+        }
+        (latencies, errors)
+    });
+    let results = futures::future::join_all(workers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let errors = results.iter().map(|(_, e)| e).sum();
+    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+    };
+    Figures {
+        requests: latencies.len(),
+        errors,
+        per_second: latencies.len() as f64 / elapsed,
+        p50: at(0.50).unwrap_or_default(),
+        p99: at(0.99).unwrap_or_default(),
+    }
+}
+
+async fn cache_stats(client: &reqwest::Client, inventory: &str) -> anyhow::Result<(u64, u64)> {
+    let stats: Value = client
+        .get(format!("{inventory}/v1/cache/stats"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok((
+        stats["hits"].as_u64().unwrap_or_default(),
+        stats["misses"].as_u64().unwrap_or_default(),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5);
+    let concurrency: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(32);
+    let gateway = std::env::var("GATEWAY_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+    let inventory =
+        std::env::var("INVENTORY_SERVICE_URL").unwrap_or_else(|_| "http://127.0.0.1:8082".into());
+
+    // The baseline: the smallest useful axum handler, on the same loopback, same client.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let baseline = format!("http://{}/", listener.local_addr()?);
+    tokio::spawn(async move {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let catalog: Value = client
+        .get(format!("{inventory}/v1/items?per_page=1"))
+        .send()
+        .await
+        .context("is the stack running? (scripts/start.sh)")?
+        .json()
+        .await?;
+    let item_id = catalog["items"][0]["id"]
+        .as_str()
+        .context("the catalog is empty: run scripts/start.sh (it loads demo data)")?;
+
+    let targets = [
+        ("trivial axum handler (baseline)", baseline),
+        ("gateway: catalog page /", format!("{gateway}/")),
+        (
+            "gateway: item page /items?itemId=",
+            format!("{gateway}/items?itemId={item_id}"),
+        ),
+        (
+            "inventory: GET /v1/items (catalog JSON)",
+            format!("{inventory}/v1/items"),
+        ),
+        (
+            "inventory: GET /v1/items/{id}",
+            format!("{inventory}/v1/items/{item_id}"),
+        ),
+    ];
+    println!("{seconds} s per target, {concurrency} concurrent connections\n");
+    println!(
+        "{:<42} {:>10} {:>9} {:>9} {:>9} {:>7}",
+        "target", "req/s", "p50 ms", "p99 ms", "ratio", "errors"
+    );
+    let (hits_before, misses_before) = cache_stats(&client, &inventory).await?;
+    let mut baseline_rate = None;
+    for (name, url) in &targets {
+        let figures = drive(&client, url, seconds, concurrency).await;
+        let base = *baseline_rate.get_or_insert(figures.per_second);
+        println!(
+            "{name:<42} {:>10.0} {:>9.2} {:>9.2} {:>9.4} {:>7}",
+            figures.per_second,
+            figures.p50.as_secs_f64() * 1e3,
+            figures.p99.as_secs_f64() * 1e3,
+            figures.per_second / base,
+            figures.errors
+        );
+        assert!(figures.requests > 0, "{name}: no request succeeded");
+    }
+    let (hits, misses) = cache_stats(&client, &inventory).await?;
+    let (hits, misses) = (hits - hits_before, misses - misses_before);
+    println!(
+        "\ninventory cache during the run: {hits} hits, {misses} misses, hit ratio {:.4}",
+        hits as f64 / (hits + misses).max(1) as f64
+    );
+    Ok(())
+}
