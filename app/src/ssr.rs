@@ -154,6 +154,7 @@ impl Backends {
             let identity = Identity {
                 user_id: user.id.clone(),
                 display_name: user.display_name.clone(),
+                email: user.email.clone(),
             };
             request = request.header(
                 IDENTITY_HEADER,

@@ -419,6 +419,7 @@ async fn main() -> anyhow::Result<()> {
         sellers.push(Identity {
             user_id,
             display_name: name.to_owned(),
+            email: email.to_owned(),
         });
     }
 

@@ -46,6 +46,7 @@ pub fn seller(name: &str) -> common::identity::Identity {
     common::identity::Identity {
         user_id: format!("{n:024x}"),
         display_name: name.to_owned(),
+        email: format!("seller-{n:x}@example.com"),
     }
 }
 

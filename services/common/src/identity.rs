@@ -30,12 +30,15 @@ const MIN_SECRET_LEN: usize = 32;
 pub struct Identity {
     pub user_id: String,
     pub display_name: String,
+    /// Where the user's receipts go.
+    pub email: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     name: String,
+    email: String,
     exp: u64,
 }
 
@@ -98,6 +101,7 @@ impl IdentityKey {
         let claims = Claims {
             sub: identity.user_id.clone(),
             name: identity.display_name.clone(),
+            email: identity.email.clone(),
             exp: unix_now(now) + TOKEN_LIFETIME.as_secs(),
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
@@ -127,6 +131,7 @@ impl IdentityKey {
         Ok(Identity {
             user_id: claims.sub,
             display_name: claims.name,
+            email: claims.email,
         })
     }
 }
@@ -180,6 +185,7 @@ mod tests {
         Identity {
             user_id: "665f1c2e9b1d8a0012345678".into(),
             display_name: "Alice".into(),
+            email: "alice@example.com".into(),
         }
     }
 
@@ -202,6 +208,7 @@ mod tests {
         let forged_claims = Claims {
             sub: "someone-else".into(),
             name: "Mallory".into(),
+            email: "m@example.com".into(),
             exp: u64::MAX,
         };
         let forged_payload =

@@ -86,6 +86,21 @@ impl JsonObject {
         }
     }
 
+    /// A list of JSON objects (e.g. purchase lines).
+    pub fn objects(&self, field: &str) -> Result<Vec<JsonObject>, FieldError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(FieldError::new(field, "is required")),
+            Some(Value::Array(values)) => values
+                .iter()
+                .map(|v| match v {
+                    Value::Object(map) => Ok(JsonObject(map.clone())),
+                    _ => Err(FieldError::new(field, "must be a list of objects")),
+                })
+                .collect(),
+            Some(_) => Err(FieldError::new(field, "must be a list of objects")),
+        }
+    }
+
     pub fn whole_number(&self, field: &str) -> Result<i64, FieldError> {
         self.optional_whole_number(field)?
             .ok_or_else(|| FieldError::new(field, "is required"))

@@ -5,6 +5,7 @@
 //!
 //! Without the default "server" feature only [`types`] is built (the browser uses that).
 
+pub mod events;
 pub mod types;
 
 #[cfg(feature = "server")]
@@ -19,6 +20,8 @@ pub mod identity;
 pub mod infra;
 #[cfg(feature = "server")]
 pub mod input;
+#[cfg(feature = "server")]
+pub mod orders;
 #[cfg(feature = "server")]
 pub mod serve;
 #[cfg(feature = "server")]

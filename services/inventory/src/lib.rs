@@ -6,6 +6,7 @@ mod cache;
 mod domain;
 mod error;
 mod items;
+mod reservations;
 mod routes;
 
 use std::time::Duration;
@@ -44,6 +45,7 @@ impl Config {
 #[derive(Clone)]
 pub(crate) struct AppState {
     items: items::Items,
+    reservations: reservations::Reservations,
     cache: cache::Cache,
     identity: IdentityKey,
 }
@@ -65,6 +67,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     })
     .await;
     let state = AppState {
+        reservations: reservations::Reservations::new(&database),
         items,
         cache: cache::Cache::new(redis.clone(), config.cache_ttl, &config.mongo.database),
         identity: config.identity,

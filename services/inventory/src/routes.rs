@@ -8,11 +8,13 @@
 //! | `GET /v1/sellers/{seller_id}/items` | that seller's items |
 //! | `POST /v1/items` | create (body: `title`, `description`, `price_cents`, `stock`, `image_url`, `request_id`) |
 //! | `POST /v1/items/{id}` | edit by its seller (any of those fields but `request_id`) |
+//! | `POST /v1/reservations` | take stock for a purchase, all lines or none (`reservation_id`, `lines`) |
+//! | `POST /v1/reservations/{id}/release` | give a reservation's stock back |
 //! | `GET /v1/cache/stats` | cache hits and misses of this copy |
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use mongodb::bson::{self, oid::ObjectId};
 use serde::Deserialize;
@@ -27,12 +29,15 @@ use crate::cache::{CATALOG_GENERATION, item_generation};
 use crate::domain::{CatalogQuery, Description, ImageUrl, PriceCents, Stock, Title, parse_item_id};
 use crate::error::ApiError;
 use crate::items::{EditOutcome, ItemChanges, ItemDocument};
+use crate::reservations::{Outcome, WantedLine};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/items", get(catalog).post(create_item))
         .route("/v1/items/{id}", get(item).post(edit_item))
         .route("/v1/sellers/{seller_id}/items", get(seller_items))
+        .route("/v1/reservations", post(reserve))
+        .route("/v1/reservations/{id}/release", post(release))
         .route("/v1/cache/stats", get(cache_stats))
         .with_state(state)
 }
@@ -187,4 +192,58 @@ async fn edit_item(
 async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
     let (hits, misses) = state.cache.stats();
     Json(json!({ "hits": hits, "misses": misses }))
+}
+
+async fn reserve(
+    State(state): State<AppState>,
+    SignedIn(_buyer): SignedIn,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    body.allow_only(&["reservation_id", "lines"])?;
+    let reservation_id = body.text("reservation_id")?;
+    if reservation_id.is_empty() || reservation_id.len() > 64 {
+        return Err(FieldError::new("reservation_id", "must be 1 to 64 characters").into());
+    }
+    let wanted = common::orders::parse_lines(&body)?
+        .into_iter()
+        .map(|line| {
+            Ok(WantedLine {
+                item_id: parse_item_id(&line.item_id)?,
+                quantity: line.quantity,
+            })
+        })
+        .collect::<Result<Vec<_>, FieldError>>()?;
+    let outcome = state.reservations.reserve(&reservation_id, wanted).await?;
+    for item_id in state.reservations.item_ids(&reservation_id).await? {
+        state.cache.invalidate(&item_generation(&item_id)).await;
+    }
+    state.cache.invalidate(CATALOG_GENERATION).await;
+    match outcome {
+        Outcome::Reserved { lines } => Ok((StatusCode::CREATED, Json(json!({ "lines": lines })))),
+        Outcome::Short { shortage } => {
+            let error = match (&shortage.title, shortage.available) {
+                (None, _) => "one of the items is no longer for sale".to_owned(),
+                (Some(title), 0) => format!("{title} is sold out"),
+                (Some(title), n) => format!("only {n} of {title} left"),
+            };
+            Ok((
+                StatusCode::CONFLICT,
+                Json(json!({ "error": error, "field": "lines", "shortage": shortage })),
+            ))
+        }
+    }
+}
+
+async fn release(
+    State(state): State<AppState>,
+    SignedIn(_buyer): SignedIn,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.reservations.release(&id).await? {
+        for item_id in state.reservations.item_ids(&id).await? {
+            state.cache.invalidate(&item_generation(&item_id)).await;
+        }
+        state.cache.invalidate(CATALOG_GENERATION).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

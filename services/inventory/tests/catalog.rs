@@ -54,6 +54,7 @@ fn seller(name: &str) -> Identity {
     // Any 24-hex-digit id will do: users live in the user service.
     let id = format!("{:0>24x}", rand_id());
     Identity {
+        email: format!("{id}@example.com"),
         user_id: id,
         display_name: name.to_owned(),
     }

@@ -1,0 +1,69 @@
+//! Event schemas and where they travel, defined once for every producer and consumer.
+//!
+//! Kafka (durable, for the receipt workers): topic [`PURCHASES_TOPIC`], one
+//! [`PurchaseEvent`] per accepted purchase, keyed by the transaction id so one purchase's
+//! records stay in one partition, in order.
+//!
+//! Redis pub/sub (at-most-once, for live pages): the channels below carry small JSON
+//! [`LiveEvent`]s. A page that reconnects re-reads the durable state first, so a missed
+//! event never leaves a wrong number on screen.
+
+use serde::{Deserialize, Serialize};
+
+pub const PURCHASES_TOPIC: &str = "purchases";
+
+/// Every purchase, for the news-feed banner.
+pub const FEED_CHANNEL: &str = "feed:purchases";
+
+/// One item's sold count and stock.
+pub fn item_channel(item_id: &str) -> String {
+    format!("item:{item_id}")
+}
+
+/// One user's own events (their purchases changed).
+pub fn user_channel(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseLine {
+    pub item_id: String,
+    pub title: String,
+    pub seller_id: String,
+    pub seller_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+    pub line_total_cents: i64,
+}
+
+/// A completed purchase as the receipt workers receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseEvent {
+    pub transaction_id: String,
+    pub buyer_id: String,
+    pub buyer_name: String,
+    pub buyer_email: String,
+    pub lines: Vec<PurchaseLine>,
+    pub total_cents: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// On [`FEED_CHANNEL`]: someone bought something.
+    Purchase {
+        buyer_name: String,
+        titles: Vec<String>,
+        at: i64,
+    },
+    /// On an item's channel: its numbers changed.
+    ItemChanged {
+        item_id: String,
+        sold: i64,
+        stock: i64,
+    },
+    /// On a user's channel: their purchases (and so their cart) changed.
+    PurchasesChanged { transaction_id: String },
+}

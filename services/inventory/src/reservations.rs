@@ -1,0 +1,298 @@
+//! Stock reservations for purchases: all or nothing, never below zero, safe to retry.
+//!
+//! Each line is one conditional update of the item (`stock >= quantity`, then `$inc`), so
+//! concurrent buyers can never oversell. While a reservation is in flight its id is kept on
+//! every item it touched (`pending_reservations`) and the update refuses an item that already
+//! carries it: a retried or resumed reservation never takes the same line twice. If any line
+//! cannot be had, the lines already taken are given back and the buyer is told which item is
+//! short. The outcome is stored under the reservation id, so a retry gets the same answer.
+
+use futures::TryStreamExt;
+use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::ReturnDocument;
+use mongodb::{Collection, Database};
+use serde::{Deserialize, Serialize};
+
+use crate::items::ItemDocument;
+
+/// One line of a purchase as asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedLine {
+    pub item_id: ObjectId,
+    pub quantity: i64,
+}
+
+/// One reserved line, with what the item was at the moment it was reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservedLine {
+    pub item_id: String,
+    pub quantity: i64,
+    pub title: String,
+    pub seller_id: String,
+    pub seller_name: String,
+    pub unit_price_cents: i64,
+    /// The item's numbers right after this reservation, for live pages.
+    pub sold_after: i64,
+    pub stock_after: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortage {
+    pub item_id: String,
+    /// `None` when the item does not exist.
+    pub title: Option<String>,
+    pub available: i64,
+    pub wanted: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Reserved { lines: Vec<ReservedLine> },
+    Short { shortage: Shortage },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ReservationDocument {
+    #[serde(rename = "_id")]
+    id: String,
+    wanted: Vec<WantedLine>,
+    taken: Vec<ReservedLine>,
+    outcome: Option<Outcome>,
+    released: bool,
+    created_at: bson::DateTime,
+}
+
+#[derive(Clone)]
+pub struct Reservations {
+    reservations: Collection<ReservationDocument>,
+    items: Collection<ItemDocument>,
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        _ => false,
+    }
+}
+
+impl Reservations {
+    pub fn new(database: &Database) -> Self {
+        Self {
+            reservations: database.collection("reservations"),
+            items: database.collection("items"),
+        }
+    }
+
+    /// Reserves every line or none. The same id always gets the same outcome.
+    pub async fn reserve(
+        &self,
+        id: &str,
+        wanted: Vec<WantedLine>,
+    ) -> mongodb::error::Result<Outcome> {
+        let fresh = ReservationDocument {
+            id: id.to_owned(),
+            wanted: wanted.clone(),
+            taken: Vec::new(),
+            outcome: None,
+            released: false,
+            created_at: bson::DateTime::now(),
+        };
+        let mut reservation = match self.reservations.insert_one(&fresh).await {
+            Ok(_) => fresh,
+            Err(err) if is_duplicate_key(&err) => {
+                match self.reservations.find_one(doc! { "_id": id }).await? {
+                    Some(existing) => existing,
+                    None => return Err(err),
+                }
+            }
+            Err(err) => return Err(err),
+        };
+        if let Some(outcome) = reservation.outcome {
+            return Ok(outcome);
+        }
+
+        // New, or interrupted earlier (a crash, a concurrent retry): take what is not taken yet.
+        for line in &reservation.wanted {
+            let item_id = line.item_id.to_hex();
+            if reservation.taken.iter().any(|t| t.item_id == item_id) {
+                continue;
+            }
+            match self.take(id, line).await? {
+                Some(taken) => {
+                    self.reservations
+                        .update_one(
+                            doc! { "_id": id, "taken.item_id": { "$ne": &item_id } },
+                            doc! { "$push": { "taken": bson::to_bson(&taken).map_err(mongodb::error::Error::custom)? } },
+                        )
+                        .await?;
+                    reservation.taken.push(taken);
+                }
+                None => {
+                    let shortage = self.shortage(line).await?;
+                    self.give_back(id, &reservation.taken).await?;
+                    return self
+                        .finish(id, Outcome::Short { shortage }, &reservation.taken)
+                        .await;
+                }
+            }
+        }
+        let lines = reservation.taken.clone();
+        self.finish(id, Outcome::Reserved { lines }, &reservation.taken)
+            .await
+    }
+
+    /// Takes one line from the item unless stock is short or this reservation already took it.
+    async fn take(
+        &self,
+        id: &str,
+        line: &WantedLine,
+    ) -> mongodb::error::Result<Option<ReservedLine>> {
+        let updated = self
+            .items
+            .find_one_and_update(
+                doc! { "_id": line.item_id, "stock": { "$gte": line.quantity }, "pending_reservations": { "$ne": id } },
+                doc! {
+                    "$inc": { "stock": -line.quantity, "sold": line.quantity },
+                    "$push": { "pending_reservations": id },
+                    "$set": { "updated_at": bson::DateTime::now() },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        if let Some(item) = updated {
+            return Ok(Some(reserved_line(&item, line.quantity)));
+        }
+        // Already taken by an earlier, interrupted attempt of this same reservation?
+        let earlier = self
+            .items
+            .find_one(doc! { "_id": line.item_id, "pending_reservations": id })
+            .await?;
+        Ok(earlier.map(|item| reserved_line(&item, line.quantity)))
+    }
+
+    async fn shortage(&self, line: &WantedLine) -> mongodb::error::Result<Shortage> {
+        let item = self.items.find_one(doc! { "_id": line.item_id }).await?;
+        Ok(Shortage {
+            item_id: line.item_id.to_hex(),
+            title: item.as_ref().map(|i| i.title.clone()),
+            available: item.map_or(0, |i| i.stock),
+            wanted: line.quantity,
+        })
+    }
+
+    async fn give_back(&self, id: &str, taken: &[ReservedLine]) -> mongodb::error::Result<()> {
+        for line in taken {
+            let Ok(item_id) = ObjectId::parse_str(&line.item_id) else {
+                continue;
+            };
+            // Only an item still marked with this reservation gives back, so this runs once.
+            self.items
+                .update_one(
+                    doc! { "_id": item_id, "pending_reservations": id },
+                    doc! {
+                        "$inc": { "stock": line.quantity, "sold": -line.quantity },
+                        "$pull": { "pending_reservations": id },
+                        "$set": { "updated_at": bson::DateTime::now() },
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        id: &str,
+        outcome: Outcome,
+        taken: &[ReservedLine],
+    ) -> mongodb::error::Result<Outcome> {
+        let stored = bson::to_bson(&outcome).map_err(mongodb::error::Error::custom)?;
+        let finished = self
+            .reservations
+            .find_one_and_update(
+                doc! { "_id": id, "outcome": null },
+                doc! { "$set": { "outcome": stored } },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        // The in-flight marks are no longer needed once the outcome is stored.
+        for line in taken {
+            if let Ok(item_id) = ObjectId::parse_str(&line.item_id) {
+                self.items
+                    .update_one(
+                        doc! { "_id": item_id },
+                        doc! { "$pull": { "pending_reservations": id } },
+                    )
+                    .await?;
+            }
+        }
+        match finished.and_then(|r| r.outcome) {
+            Some(outcome) => Ok(outcome),
+            // A concurrent attempt stored its outcome first; that one is the answer.
+            None => Ok(self
+                .reservations
+                .find_one(doc! { "_id": id })
+                .await?
+                .and_then(|r| r.outcome)
+                .unwrap_or(outcome)),
+        }
+    }
+
+    /// Gives a reserved purchase's stock back (the purchase could not be recorded). Runs once.
+    pub async fn release(&self, id: &str) -> mongodb::error::Result<bool> {
+        let claimed = self
+            .reservations
+            .find_one_and_update(
+                doc! { "_id": id, "released": false, "outcome.outcome": "reserved" },
+                doc! { "$set": { "released": true } },
+            )
+            .await?;
+        let Some(reservation) = claimed else {
+            return Ok(false);
+        };
+        let Some(Outcome::Reserved { lines }) = reservation.outcome else {
+            return Ok(false);
+        };
+        for line in lines {
+            if let Ok(item_id) = ObjectId::parse_str(&line.item_id) {
+                self.items
+                    .update_one(
+                        doc! { "_id": item_id },
+                        doc! { "$inc": { "stock": line.quantity, "sold": -line.quantity } },
+                    )
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Item ids a reservation touched, for cache invalidation.
+    pub async fn item_ids(&self, id: &str) -> mongodb::error::Result<Vec<String>> {
+        let reservation: Vec<ReservationDocument> = self
+            .reservations
+            .find(doc! { "_id": id })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(reservation
+            .into_iter()
+            .flat_map(|r| r.wanted.into_iter().map(|w| w.item_id.to_hex()))
+            .collect())
+    }
+}
+
+fn reserved_line(item: &ItemDocument, quantity: i64) -> ReservedLine {
+    ReservedLine {
+        item_id: item.id.to_hex(),
+        quantity,
+        title: item.title.clone(),
+        seller_id: item.seller_id.clone(),
+        seller_name: item.seller_name.clone(),
+        unit_price_cents: item.price_cents,
+        sold_after: item.sold,
+        stock_after: item.stock,
+    }
+}
