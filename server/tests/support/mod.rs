@@ -104,11 +104,15 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         identity: identity_key(),
         cache_ttl: std::time::Duration::from_secs(60),
     });
+    let inventory = testkit::spawn(inventory.await.expect("inventory service")).await;
     let transaction = transaction_service::build(transaction_service::Config {
         listen: any_port(),
         mongo: mongo.clone(),
         redis_url: infra.redis_url.clone(),
         kafka_brokers: infra.kafka_brokers.clone(),
+        purchases_topic: unique_name("purchases"),
+        identity: identity_key(),
+        inventory_url: inventory.base_url.clone(),
     });
     let receipt = receipt_service::build(receipt_service::Config {
         listen: any_port(),
@@ -122,7 +126,6 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
     });
 
     let user = testkit::spawn(user.await.expect("user service")).await;
-    let inventory = testkit::spawn(inventory.await.expect("inventory service")).await;
     let transaction = testkit::spawn(transaction.await.expect("transaction service")).await;
     let receipt = testkit::spawn(receipt.await.expect("receipt service")).await;
     let notification = testkit::spawn(notification.await.expect("notification service")).await;

@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::types::PurchaseLine;
+
 pub const PURCHASES_TOPIC: &str = "purchases";
 
 /// Every purchase, for the news-feed banner.
@@ -23,17 +25,6 @@ pub fn item_channel(item_id: &str) -> String {
 /// One user's own events (their purchases changed).
 pub fn user_channel(user_id: &str) -> String {
     format!("user:{user_id}")
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PurchaseLine {
-    pub item_id: String,
-    pub title: String,
-    pub seller_id: String,
-    pub seller_name: String,
-    pub unit_price_cents: i64,
-    pub quantity: i64,
-    pub line_total_cents: i64,
 }
 
 /// A completed purchase as the receipt workers receive it.

@@ -12,6 +12,16 @@ pub struct Service {
     name: &'static str,
     listener: TcpListener,
     router: Router,
+    /// Work that lives as long as the service (a Kafka consumer, an outbox relay).
+    background: Vec<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Service {
@@ -25,7 +35,14 @@ impl Service {
             name,
             listener,
             router,
+            background: Vec::new(),
         })
+    }
+
+    /// Ties a background task to the service: it stops when the service stops.
+    pub fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.background.push(AbortOnDrop(task));
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -44,6 +61,7 @@ impl Service {
         )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+        drop(self.background);
         tracing::info!(service = self.name, "stopped");
         Ok(())
     }

@@ -43,6 +43,49 @@ impl CatalogPage {
     }
 }
 
+/// One line of a purchase, as it was at the moment of buying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseLine {
+    pub item_id: String,
+    pub title: String,
+    pub seller_id: String,
+    pub seller_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+    pub line_total_cents: i64,
+}
+
+/// A buyer's purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseView {
+    pub id: String,
+    pub lines: Vec<PurchaseLine>,
+    pub total_cents: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// One line a seller sold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleView {
+    pub transaction_id: String,
+    pub item_id: String,
+    pub title: String,
+    pub buyer_name: String,
+    pub quantity: i64,
+    pub amount_cents: i64,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+/// A seller's sales, newest first, with totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesReport {
+    pub sales: Vec<SaleView>,
+    pub total_quantity: i64,
+    pub total_cents: i64,
+}
+
 /// "12.50" for 1250 cents; a currency sign is the page's business.
 pub fn format_cents(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };

@@ -143,3 +143,38 @@ impl Drop for KafkaBroker {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Reads `topic` from the beginning with a consumer group of its own until `count` records
+/// arrived or `within` passed; returns their payloads.
+pub async fn read_topic(
+    brokers: &str,
+    topic: &str,
+    count: usize,
+    within: Duration,
+) -> Vec<Vec<u8>> {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Message;
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", crate::unique_name("test-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a Kafka consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let deadline = Instant::now() + within;
+    let mut payloads = Vec::new();
+    while payloads.len() < count && Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, consumer.recv()).await {
+            Ok(Ok(message)) => {
+                payloads.push(message.payload().map(<[u8]>::to_vec).unwrap_or_default())
+            }
+            Ok(Err(err)) => tracing::debug!(%err, "kafka read error"),
+            Err(_) => break,
+        }
+    }
+    payloads
+}

@@ -7,7 +7,7 @@ mod kafka;
 mod proxy;
 mod service;
 
-pub use kafka::KafkaBroker;
+pub use kafka::{KafkaBroker, read_topic};
 pub use proxy::TcpProxy;
 pub use service::{TestService, spawn};
 

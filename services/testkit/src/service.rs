@@ -7,21 +7,31 @@ use serde_json::Value;
 pub struct TestService {
     pub base_url: String,
     pub http: reqwest::Client,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Runs a bound service in the background and returns how to reach it.
 pub async fn spawn(service: common::Service) -> TestService {
     crate::init_logs();
     let base_url = format!("http://{}", service.local_addr());
-    tokio::spawn(service.run_until_stopped());
+    let task = tokio::spawn(service.run_until_stopped());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .expect("http client");
-    TestService { base_url, http }
+    TestService {
+        base_url,
+        http,
+        task,
+    }
 }
 
 impl TestService {
+    /// Stops the service and its background work, as a crash would.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -1,13 +1,25 @@
-//! The transaction service. `build` turns a [`Config`] into a bound [`Service`]; `main.rs` only runs it.
+//! The transaction service: purchases (one item or a cart) that never oversell, are never
+//! taken twice, and are never lost on the way to Kafka. `build` turns a [`Config`] into a
+//! bound [`Service`].
+
+mod error;
+mod inventory;
+mod live;
+mod outbox;
+mod routes;
+mod transactions;
+
+use std::sync::Arc;
 
 use axum::Router;
-use common::config::{self, ConfigError, ports};
-use common::infra::{
-    kafka::{self, KafkaCheck},
-    mongo::{MongoCheck, MongoSettings},
-    redis::{self, RedisCheck},
-};
+use axum::extract::FromRef;
+use common::config::{self, ConfigError, env_or, ports};
+use common::identity::IdentityKey;
+use common::infra::kafka::{self, KafkaCheck};
+use common::infra::mongo::{self, MongoCheck, MongoSettings};
+use common::infra::redis::{self, RedisCheck};
 use common::{Readiness, Service};
+use tokio::sync::Notify;
 
 const SERVICE: &str = "transaction-service";
 
@@ -17,6 +29,9 @@ pub struct Config {
     pub mongo: MongoSettings,
     pub redis_url: String,
     pub kafka_brokers: String,
+    pub purchases_topic: String,
+    pub identity: IdentityKey,
+    pub inventory_url: String,
 }
 
 impl Config {
@@ -26,7 +41,28 @@ impl Config {
             mongo: MongoSettings::from_env(),
             redis_url: redis::url_from_env(),
             kafka_brokers: kafka::brokers_from_env(),
+            purchases_topic: outbox::default_topic(),
+            identity: IdentityKey::from_env()?,
+            inventory_url: env_or(
+                "INVENTORY_SERVICE_URL",
+                &format!("http://127.0.0.1:{}", ports::INVENTORY),
+            ),
         })
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    transactions: transactions::Transactions,
+    inventory: inventory::InventoryClient,
+    redis: fred::prelude::Client,
+    identity: IdentityKey,
+    relay_wake: Arc<Notify>,
+}
+
+impl FromRef<AppState> for IdentityKey {
+    fn from_ref(state: &AppState) -> Self {
+        state.identity.clone()
     }
 }
 
@@ -34,11 +70,40 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
     let kafka_check = KafkaCheck::new(&config.kafka_brokers)?;
+    let transactions = transactions::Transactions::new(&database);
+    let indexed = transactions.clone();
+    mongo::ensure_indexes("transactions", move || {
+        let transactions = indexed.clone();
+        async move { transactions.ensure_indexes().await }
+    })
+    .await;
+
+    let relay_wake = Arc::new(Notify::new());
+    let relay = tokio::spawn(outbox::relay(
+        transactions.clone(),
+        outbox::producer(&config.kafka_brokers)?,
+        config.purchases_topic.clone(),
+        relay_wake.clone(),
+    ));
+    let state = AppState {
+        transactions,
+        inventory: inventory::InventoryClient::new(
+            config.inventory_url.clone(),
+            config.identity.clone(),
+        ),
+        redis: redis.clone(),
+        identity: config.identity,
+        relay_wake,
+    };
     let readiness = Readiness::new(vec![
-        Box::new(MongoCheck(database.clone())),
-        Box::new(RedisCheck(redis.clone())),
+        Box::new(MongoCheck(database)),
+        Box::new(RedisCheck(redis)),
         Box::new(kafka_check),
     ]);
-    let router = Router::new().merge(readiness.router());
-    Ok(Service::bind(SERVICE, config.listen, router).await?)
+    let router = Router::new()
+        .merge(routes::router(state))
+        .merge(readiness.router());
+    Ok(Service::bind(SERVICE, config.listen, router)
+        .await?
+        .with_background(relay))
 }

@@ -20,6 +20,12 @@ async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
         },
         redis_url: redis.url("redis"),
         kafka_brokers: kafka.brokers(),
+        purchases_topic: testkit::unique_name("purchases"),
+        identity: common::identity::IdentityKey::new(
+            "health-test-secret-0123456789abcdef".to_owned().into(),
+        )
+        .expect("secret"),
+        inventory_url: "http://127.0.0.1:9".to_owned(),
     };
     let app = testkit::spawn(
         transaction_service::build(config)

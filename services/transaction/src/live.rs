@@ -1,0 +1,48 @@
+//! Small events on Redis pub/sub for live pages. At most once: pages re-read the durable
+//! state when they (re)connect, so a lost event only delays a number, never falsifies it.
+
+use common::events::{FEED_CHANNEL, LiveEvent, item_channel, user_channel};
+use fred::prelude::{Client, PubsubInterface};
+
+use crate::transactions::TransactionDocument;
+
+pub async fn publish_purchase(
+    redis: &Client,
+    purchase: &TransactionDocument,
+    items: &[(String, i64, i64)],
+) {
+    let mut events = vec![
+        (
+            FEED_CHANNEL.to_owned(),
+            LiveEvent::Purchase {
+                buyer_name: purchase.buyer_name.clone(),
+                titles: purchase.lines.iter().map(|l| l.title.clone()).collect(),
+                at: purchase.created_at.timestamp_millis(),
+            },
+        ),
+        (
+            user_channel(&purchase.buyer_id),
+            LiveEvent::PurchasesChanged {
+                transaction_id: purchase.id.to_hex(),
+            },
+        ),
+    ];
+    for (item_id, sold, stock) in items {
+        events.push((
+            item_channel(item_id),
+            LiveEvent::ItemChanged {
+                item_id: item_id.clone(),
+                sold: *sold,
+                stock: *stock,
+            },
+        ));
+    }
+    for (channel, event) in events {
+        let Ok(json) = serde_json::to_string(&event) else {
+            continue;
+        };
+        if let Err(err) = redis.publish::<(), _, _>(&channel, json).await {
+            tracing::warn!(%err, channel, "could not publish a live event");
+        }
+    }
+}

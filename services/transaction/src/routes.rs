@@ -1,0 +1,156 @@
+//! The transaction service's HTTP API; every route needs a signed identity.
+//!
+//! | method and path | answer |
+//! | --- | --- |
+//! | `POST /v1/purchases` (header `Idempotency-Key`, body `lines: [{item_id, quantity}]`) | 201 the purchase; 409 not enough stock; the same key and body again return the first answer |
+//! | `GET /v1/purchases?page=` | the caller's purchases, newest first |
+//! | `GET /v1/sales` | lines of the caller's items that sold, with totals |
+//! | `GET /v1/outbox` | purchases not yet relayed to Kafka (for operators) |
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use common::identity::SignedIn;
+use common::input::{FieldError, JsonObject};
+use common::orders;
+use common::types::{PurchaseView, SalesReport};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::inventory::Reservation;
+use crate::live;
+use crate::transactions::{Status, request_hash};
+
+const PAGE_SIZE: u64 = 20;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/purchases", post(purchase).get(history))
+        .route("/v1/sales", get(sales))
+        .route("/v1/outbox", get(outbox))
+        .with_state(state)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, FieldError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .ok_or_else(|| {
+            FieldError::new(
+                "Idempotency-Key",
+                "is required: a fresh random key per purchase",
+            )
+        })?;
+    if !(8..=100).contains(&key.len()) {
+        return Err(FieldError::new(
+            "Idempotency-Key",
+            "must be 8 to 100 characters",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+async fn purchase(
+    State(state): State<AppState>,
+    SignedIn(buyer): SignedIn,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<PurchaseView>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    body.allow_only(&["lines"])?;
+    let lines = orders::parse_lines(&body)?;
+    let hash = request_hash(&lines);
+
+    let transaction = state
+        .transactions
+        .start(&buyer, &key, &hash, &lines)
+        .await?;
+    if transaction.request_hash != hash {
+        return Err(ApiError::KeyReused);
+    }
+    match transaction.status {
+        Status::Completed => return Ok((StatusCode::CREATED, Json(transaction.view()))),
+        Status::Rejected => {
+            return Err(ApiError::Rejected(
+                transaction.rejection.unwrap_or_default(),
+            ));
+        }
+        // New, or an earlier attempt stopped half-way: reserving again under the same id is safe.
+        Status::Pending => {}
+    }
+
+    let reservation = state
+        .inventory
+        .reserve(&transaction.id.to_hex(), &buyer, &lines)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    match reservation {
+        Reservation::Reserved(purchased, numbers) => {
+            let (stored, completed_now) = state
+                .transactions
+                .complete(transaction.id, purchased)
+                .await?;
+            if completed_now {
+                state.relay_wake.notify_one();
+                tracing::info!(transaction_id = %stored.id, total_cents = stored.total_cents, "purchase completed");
+                live::publish_purchase(&state.redis, &stored, &numbers).await;
+            }
+            Ok((StatusCode::CREATED, Json(stored.view())))
+        }
+        Reservation::Short(reason) => {
+            let stored = state.transactions.reject(transaction.id, &reason).await?;
+            Err(ApiError::Rejected(stored.rejection.unwrap_or(reason)))
+        }
+        Reservation::Invalid(field) => Err(field.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PageParams {
+    page: Option<String>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    SignedIn(buyer): SignedIn,
+    Query(params): Query<PageParams>,
+) -> Result<Json<Value>, ApiError> {
+    let page = match params
+        .page
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        None => 1,
+        Some(p) => p
+            .parse::<u64>()
+            .ok()
+            .filter(|p| (1..=10_000).contains(p))
+            .ok_or_else(|| FieldError::new("page", "must be a whole number from 1 to 10,000"))?,
+    };
+    let (purchases, total) = state
+        .transactions
+        .history(&buyer.user_id, page, PAGE_SIZE)
+        .await?;
+    Ok(Json(
+        json!({ "purchases": purchases, "page": page, "per_page": PAGE_SIZE, "total": total }),
+    ))
+}
+
+async fn sales(
+    State(state): State<AppState>,
+    SignedIn(seller): SignedIn,
+) -> Result<Json<SalesReport>, ApiError> {
+    Ok(Json(state.transactions.sales(&seller.user_id).await?))
+}
+
+async fn outbox(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "pending": state.transactions.outbox_backlog().await? }),
+    ))
+}

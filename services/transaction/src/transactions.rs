@@ -1,0 +1,333 @@
+//! The `transactions` collection. A transaction document is also its own outbox entry: the
+//! purchase and "still to be sent to Kafka" are written in one single-document update, so
+//! neither exists without the other.
+
+use futures::TryStreamExt;
+use mongodb::bson::{self, Bson, doc, oid::ObjectId};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+
+use common::events::PurchaseEvent;
+use common::identity::Identity;
+use common::orders::OrderLine;
+use common::types::{PurchaseLine, PurchaseView, SaleView, SalesReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Completed,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outbox {
+    /// Nothing to send (not completed).
+    Nothing,
+    /// Completed, not yet in Kafka.
+    Pending,
+    Sent,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WantedLine {
+    pub item_id: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransactionDocument {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub buyer_id: String,
+    pub buyer_name: String,
+    pub buyer_email: String,
+    pub idempotency_key: String,
+    /// The order as first asked for under this key; a different order with the same key is refused.
+    pub request_hash: String,
+    pub wanted: Vec<WantedLine>,
+    pub status: Status,
+    pub lines: Vec<PurchaseLine>,
+    pub total_cents: i64,
+    pub rejection: Option<String>,
+    pub outbox: Outbox,
+    pub outbox_lease_until: Option<bson::DateTime>,
+    pub created_at: bson::DateTime,
+}
+
+impl TransactionDocument {
+    pub fn view(&self) -> PurchaseView {
+        PurchaseView {
+            id: self.id.to_hex(),
+            lines: self.lines.clone(),
+            total_cents: self.total_cents,
+            created_at: self.created_at.timestamp_millis(),
+        }
+    }
+
+    pub fn event(&self) -> PurchaseEvent {
+        PurchaseEvent {
+            transaction_id: self.id.to_hex(),
+            buyer_id: self.buyer_id.clone(),
+            buyer_name: self.buyer_name.clone(),
+            buyer_email: self.buyer_email.clone(),
+            lines: self.lines.clone(),
+            total_cents: self.total_cents,
+            created_at: self.created_at.timestamp_millis(),
+        }
+    }
+}
+
+/// The same order written any way gives the same text.
+pub fn request_hash(lines: &[OrderLine]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{}x{}", l.item_id, l.quantity))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::Command(e) => e.code == 11000,
+        _ => false,
+    }
+}
+
+fn to_bson<T: Serialize>(value: &T) -> mongodb::error::Result<Bson> {
+    bson::to_bson(value).map_err(mongodb::error::Error::custom)
+}
+
+#[derive(Clone)]
+pub struct Transactions {
+    collection: Collection<TransactionDocument>,
+}
+
+impl Transactions {
+    pub fn new(database: &Database) -> Self {
+        Self {
+            collection: database.collection("transactions"),
+        }
+    }
+
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let indexes = vec![
+            IndexModel::builder()
+                .keys(doc! { "buyer_id": 1, "idempotency_key": 1 })
+                .options(
+                    IndexOptions::builder()
+                        .unique(true)
+                        .name("one_purchase_per_key".to_owned())
+                        .build(),
+                )
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "buyer_id": 1, "created_at": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "lines.seller_id": 1, "created_at": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "outbox": 1, "created_at": 1 })
+                .build(),
+        ];
+        self.collection.create_indexes(indexes).await.map(drop)
+    }
+
+    /// The buyer's transaction for this key: a new pending one, or the one that exists.
+    pub async fn start(
+        &self,
+        buyer: &Identity,
+        key: &str,
+        hash: &str,
+        lines: &[OrderLine],
+    ) -> mongodb::error::Result<TransactionDocument> {
+        let fresh = TransactionDocument {
+            id: ObjectId::new(),
+            buyer_id: buyer.user_id.clone(),
+            buyer_name: buyer.display_name.clone(),
+            buyer_email: buyer.email.clone(),
+            idempotency_key: key.to_owned(),
+            request_hash: hash.to_owned(),
+            wanted: lines
+                .iter()
+                .map(|l| WantedLine {
+                    item_id: l.item_id.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+            status: Status::Pending,
+            lines: Vec::new(),
+            total_cents: 0,
+            rejection: None,
+            outbox: Outbox::Nothing,
+            outbox_lease_until: None,
+            created_at: bson::DateTime::now(),
+        };
+        match self.collection.insert_one(&fresh).await {
+            Ok(_) => Ok(fresh),
+            Err(err) if is_duplicate_key(&err) => {
+                let existing = self
+                    .collection
+                    .find_one(doc! { "buyer_id": &buyer.user_id, "idempotency_key": key })
+                    .await?;
+                existing.ok_or(err)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Marks the purchase completed and due for Kafka, once. Returns the stored document and
+    /// whether this call was the one that completed it.
+    pub async fn complete(
+        &self,
+        id: ObjectId,
+        lines: Vec<PurchaseLine>,
+    ) -> mongodb::error::Result<(TransactionDocument, bool)> {
+        let total: i64 = lines.iter().map(|l| l.line_total_cents).sum();
+        let completed = self
+            .collection
+            .find_one_and_update(
+                doc! { "_id": id, "status": to_bson(&Status::Pending)? },
+                doc! { "$set": {
+                    "status": to_bson(&Status::Completed)?,
+                    "lines": to_bson(&lines)?,
+                    "total_cents": total,
+                    "outbox": to_bson(&Outbox::Pending)?,
+                } },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        match completed {
+            Some(doc) => Ok((doc, true)),
+            None => {
+                let existing = self.collection.find_one(doc! { "_id": id }).await?;
+                existing
+                    .map(|doc| (doc, false))
+                    .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))
+            }
+        }
+    }
+
+    pub async fn reject(
+        &self,
+        id: ObjectId,
+        reason: &str,
+    ) -> mongodb::error::Result<TransactionDocument> {
+        self.collection
+            .update_one(
+                doc! { "_id": id, "status": to_bson(&Status::Pending)? },
+                doc! { "$set": { "status": to_bson(&Status::Rejected)?, "rejection": reason } },
+            )
+            .await?;
+        let stored = self.collection.find_one(doc! { "_id": id }).await?;
+        stored.ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))
+    }
+
+    /// The buyer's completed purchases, newest first.
+    pub async fn history(
+        &self,
+        buyer_id: &str,
+        page: u64,
+        per_page: u64,
+    ) -> mongodb::error::Result<(Vec<PurchaseView>, u64)> {
+        let filter = doc! { "buyer_id": buyer_id, "status": to_bson(&Status::Completed)? };
+        let total = self.collection.count_documents(filter.clone()).await?;
+        let docs: Vec<TransactionDocument> = self
+            .collection
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .skip((page.max(1) - 1) * per_page)
+            .limit(per_page as i64)
+            .await?
+            .try_collect()
+            .await?;
+        Ok((docs.iter().map(TransactionDocument::view).collect(), total))
+    }
+
+    /// Every line this seller sold, newest first (at most the latest 1,000 purchases).
+    pub async fn sales(&self, seller_id: &str) -> mongodb::error::Result<SalesReport> {
+        let docs: Vec<TransactionDocument> = self
+            .collection
+            .find(doc! { "status": to_bson(&Status::Completed)?, "lines.seller_id": seller_id })
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .limit(1_000)
+            .await?
+            .try_collect()
+            .await?;
+        let sales: Vec<SaleView> = docs
+            .iter()
+            .flat_map(|tx| {
+                tx.lines
+                    .iter()
+                    .filter(|l| l.seller_id == seller_id)
+                    .map(|line| SaleView {
+                        transaction_id: tx.id.to_hex(),
+                        item_id: line.item_id.clone(),
+                        title: line.title.clone(),
+                        buyer_name: tx.buyer_name.clone(),
+                        quantity: line.quantity,
+                        amount_cents: line.line_total_cents,
+                        at: tx.created_at.timestamp_millis(),
+                    })
+            })
+            .collect();
+        Ok(SalesReport {
+            total_quantity: sales.iter().map(|s| s.quantity).sum(),
+            total_cents: sales.iter().map(|s| s.amount_cents).sum(),
+            sales,
+        })
+    }
+
+    /// Claims the oldest purchase still to be sent to Kafka, for `lease` (so that of several
+    /// copies only one sends it, and a crashed one's claim runs out).
+    pub async fn claim_outbox(
+        &self,
+        lease: std::time::Duration,
+    ) -> mongodb::error::Result<Option<TransactionDocument>> {
+        let now = bson::DateTime::now();
+        let until = bson::DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
+        self.collection
+            .find_one_and_update(
+                doc! {
+                    "outbox": to_bson(&Outbox::Pending)?,
+                    "$or": [ { "outbox_lease_until": null }, { "outbox_lease_until": { "$lt": now } } ],
+                },
+                doc! { "$set": { "outbox_lease_until": until } },
+            )
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .return_document(ReturnDocument::After)
+            .await
+    }
+
+    pub async fn mark_sent(&self, id: ObjectId) -> mongodb::error::Result<()> {
+        self.collection
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "outbox": to_bson(&Outbox::Sent)?, "outbox_lease_until": null } },
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Gives up a claim at once (Kafka refused), so the next attempt need not wait for the lease.
+    pub async fn release_claim(&self, id: ObjectId) -> mongodb::error::Result<()> {
+        self.collection
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "outbox_lease_until": null } },
+            )
+            .await
+            .map(drop)
+    }
+
+    pub async fn outbox_backlog(&self) -> mongodb::error::Result<u64> {
+        self.collection
+            .count_documents(doc! { "outbox": to_bson(&Outbox::Pending)? })
+            .await
+    }
+}
