@@ -83,6 +83,8 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         uri: infra.mongodb_uri.clone(),
         database: unique_name("stack"),
     };
+    // Transaction and receipt services of one stack share a topic no other stack uses.
+    let topic = unique_name("purchases");
     let smtp = common::infra::smtp::SmtpSettings {
         url: infra.smtp_url.clone().into(),
     };
@@ -110,7 +112,7 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         mongo: mongo.clone(),
         redis_url: infra.redis_url.clone(),
         kafka_brokers: infra.kafka_brokers.clone(),
-        purchases_topic: unique_name("purchases"),
+        purchases_topic: topic.clone(),
         identity: identity_key(),
         inventory_url: inventory.base_url.clone(),
     });
@@ -119,6 +121,9 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         mongo: mongo.clone(),
         kafka_brokers: infra.kafka_brokers.clone(),
         smtp,
+        purchases_topic: topic.clone(),
+        group: unique_name("receipts"),
+        from: "Marketplace <receipts@marketplace.test>".to_owned(),
     });
     let notification = notification_service::build(notification_service::Config {
         listen: any_port(),

@@ -1,13 +1,23 @@
-//! The receipt service. `build` turns a [`Config`] into a bound [`Service`]; `main.rs` only runs it.
+//! The receipt service: Kafka consumer of purchases that sends one receipt email per
+//! purchase over SMTP. `build` turns a [`Config`] into a bound [`Service`] whose background
+//! task is the consumer.
 
-use axum::Router;
-use common::config::{self, ConfigError, ports};
-use common::infra::{
-    kafka::{self, KafkaCheck},
-    mongo::{MongoCheck, MongoSettings},
-    smtp::{SmtpCheck, SmtpSettings},
-};
+mod email;
+mod receipts;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::config::{self, ConfigError, env_or, ports};
+use common::infra::kafka::{self, KafkaCheck};
+use common::infra::mongo::{MongoCheck, MongoSettings};
+use common::infra::smtp::{SmtpCheck, SmtpSettings};
 use common::{Readiness, Service};
+use serde_json::{Value, json};
 
 const SERVICE: &str = "receipt-service";
 
@@ -17,6 +27,11 @@ pub struct Config {
     pub mongo: MongoSettings,
     pub kafka_brokers: String,
     pub smtp: SmtpSettings,
+    pub purchases_topic: String,
+    /// Workers with the same group share the topic's partitions.
+    pub group: String,
+    /// The receipts' sender, e.g. `Marketplace <receipts@example.com>`.
+    pub from: String,
 }
 
 impl Config {
@@ -26,19 +41,90 @@ impl Config {
             mongo: MongoSettings::from_env(),
             kafka_brokers: kafka::brokers_from_env(),
             smtp: SmtpSettings::from_env(),
+            purchases_topic: env_or("PURCHASES_TOPIC", common::events::PURCHASES_TOPIC),
+            group: env_or("RECEIPT_GROUP", "receipt-workers"),
+            from: env_or("RECEIPT_FROM", "Marketplace <receipts@marketplace.test>"),
         })
     }
+}
+
+#[derive(Clone)]
+struct AppState {
+    receipts: receipts::Receipts,
+    stats: Arc<worker::Stats>,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let kafka_check = KafkaCheck::new(&config.kafka_brokers)?;
     let mailer = config.smtp.transport()?;
+    let from = config.from.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "RECEIPT_FROM {:?} is not an email address: {e}",
+            config.from
+        )
+    })?;
+    let stats = Arc::new(worker::Stats::default());
+    let consumer = worker::consumer(
+        &config.kafka_brokers,
+        &config.group,
+        &config.purchases_topic,
+        stats.clone(),
+    )?;
+    let receipts = receipts::Receipts::new(&database);
+
+    let worker = worker::Worker {
+        consumer,
+        receipts: receipts.clone(),
+        mailer: mailer.clone(),
+        from,
+        stats: stats.clone(),
+    };
+    let consuming = tokio::spawn(worker.run());
     let readiness = Readiness::new(vec![
-        Box::new(MongoCheck(database.clone())),
+        Box::new(MongoCheck(database)),
         Box::new(kafka_check),
-        Box::new(SmtpCheck(mailer.clone())),
+        Box::new(SmtpCheck(mailer)),
     ]);
-    let router = Router::new().merge(readiness.router());
-    Ok(Service::bind(SERVICE, config.listen, router).await?)
+    let state = AppState { receipts, stats };
+    let router = Router::new()
+        .route("/v1/stats", get(stats_route))
+        .route("/v1/set-aside", get(set_aside_route))
+        .with_state(state)
+        .merge(readiness.router());
+    Ok(Service::bind(SERVICE, config.listen, router)
+        .await?
+        .with_background(consuming))
+}
+
+/// What this worker did, and which partitions it holds now.
+async fn stats_route(State(state): State<AppState>) -> Json<Value> {
+    let partitions = state
+        .stats
+        .partitions
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
+    Json(json!({
+        "sent": state.stats.sent.load(Ordering::Relaxed),
+        "duplicates_skipped": state.stats.duplicates_skipped.load(Ordering::Relaxed),
+        "set_aside": state.stats.set_aside.load(Ordering::Relaxed),
+        "partitions": partitions,
+    }))
+}
+
+/// Records that can never be sent, newest first, for an operator.
+async fn set_aside_route(
+    State(state): State<AppState>,
+) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
+    match state.receipts.list_set_aside().await {
+        Ok(records) => Ok(Json(json!({ "records": records }))),
+        Err(err) => {
+            tracing::error!(%err, "cannot list set-aside records");
+            Err((
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "MongoDB is unavailable" })),
+            ))
+        }
+    }
 }

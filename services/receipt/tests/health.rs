@@ -23,6 +23,9 @@ async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
         smtp: SmtpSettings {
             url: smtp.url("smtp").into(),
         },
+        purchases_topic: testkit::unique_name("purchases"),
+        group: testkit::unique_name("receipts"),
+        from: "Marketplace <receipts@marketplace.test>".to_owned(),
     };
     let app = testkit::spawn(
         receipt_service::build(config)

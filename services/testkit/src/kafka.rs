@@ -178,3 +178,23 @@ pub async fn read_topic(
     }
     payloads
 }
+
+/// Writes one record to `topic`, keyed by `key`.
+pub async fn produce(brokers: &str, topic: &str, key: &str, payload: &[u8]) {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("a Kafka producer");
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(err, _)| err)
+        .expect("Kafka accepts the record");
+}

@@ -4,10 +4,12 @@
 
 pub mod browser;
 mod kafka;
+mod mailbox;
 mod proxy;
 mod service;
 
-pub use kafka::{KafkaBroker, read_topic};
+pub use kafka::{KafkaBroker, produce, read_topic};
+pub use mailbox::{Email, EmailBody, Mailbox};
 pub use proxy::TcpProxy;
 pub use service::{TestService, spawn};
 

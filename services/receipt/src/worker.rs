@@ -1,0 +1,193 @@
+//! The Kafka consumer: one receipt per purchase. Workers share the purchases topic through a
+//! consumer group (start another one and the partitions are split, stop one and the others
+//! take its partitions). A record's offset is committed only after its receipt is recorded as
+//! sent, so a crash means the record comes again, and the record "sent for transaction X"
+//! makes the second delivery send nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::events::PurchaseEvent;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use std::sync::Mutex;
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{ClientConfig, ClientContext};
+
+use crate::email;
+use crate::receipts::{Receipts, SetAside};
+
+/// Keeps the worker's current partitions in its stats after every rebalance.
+pub struct WorkerContext {
+    stats: Arc<Stats>,
+}
+
+impl ClientContext for WorkerContext {}
+
+impl ConsumerContext for WorkerContext {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let partitions: Vec<i32> = consumer
+            .assignment()
+            .map(|list| list.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default();
+        tracing::info!(?partitions, kind = ?std::mem::discriminant(rebalance), "partitions rebalanced");
+        if let Ok(mut held) = self.stats.partitions.lock() {
+            *held = partitions;
+        }
+    }
+}
+
+pub type WorkerConsumer = StreamConsumer<WorkerContext>;
+
+pub fn consumer(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    stats: Arc<Stats>,
+) -> Result<WorkerConsumer, rdkafka::error::KafkaError> {
+    let consumer: WorkerConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        // A stopped worker's partitions move to the others within seconds.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        // The topic may not exist before the first purchase: create it, and notice it soon.
+        .set("allow.auto.create.topics", "true")
+        .set("topic.metadata.refresh.interval.ms", "5000")
+        .create_with_context(WorkerContext { stats })?;
+    consumer.subscribe(&[topic])?;
+    Ok(consumer)
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub sent: AtomicU64,
+    pub duplicates_skipped: AtomicU64,
+    pub set_aside: AtomicU64,
+    pub partitions: Mutex<Vec<i32>>,
+}
+
+/// Owns the consumer: when the worker stops, the consumer is closed and leaves the group,
+/// so the other workers take its partitions at once.
+pub struct Worker {
+    pub consumer: WorkerConsumer,
+    pub receipts: Receipts,
+    pub mailer: AsyncSmtpTransport<Tokio1Executor>,
+    pub from: Mailbox,
+    pub stats: Arc<Stats>,
+}
+
+impl Worker {
+    pub async fn run(self) {
+        loop {
+            let message = match self.consumer.recv().await {
+                Ok(message) => message,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot read from Kafka; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            self.handle(&message).await;
+            // Sync: the next record is read only once this one is committed.
+            while let Err(err) = self.consumer.commit_message(&message, CommitMode::Sync) {
+                tracing::warn!(%err, "cannot commit the offset; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+
+    /// Returns once the record is done with: sent, found sent before, or set aside.
+    async fn handle(&self, message: &BorrowedMessage<'_>) {
+        let payload = message.payload().unwrap_or_default();
+        let event: PurchaseEvent = match serde_json::from_slice(payload) {
+            Ok(event) => event,
+            Err(err) => {
+                return self
+                    .set_aside(message, format!("not a purchase event: {err}"))
+                    .await;
+            }
+        };
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match self.send_once(&event).await {
+                Ok(()) => return,
+                Err(Failure::Permanent(reason)) => return self.set_aside(message, reason).await,
+                Err(Failure::Transient(reason)) => {
+                    tracing::warn!(transaction_id = %event.transaction_id, %reason, "receipt not sent yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    async fn send_once(&self, event: &PurchaseEvent) -> Result<(), Failure> {
+        let transient = |e: mongodb::error::Error| Failure::Transient(format!("MongoDB: {e}"));
+        if self
+            .receipts
+            .was_sent(&event.transaction_id)
+            .await
+            .map_err(transient)?
+        {
+            self.stats
+                .duplicates_skipped
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(transaction_id = %event.transaction_id, "receipt already sent; record delivered again");
+            return Ok(());
+        }
+        let email = email::receipt(event, &self.from).map_err(Failure::Permanent)?;
+        match self.mailer.send(email).await {
+            Ok(_) => {}
+            Err(err) if err.is_permanent() => {
+                return Err(Failure::Permanent(format!(
+                    "the mail server refused: {err}"
+                )));
+            }
+            Err(err) => return Err(Failure::Transient(format!("SMTP: {err}"))),
+        }
+        // Until this is recorded a crash would send the receipt again; keep the gap short.
+        let mut wait = Duration::from_millis(50);
+        while let Err(err) = self.receipts.mark_sent(&event.transaction_id).await {
+            tracing::warn!(%err, "receipt sent but not yet recorded; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(transaction_id = %event.transaction_id, "receipt sent");
+        Ok(())
+    }
+
+    async fn set_aside(&self, message: &BorrowedMessage<'_>, reason: String) {
+        tracing::error!(topic = message.topic(), partition = message.partition(), offset = message.offset(), %reason, "record set aside");
+        let record = SetAside {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            payload: String::from_utf8_lossy(message.payload().unwrap_or_default())
+                .chars()
+                .take(10_000)
+                .collect(),
+            reason,
+            at: mongodb::bson::DateTime::now(),
+        };
+        while let Err(err) = self.receipts.set_aside(record.clone()).await {
+            tracing::warn!(%err, "cannot set the record aside yet; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        self.stats.set_aside.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+enum Failure {
+    Permanent(String),
+    Transient(String),
+}
