@@ -218,3 +218,46 @@ pub async fn new_form_key() -> Result<String, AppError> {
         .map(|b| format!("{b:02x}"))
         .collect())
 }
+
+/// Buys `lines` (JSON: `[{"item_id": "...", "quantity": 2}]`) for the signed-in user.
+/// `key` is the form's idempotency key: the same key never buys twice.
+#[server]
+pub async fn buy(lines: String, key: String) -> Result<common::types::PurchaseView, AppError> {
+    let backends = crate::ssr::backends()?;
+    let buyer = backends.current_user().await?.ok_or_else(|| {
+        crate::ssr::set_status(http::StatusCode::UNAUTHORIZED);
+        AppError::new("Please log in to buy.")
+    })?;
+    let lines: serde_json::Value =
+        serde_json::from_str(&lines).map_err(|_| AppError::new("That order could not be read."))?;
+    let purchase = backends
+        .purchase(&buyer, &key, &serde_json::json!({ "lines": lines }))
+        .await?;
+    leptos_axum::redirect("/purchases");
+    Ok(purchase)
+}
+
+/// The signed-in buyer's purchases, newest first.
+#[server]
+pub async fn my_purchases() -> Result<Vec<common::types::PurchaseView>, AppError> {
+    #[derive(Deserialize)]
+    struct Page {
+        purchases: Vec<common::types::PurchaseView>,
+    }
+    let backends = crate::ssr::backends()?;
+    let buyer = backends.require_user().await?;
+    let page: Page = backends
+        .get_as(format!("{}/v1/purchases", backends.transaction_url), &buyer)
+        .await?;
+    Ok(page.purchases)
+}
+
+/// What the signed-in seller sold.
+#[server]
+pub async fn my_sales() -> Result<common::types::SalesReport, AppError> {
+    let backends = crate::ssr::backends()?;
+    let seller = backends.require_user().await?;
+    backends
+        .get_as(format!("{}/v1/sales", backends.transaction_url), &seller)
+        .await
+}

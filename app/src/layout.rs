@@ -18,6 +18,13 @@ pub fn Header() -> impl IntoView {
             <nav aria-label="Main">
                 <A href="/">"Catalog"</A>
                 <A href="/seller">"Sell"</A>
+                <A href="/purchases">"Purchases"</A>
+                <A href="/cart">
+                    "Cart "
+                    <span class="cart-count" aria-live="polite">
+                        {move || format!("({})", store.cart.with(|c| c.iter().map(|l| l.quantity).sum::<i64>()))}
+                    </span>
+                </A>
             </nav>
             <div class="account">
                 <Transition fallback=|| ()>

@@ -60,6 +60,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("register") view=pages::account::RegisterPage />
                         <Route path=path!("seller") view=pages::seller::SellerPage />
                         <Route path=path!("status") view=pages::status::StatusPage />
+                        <Route path=path!("cart") view=pages::shopping::CartPage />
+                        <Route path=path!("purchases") view=pages::shopping::PurchasesPage />
                     </Routes>
                 </main>
                 <footer class="site-footer">

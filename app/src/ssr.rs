@@ -20,6 +20,7 @@ pub struct Backends {
     pub http: reqwest::Client,
     pub user_url: String,
     pub inventory_url: String,
+    pub transaction_url: String,
     /// Every service, for the status panel: (name, base URL).
     pub services: Vec<(&'static str, String)>,
     pub identity: IdentityKey,
@@ -43,9 +44,11 @@ pub fn set_status(status: StatusCode) {
 }
 
 impl Backends {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         user_url: String,
         inventory_url: String,
+        transaction_url: String,
         services: Vec<(&'static str, String)>,
         identity: IdentityKey,
         secure_cookies: bool,
@@ -59,6 +62,7 @@ impl Backends {
             http,
             user_url,
             inventory_url,
+            transaction_url,
             services,
             identity,
             secure_cookies,
@@ -143,6 +147,42 @@ impl Backends {
         Self::read(response).await.map(Some)
     }
 
+    fn signed(&self, request: reqwest::RequestBuilder, user: &UserView) -> reqwest::RequestBuilder {
+        let identity = Identity {
+            user_id: user.id.clone(),
+            display_name: user.display_name.clone(),
+            email: user.email.clone(),
+        };
+        request.header(
+            IDENTITY_HEADER,
+            self.identity.sign(&identity, SystemTime::now()),
+        )
+    }
+
+    /// A GET that acts for `user`.
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        url: String,
+        user: &UserView,
+    ) -> Result<T, AppError> {
+        self.call(self.signed(self.http.get(url), user)).await
+    }
+
+    /// Places an order for `buyer` under the idempotency `key`.
+    pub async fn purchase<T: DeserializeOwned>(
+        &self,
+        buyer: &UserView,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, AppError> {
+        let request = self
+            .http
+            .post(format!("{}/v1/purchases", self.transaction_url))
+            .header("Idempotency-Key", key)
+            .json(body);
+        self.call(self.signed(request, buyer)).await
+    }
+
     pub async fn post<T: DeserializeOwned>(
         &self,
         url: String,
@@ -151,15 +191,7 @@ impl Backends {
     ) -> Result<T, AppError> {
         let mut request = self.http.post(url).json(body);
         if let Some(user) = acting_user {
-            let identity = Identity {
-                user_id: user.id.clone(),
-                display_name: user.display_name.clone(),
-                email: user.email.clone(),
-            };
-            request = request.header(
-                IDENTITY_HEADER,
-                self.identity.sign(&identity, SystemTime::now()),
-            );
+            request = self.signed(request, user);
         }
         self.call(request).await
     }

@@ -50,6 +50,7 @@ impl Config {
         Backends::new(
             self.user_url.clone(),
             self.inventory_url.clone(),
+            self.transaction_url.clone(),
             vec![
                 ("user", self.user_url.clone()),
                 ("inventory", self.inventory_url.clone()),

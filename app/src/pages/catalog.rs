@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use super::shopping::AddToCart;
 use super::{encode_query, money};
 use crate::api;
 
@@ -104,6 +105,9 @@ pub fn ItemCard(item: ItemView) -> impl IntoView {
             </h2>
             <p class="price">{money(item.price_cents)}</p>
             <p class="meta">{format!("Sold by {} · {stock}", item.seller_name)}</p>
+            <div class="card-actions">
+                <AddToCart item_id=item.id.clone() title=item.title.clone() price_cents=item.price_cents />
+            </div>
         </article>
     }
 }

@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use super::shopping::{AddToCart, BuyNow};
 use super::{NotFound, money};
 use crate::api;
 
@@ -53,6 +54,10 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
                 <p class="stock">{stock}</p>
                 <p class="sold-count" aria-live="polite">{sold}</p>
                 <p class="description">{item.description.clone()}</p>
+                <div class="buy-actions">
+                    <BuyNow item_id=item.id.clone() />
+                    <AddToCart item_id=item.id.clone() title=item.title.clone() price_cents=item.price_cents />
+                </div>
             </div>
         </article>
     }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod catalog;
 pub mod item;
 pub mod seller;
+pub mod shopping;
 pub mod status;
 
 use leptos::prelude::*;

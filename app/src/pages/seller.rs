@@ -65,6 +65,66 @@ fn Shop() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <SalesSection />
+    }
+}
+
+/// Only this seller's sales, newest first, with totals.
+#[component]
+fn SalesSection() -> impl IntoView {
+    let sales = Resource::new(|| (), |_| api::my_sales());
+    view! {
+        <section aria-labelledby="sales">
+            <h2 id="sales">"Sales"</h2>
+            <Transition fallback=|| view! { <p>"Loading your sales…"</p> }>
+                {move || Suspend::new(async move {
+                    match sales.await {
+                        Ok(report) if report.sales.is_empty() => {
+                            view! { <p class="empty">"Nothing sold yet."</p> }.into_any()
+                        }
+                        Ok(report) => {
+                            view! {
+                                <table class="sales">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Item"</th>
+                                            <th scope="col">"Buyer"</th>
+                                            <th scope="col">"Quantity"</th>
+                                            <th scope="col">"Amount"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {report
+                                            .sales
+                                            .into_iter()
+                                            .map(|s| {
+                                                view! {
+                                                    <tr>
+                                                        <td>{s.title}</td>
+                                                        <td>{s.buyer_name}</td>
+                                                        <td>{s.quantity}</td>
+                                                        <td>{money(s.amount_cents)}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                    <tfoot>
+                                        <tr>
+                                            <th scope="row" colspan="2">"Total"</th>
+                                            <td>{report.total_quantity}</td>
+                                            <td>{money(report.total_cents)}</td>
+                                        </tr>
+                                    </tfoot>
+                                </table>
+                            }
+                                .into_any()
+                        }
+                        Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }
 

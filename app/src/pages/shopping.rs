@@ -1,0 +1,217 @@
+//! Buying: "Add to cart", "Buy now", the cart page and the purchase history.
+
+use common::types::{PurchaseView, format_cents};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::{FormError, money};
+use crate::api;
+use crate::store::Store;
+
+/// A fresh idempotency key for one purchase form; a new one after each purchase.
+fn purchase_key() -> impl Fn() -> String + Copy {
+    let store = Store::get();
+    let key = Resource::new(|| (), |_| api::new_form_key());
+    move || {
+        key.get()
+            .and_then(Result::ok)
+            .map(|k| format!("{k}-{}", store.buy.version().get()))
+            .unwrap_or_default()
+    }
+}
+
+#[component]
+pub fn AddToCart(item_id: String, title: String, price_cents: i64) -> impl IntoView {
+    let store = Store::get();
+    let label = format!("Add {title} to cart");
+    view! {
+        <button
+            type="button"
+            class="secondary"
+            aria-label=label
+            on:click=move |_| store.add_to_cart(&item_id, &title, price_cents)
+        >
+            "Add to cart"
+        </button>
+    }
+}
+
+/// "Buy now": one of this item, for the signed-in buyer.
+#[component]
+pub fn BuyNow(item_id: String) -> impl IntoView {
+    let store = Store::get();
+    let key = purchase_key();
+    let lines = serde_json::json!([{ "item_id": item_id, "quantity": 1 }]).to_string();
+    let error = Signal::derive(move || store.buy.value().get().and_then(Result::err));
+    view! {
+        <ActionForm action=store.buy attr:class="buy-now">
+            <input type="hidden" name="lines" value=lines />
+            <Transition fallback=|| ()>
+                <input type="hidden" name="key" value=key />
+            </Transition>
+            <button type="submit">"Buy now"</button>
+            <FormError error />
+        </ActionForm>
+    }
+}
+
+/// `/cart`: what is in the cart, quantities, total and "Checkout".
+#[component]
+pub fn CartPage() -> impl IntoView {
+    let store = Store::get();
+    let key = purchase_key();
+    let error = Signal::derive(move || store.buy.value().get().and_then(Result::err));
+    // A finished checkout empties the cart (in every tab, through localStorage).
+    Effect::new(move |_| {
+        if store.buy.value().with(|v| matches!(v, Some(Ok(_)))) {
+            store.update_cart(Vec::clear);
+        }
+    });
+    let total = move || {
+        store.cart.with(|lines| {
+            lines
+                .iter()
+                .map(|l| l.price_cents * l.quantity)
+                .sum::<i64>()
+        })
+    };
+    let order = move || {
+        store.cart.with(|lines| {
+            serde_json::Value::Array(
+                lines
+                    .iter()
+                    .map(|l| serde_json::json!({ "item_id": l.item_id, "quantity": l.quantity }))
+                    .collect(),
+            )
+            .to_string()
+        })
+    };
+    view! {
+        <Title text="Cart · Marketplace" />
+        <h1>"Your cart"</h1>
+        <Show
+            when=move || store.cart.with(|c| !c.is_empty())
+            fallback=|| view! { <p class="empty">"Your cart is empty. " <A href="/">"Browse the catalog"</A></p> }
+        >
+            <ul class="cart-lines">
+                <For each=move || store.cart.get() key=|line| (line.item_id.clone(), line.quantity) let:line>
+                    <CartRow line />
+                </For>
+            </ul>
+            <p class="cart-total" aria-live="polite">"Total: " <strong>{move || money(total())}</strong></p>
+            <ActionForm action=store.buy attr:class="checkout">
+                <input type="hidden" name="lines" value=order />
+                <input type="hidden" name="key" value=key />
+                <FormError error />
+                <button type="submit">"Checkout"</button>
+            </ActionForm>
+        </Show>
+    }
+}
+
+#[component]
+fn CartRow(line: crate::store::CartLine) -> impl IntoView {
+    let store = Store::get();
+    let id = format!("quantity-{}", line.item_id);
+    let (item_id, remove_id) = (line.item_id.clone(), line.item_id.clone());
+    let href = format!("/items?itemId={}", line.item_id);
+    view! {
+        <li class="cart-line">
+            <a href=href>{line.title.clone()}</a>
+            <span class="meta">{format!("{} each", money(line.price_cents))}</span>
+            <label for=id.clone()>"Quantity"</label>
+            <input
+                id=id
+                type="number"
+                min="1"
+                max="1000"
+                value=line.quantity
+                on:change=move |ev| {
+                    let quantity = event_target_value(&ev).parse::<i64>().unwrap_or(1).clamp(1, 1000);
+                    let item_id = item_id.clone();
+                    store.update_cart(move |lines| {
+                        if let Some(l) = lines.iter_mut().find(|l| l.item_id == item_id) {
+                            l.quantity = quantity;
+                        }
+                    });
+                }
+            />
+            <span class="line-total">{money(line.price_cents * line.quantity)}</span>
+            <button
+                type="button"
+                class="secondary"
+                aria-label=format!("Remove {} from cart", line.title)
+                on:click=move |_| {
+                    let item_id = remove_id.clone();
+                    store.update_cart(move |lines| lines.retain(|l| l.item_id != item_id));
+                }
+            >
+                "Remove"
+            </button>
+        </li>
+    }
+}
+
+/// `/purchases`: the signed-in buyer's purchases, newest first.
+#[component]
+pub fn PurchasesPage() -> impl IntoView {
+    let store = Store::get();
+    let purchases = Resource::new(move || store.buy.version().get(), |_| api::my_purchases());
+    view! {
+        <Title text="Your purchases · Marketplace" />
+        <h1>"Your purchases"</h1>
+        <Transition fallback=|| view! { <p>"Loading your purchases…"</p> }>
+            {move || Suspend::new(async move {
+                match purchases.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="empty">"No purchases yet. " <A href="/">"Browse the catalog"</A></p> }
+                            .into_any()
+                    }
+                    Ok(list) => {
+                        view! {
+                            <ul class="purchases">
+                                {list.into_iter().map(|p| view! { <Purchase purchase=p /> }).collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    }
+                    Err(err) => {
+                        view! { <p role="alert">{err.message} " " <A href="/login">"Log in"</A></p> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Purchase(purchase: PurchaseView) -> impl IntoView {
+    let order = purchase.id[purchase.id.len().saturating_sub(8)..].to_uppercase();
+    view! {
+        <li class="purchase" data-purchase=purchase.id.clone()>
+            <h2>{format!("Order {order}")}</h2>
+            <ul>
+                {purchase
+                    .lines
+                    .into_iter()
+                    .map(|l| {
+                        view! {
+                            <li>
+                                {format!(
+                                    "{} × {} from {} — ${}",
+                                    l.quantity,
+                                    l.title,
+                                    l.seller_name,
+                                    format_cents(l.line_total_cents),
+                                )}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <p class="total">"Total: " <strong>{money(purchase.total_cents)}</strong></p>
+        </li>
+    }
+}

@@ -1,0 +1,200 @@
+//! A buyer fills a cart in a real browser, checks out, sees the purchase and gets the receipt
+//! email; the seller sees the sale.
+
+mod support;
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+use support::{Stack, spawn_stack};
+use testkit::browser::{wait_for_hydration, wait_for_text, with_browser};
+use testkit::{Mailbox, unique_name};
+
+async fn register(stack: &Stack, name: &str) -> (String, common::identity::Identity) {
+    let email = format!("{}@example.com", unique_name(name));
+    let response: Value = stack
+        .user
+        .http
+        .post(stack.user.url("/v1/users"))
+        .json(&json!({ "email": email, "password": "a good password", "display_name": name }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let id = response["user"]["id"].as_str().expect("user id").to_owned();
+    (
+        email.clone(),
+        common::identity::Identity {
+            user_id: id,
+            display_name: name.to_owned(),
+            email,
+        },
+    )
+}
+
+async fn log_in(browser: &Client, base: &str, email: &str) {
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("open /login");
+    wait_for_hydration(browser).await;
+    browser
+        .find(Locator::Css("#field-email"))
+        .await
+        .expect("email")
+        .send_keys(email)
+        .await
+        .expect("type");
+    browser
+        .find(Locator::Css("#field-password"))
+        .await
+        .expect("password")
+        .send_keys("a good password")
+        .await
+        .expect("type");
+    browser
+        .find(Locator::XPath("//button[normalize-space()='Log in']"))
+        .await
+        .expect("Log in")
+        .click()
+        .await
+        .expect("click");
+    wait_for_text(
+        browser,
+        ".site-header .account",
+        Duration::from_secs(15),
+        |t| t.contains("Signed in as"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale() {
+    let stack = spawn_stack().await;
+    let base = stack.gateway.base_url.clone();
+    let (seller_email, seller) = register(&stack, "Selma").await;
+    let (buyer_email, _) = register(&stack, "Bruno").await;
+    let tag = unique_name("t")
+        .rsplit('_')
+        .next()
+        .unwrap_or("x")
+        .to_owned();
+    let (lamp, mug) = (format!("Lamp {tag}"), format!("Mug {tag}"));
+    stack.list_item(&seller, &lamp, 4_000, 5).await;
+    stack.list_item(&seller, &mug, 1_250, 5).await;
+
+    let (receipt_to, lamp_title) = (buyer_email.clone(), lamp.clone());
+    with_browser(|browser| async move {
+        log_in(&browser, &base, &buyer_email).await;
+        browser
+            .goto(&format!("{base}/?q={tag}"))
+            .await
+            .expect("search");
+        wait_for_hydration(&browser).await;
+        for title in [&lamp, &mug] {
+            let button = format!("//button[@aria-label='Add {title} to cart']");
+            browser
+                .find(Locator::XPath(&button))
+                .await
+                .expect("Add to cart")
+                .click()
+                .await
+                .expect("click");
+        }
+        browser
+            .find(Locator::XPath(&format!(
+                "//button[@aria-label='Add {mug} to cart']"
+            )))
+            .await
+            .expect("again")
+            .click()
+            .await
+            .expect("click");
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(3)"
+        })
+        .await;
+
+        browser
+            .goto(&format!("{base}/cart"))
+            .await
+            .expect("open the cart");
+        wait_for_hydration(&browser).await;
+        wait_for_text(&browser, ".cart-total", Duration::from_secs(10), |t| {
+            t.contains("$65.00")
+        })
+        .await;
+        browser
+            .find(Locator::XPath("//button[normalize-space()='Checkout']"))
+            .await
+            .expect("Checkout")
+            .click()
+            .await
+            .expect("click");
+
+        let purchases = wait_for_text(&browser, ".purchases", Duration::from_secs(20), |t| {
+            t.contains(&lamp)
+        })
+        .await;
+        assert!(
+            purchases.contains(&format!("2 × {mug}")) && purchases.contains("$65.00"),
+            "{purchases}"
+        );
+        assert!(
+            browser
+                .current_url()
+                .await
+                .expect("url")
+                .path()
+                .ends_with("/purchases")
+        );
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(0)"
+        })
+        .await;
+
+        browser
+            .find(Locator::XPath("//button[normalize-space()='Log out']"))
+            .await
+            .expect("Log out")
+            .click()
+            .await
+            .expect("click");
+        wait_for_text(
+            &browser,
+            ".site-header .account",
+            Duration::from_secs(10),
+            |t| t.contains("Log in"),
+        )
+        .await;
+        log_in(&browser, &base, &seller_email).await;
+        browser
+            .goto(&format!("{base}/seller"))
+            .await
+            .expect("open /seller");
+        let sales = wait_for_text(&browser, "table.sales", Duration::from_secs(15), |t| {
+            t.contains("Bruno")
+        })
+        .await;
+        assert!(
+            sales.contains(&lamp) && sales.contains(&mug) && sales.contains("$65.00"),
+            "{sales}"
+        );
+    })
+    .await;
+
+    let mailbox = Mailbox::default();
+    let receipts = mailbox
+        .wait_for(&receipt_to, 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(receipts.len(), 1, "one receipt email for the one purchase");
+    let body = mailbox.body(&receipts[0]).await;
+    assert!(
+        body.text.contains(&lamp_title) && body.text.contains("Total: $65.00"),
+        "{}",
+        body.text
+    );
+}
