@@ -62,6 +62,22 @@ struct ReservationDocument {
     outcome: Option<Outcome>,
     released: bool,
     created_at: bson::DateTime,
+    /// While set and in the future, one attempt is working on this reservation; concurrent
+    /// retries wait for its outcome instead of taking stock alongside it.
+    #[serde(default)]
+    locked_until: Option<bson::DateTime>,
+}
+
+/// How long one attempt may hold a reservation before a retry may take over (a crashed copy).
+const LOCK: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn lock_deadline() -> bson::DateTime {
+    bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + LOCK.as_millis() as i64)
+}
+
+enum Turn {
+    Decided(Outcome),
+    Mine(Box<ReservationDocument>),
 }
 
 #[derive(Clone)]
@@ -99,20 +115,16 @@ impl Reservations {
             outcome: None,
             released: false,
             created_at: bson::DateTime::now(),
+            locked_until: Some(lock_deadline()),
         };
         let mut reservation = match self.reservations.insert_one(&fresh).await {
             Ok(_) => fresh,
-            Err(err) if is_duplicate_key(&err) => {
-                match self.reservations.find_one(doc! { "_id": id }).await? {
-                    Some(existing) => existing,
-                    None => return Err(err),
-                }
-            }
+            Err(err) if is_duplicate_key(&err) => match self.wait_for_turn(id).await? {
+                Turn::Decided(outcome) => return Ok(outcome),
+                Turn::Mine(reservation) => *reservation,
+            },
             Err(err) => return Err(err),
         };
-        if let Some(outcome) = reservation.outcome {
-            return Ok(outcome);
-        }
 
         // New, or interrupted earlier (a crash, a concurrent retry): take what is not taken yet.
         for line in &reservation.wanted {
@@ -142,6 +154,40 @@ impl Reservations {
         let lines = reservation.taken.clone();
         self.finish(id, Outcome::Reserved { lines }, &reservation.taken)
             .await
+    }
+
+    /// Waits until no other attempt holds the reservation, then either returns its outcome or
+    /// takes the lock to finish it (an earlier attempt crashed or gave up).
+    async fn wait_for_turn(&self, id: &str) -> mongodb::error::Result<Turn> {
+        let started = std::time::Instant::now();
+        loop {
+            let now = bson::DateTime::now();
+            let claimed = self
+                .reservations
+                .find_one_and_update(
+                    doc! {
+                        "_id": id,
+                        "outcome": null,
+                        "$or": [ { "locked_until": null }, { "locked_until": { "$lt": now } } ],
+                    },
+                    doc! { "$set": { "locked_until": lock_deadline() } },
+                )
+                .return_document(ReturnDocument::After)
+                .await?;
+            if let Some(reservation) = claimed {
+                return Ok(Turn::Mine(Box::new(reservation)));
+            }
+            let current = self.reservations.find_one(doc! { "_id": id }).await?;
+            if let Some(outcome) = current.and_then(|r| r.outcome) {
+                return Ok(Turn::Decided(outcome));
+            }
+            if started.elapsed() > LOCK * 2 {
+                return Err(mongodb::error::Error::custom(
+                    "the reservation stayed locked",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Takes one line from the item unless stock is short or this reservation already took it.
