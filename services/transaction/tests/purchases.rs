@@ -323,17 +323,39 @@ async fn buyers_see_only_their_purchases_and_sellers_only_their_sales() {
 }
 
 #[tokio::test]
-async fn purchases_made_while_kafka_is_down_are_delivered_when_it_returns() {
+async fn purchases_made_while_kafka_is_down_are_delivered_and_each_gets_one_receipt_when_it_returns()
+ {
     let mut kafka = KafkaBroker::start().await;
     let app = spawn_app_with_kafka(&kafka.brokers()).await;
-    let (seller, buyer) = (person("Kit"), person("Lu"));
+    let infra = Infra::from_env();
+    let receipts = testkit::spawn(
+        receipt_service::build(receipt_service::Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            mongo: MongoSettings {
+                uri: infra.mongodb_uri.clone(),
+                database: unique_name("receipts"),
+            },
+            kafka_brokers: kafka.brokers(),
+            smtp: common::infra::smtp::SmtpSettings {
+                url: infra.smtp_url.clone().into(),
+            },
+            purchases_topic: app.topic.clone(),
+            group: unique_name("receipt-workers"),
+            from: "Marketplace <receipts@marketplace.test>".to_owned(),
+        })
+        .await
+        .expect("receipt worker"),
+    )
+    .await;
+    let seller = person("Kit");
     let item = app.list(&seller, "Kite", 2_000, 20).await;
 
     kafka.stop().await;
-    for _ in 0..5 {
+    let buyers: Vec<Identity> = (0..5).map(|n| person(&format!("lu{n}"))).collect();
+    for buyer in &buyers {
         let (status, body) = app
             .buy(
-                &buyer,
+                buyer,
                 &unique_name("k"),
                 json!([{ "item_id": item, "quantity": 1 }]),
             )
@@ -360,4 +382,13 @@ async fn purchases_made_while_kafka_is_down_are_delivered_when_it_returns() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 5, "every purchase reached Kafka");
+
+    let mailbox = testkit::Mailbox::default();
+    for buyer in &buyers {
+        let emails = mailbox
+            .wait_for(&buyer.email, 1, Duration::from_secs(60))
+            .await;
+        assert_eq!(emails.len(), 1, "exactly one receipt for {}", buyer.email);
+    }
+    receipts.stop();
 }
