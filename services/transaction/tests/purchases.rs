@@ -78,6 +78,31 @@ async fn spawn_app() -> App {
 }
 
 impl App {
+    /// A receipt worker on this app's broker and topic, mailing to the local SMTP server.
+    async fn receipt_worker(&self) -> TestService {
+        let infra = Infra::from_env();
+        let config = receipt_service::Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            mongo: MongoSettings {
+                uri: infra.mongodb_uri.clone(),
+                database: unique_name("receipts"),
+            },
+            kafka_brokers: self.kafka_brokers.clone(),
+            smtp: common::infra::smtp::SmtpSettings {
+                url: infra.smtp_url.clone().into(),
+            },
+            purchases_topic: self.topic.clone(),
+            group: unique_name("receipt-workers"),
+            from: "Marketplace <receipts@marketplace.test>".to_owned(),
+        };
+        testkit::spawn(
+            receipt_service::build(config)
+                .await
+                .expect("receipt worker"),
+        )
+        .await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder, who: &Identity) -> (u16, Value) {
         let response = request
             .header(IDENTITY_HEADER, self.key.sign(who, SystemTime::now()))
@@ -219,6 +244,11 @@ async fn the_same_purchase_sent_ten_times_at_once_is_made_once() {
 
     let events = read_topic(&app.kafka_brokers, &app.topic, 2, Duration::from_secs(8)).await;
     assert_eq!(events.len(), 1, "one purchase, one Kafka record");
+    let _receipts = app.receipt_worker().await;
+    let emails = testkit::Mailbox::default()
+        .wait_for(&buyer.email, 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(emails.len(), 1, "one purchase, one receipt email");
 }
 
 #[tokio::test]
@@ -327,26 +357,7 @@ async fn purchases_made_while_kafka_is_down_are_delivered_and_each_gets_one_rece
  {
     let mut kafka = KafkaBroker::start().await;
     let app = spawn_app_with_kafka(&kafka.brokers()).await;
-    let infra = Infra::from_env();
-    let receipts = testkit::spawn(
-        receipt_service::build(receipt_service::Config {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            mongo: MongoSettings {
-                uri: infra.mongodb_uri.clone(),
-                database: unique_name("receipts"),
-            },
-            kafka_brokers: kafka.brokers(),
-            smtp: common::infra::smtp::SmtpSettings {
-                url: infra.smtp_url.clone().into(),
-            },
-            purchases_topic: app.topic.clone(),
-            group: unique_name("receipt-workers"),
-            from: "Marketplace <receipts@marketplace.test>".to_owned(),
-        })
-        .await
-        .expect("receipt worker"),
-    )
-    .await;
+    let receipts = app.receipt_worker().await;
     let seller = person("Kit");
     let item = app.list(&seller, "Kite", 2_000, 20).await;
 
