@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use support::spawn_stack;
-use testkit::browser::{wait_for_hydration, wait_for_text, with_browser};
+use testkit::browser::{click_button, fill, wait_for_hydration, wait_for_text, with_browser};
 
 #[tokio::test]
 async fn the_status_page_hydrates_and_shows_what_the_services_answer() {
@@ -47,13 +47,7 @@ async fn the_status_page_hydrates_and_shows_what_the_services_answer() {
             .await
             .expect("text");
         assert_eq!(count, "Checked 1 time");
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Check again']"))
-            .await
-            .expect("the Check again button")
-            .click()
-            .await
-            .expect("click");
+        click_button(&browser, "Check again").await;
         wait_for_text(&browser, ".check-count", Duration::from_secs(10), |t| {
             t == "Checked 2 times"
         })
@@ -64,26 +58,6 @@ async fn the_status_page_hydrates_and_shows_what_the_services_answer() {
         .await;
     })
     .await;
-}
-
-async fn fill(browser: &fantoccini::Client, css: &str, text: &str) {
-    let field = browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
-    field.clear().await.expect("clear");
-    field.send_keys(text).await.expect("type");
-}
-
-async fn click_button(browser: &fantoccini::Client, name: &str) {
-    let xpath = format!("//button[normalize-space()='{name}']");
-    browser
-        .find(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("button {name}: {e}"))
-        .click()
-        .await
-        .expect("click");
 }
 
 #[tokio::test]

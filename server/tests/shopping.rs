@@ -5,10 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::{Value, json};
 use support::{Stack, spawn_stack};
-use testkit::browser::{wait_for_hydration, wait_for_text, with_browser};
+use testkit::browser::{
+    click, click_button, fill, wait_for_hydration, wait_for_text, with_browser,
+};
 use testkit::{Mailbox, unique_name};
 
 async fn register(stack: &Stack, name: &str) -> (String, common::identity::Identity) {
@@ -41,27 +43,9 @@ async fn log_in(browser: &Client, base: &str, email: &str) {
         .await
         .expect("open /login");
     wait_for_hydration(browser).await;
-    browser
-        .find(Locator::Css("#field-email"))
-        .await
-        .expect("email")
-        .send_keys(email)
-        .await
-        .expect("type");
-    browser
-        .find(Locator::Css("#field-password"))
-        .await
-        .expect("password")
-        .send_keys("a good password")
-        .await
-        .expect("type");
-    browser
-        .find(Locator::XPath("//button[normalize-space()='Log in']"))
-        .await
-        .expect("Log in")
-        .click()
-        .await
-        .expect("click");
+    fill(browser, "#field-email", email).await;
+    fill(browser, "#field-password", "a good password").await;
+    click_button(browser, "Log in").await;
     wait_for_text(
         browser,
         ".site-header .account",
@@ -96,23 +80,13 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
         wait_for_hydration(&browser).await;
         for title in [&lamp, &mug] {
             let button = format!("//button[@aria-label='Add {title} to cart']");
-            browser
-                .find(Locator::XPath(&button))
-                .await
-                .expect("Add to cart")
-                .click()
-                .await
-                .expect("click");
+            click(&browser, &button).await;
         }
-        browser
-            .find(Locator::XPath(&format!(
-                "//button[@aria-label='Add {mug} to cart']"
-            )))
-            .await
-            .expect("again")
-            .click()
-            .await
-            .expect("click");
+        click(
+            &browser,
+            &format!("//button[@aria-label='Add {mug} to cart']"),
+        )
+        .await;
         wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
             t == "(3)"
         })
@@ -127,13 +101,7 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
             t.contains("$65.00")
         })
         .await;
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Checkout']"))
-            .await
-            .expect("Checkout")
-            .click()
-            .await
-            .expect("click");
+        click_button(&browser, "Checkout").await;
 
         let purchases = wait_for_text(&browser, ".purchases", Duration::from_secs(20), |t| {
             t.contains(&lamp)
@@ -156,13 +124,7 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
         })
         .await;
 
-        browser
-            .find(Locator::XPath("//button[normalize-space()='Log out']"))
-            .await
-            .expect("Log out")
-            .click()
-            .await
-            .expect("click");
+        click_button(&browser, "Log out").await;
         wait_for_text(
             &browser,
             ".site-header .account",

@@ -111,3 +111,30 @@ pub async fn wait_for_text(
     }
     panic!("{css}: text never matched within {within:?}; last seen {last:?}");
 }
+
+/// Types `text` into the field found by `css`, replacing what was there.
+pub async fn fill(browser: &Client, css: &str, text: &str) {
+    let field = browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.expect("clear the field");
+    field.send_keys(text).await.expect("type into the field");
+}
+
+/// Clicks the element found by `xpath`.
+pub async fn click(browser: &Client, xpath: &str) {
+    let element = browser
+        .find(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+    element
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {xpath}: {e}"));
+}
+
+/// Clicks the button whose visible name is `name`.
+pub async fn click_button(browser: &Client, name: &str) {
+    click(browser, &format!("//button[normalize-space()='{name}']")).await;
+}
