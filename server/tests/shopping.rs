@@ -92,6 +92,33 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
         })
         .await;
 
+        // The same cart in another tab, and after a reload.
+        let first_tab = browser.window().await.expect("this tab");
+        let second_tab = browser.new_window(true).await.expect("a second tab").handle;
+        browser
+            .switch_to_window(second_tab.clone())
+            .await
+            .expect("to the second tab");
+        browser
+            .goto(&format!("{base}/"))
+            .await
+            .expect("open the catalog");
+        wait_for_hydration(&browser).await;
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(3)"
+        })
+        .await;
+        browser.refresh().await.expect("reload");
+        wait_for_hydration(&browser).await;
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(3)"
+        })
+        .await;
+        browser
+            .switch_to_window(first_tab)
+            .await
+            .expect("back to the first tab");
+
         browser
             .goto(&format!("{base}/cart"))
             .await
@@ -123,6 +150,17 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
             t == "(0)"
         })
         .await;
+        // The checkout emptied the cart in the other tab too, without a reload.
+        let this_tab = browser.window().await.expect("this tab");
+        browser
+            .switch_to_window(second_tab)
+            .await
+            .expect("to the second tab");
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(0)"
+        })
+        .await;
+        browser.switch_to_window(this_tab).await.expect("back");
 
         click_button(&browser, "Log out").await;
         wait_for_text(
