@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::shopping::AddToCart;
-use super::{encode_query, money};
+use super::{encode_query, image_of, money, stock_text};
 use crate::api;
 
 /// `/`: every item of every seller, newest first, with title search and pages. Rendered
@@ -88,15 +88,8 @@ fn CatalogResults(page: CatalogPage) -> impl IntoView {
 #[component]
 pub fn ItemCard(item: ItemView) -> impl IntoView {
     let href = format!("/items?itemId={}", item.id);
-    let image = item
-        .image_url
-        .clone()
-        .unwrap_or_else(|| "/images/placeholder.svg".to_owned());
-    let stock = if item.stock > 0 {
-        format!("{} in stock", item.stock)
-    } else {
-        "Sold out".to_owned()
-    };
+    let image = image_of(&item);
+    let stock = stock_text(item.stock);
     view! {
         <article class="item-card">
             <img src=image alt="" width="320" height="240" loading="lazy" />

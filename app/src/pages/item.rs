@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::shopping::{AddToCart, BuyNow};
-use super::{NotFound, money};
+use super::{NotFound, image_of, money, stock_text};
 use crate::api;
 
 /// `/items?itemId=…`: one item, rendered completely on the server; an unknown or malformed
@@ -30,15 +30,8 @@ pub fn ItemPage() -> impl IntoView {
 
 #[component]
 fn ItemDetails(item: ItemView) -> impl IntoView {
-    let image = item
-        .image_url
-        .clone()
-        .unwrap_or_else(|| "/images/placeholder.svg".to_owned());
-    let stock = if item.stock > 0 {
-        format!("{} in stock", item.stock)
-    } else {
-        "Sold out".to_owned()
-    };
+    let image = image_of(&item);
+    let stock = stock_text(item.stock);
     let sold = match item.sold {
         1 => "Sold once".to_owned(),
         n => format!("Sold {n} times"),

@@ -95,6 +95,22 @@ pub fn encode_query(value: &str) -> String {
     encoded
 }
 
+/// The item's picture, or the placeholder when it has none.
+pub fn image_of(item: &common::types::ItemView) -> String {
+    item.image_url
+        .clone()
+        .unwrap_or_else(|| "/images/placeholder.svg".to_owned())
+}
+
+/// "3 in stock" or "Sold out".
+pub fn stock_text(stock: i64) -> String {
+    if stock > 0 {
+        format!("{stock} in stock")
+    } else {
+        "Sold out".to_owned()
+    }
+}
+
 pub fn money(cents: i64) -> String {
     format!("${}", common::types::format_cents(cents))
 }

@@ -5,8 +5,8 @@
 //! the results in docs/mongo-wire-compat.md; in CI it guards the chosen one.
 
 use futures::TryStreamExt;
+use marketplace_common::infra::mongo::is_duplicate_key;
 use mongodb::bson::{self, Document, doc, oid::ObjectId};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use testkit::{Infra, unique_name};
@@ -17,14 +17,6 @@ async fn fresh_database() -> Database {
         .await
         .expect("client");
     client.database(&unique_name("compat"))
-}
-
-fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
-    match err.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        _ => false,
-    }
 }
 
 #[tokio::test]

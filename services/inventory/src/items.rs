@@ -1,8 +1,8 @@
 //! The `items` collection.
 
+use common::infra::mongo::is_duplicate_key;
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc, oid::ObjectId};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -66,14 +66,6 @@ pub enum EditOutcome {
 #[derive(Clone)]
 pub struct Items {
     collection: Collection<ItemDocument>,
-}
-
-fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
-    match err.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        _ => false,
-    }
 }
 
 impl Items {

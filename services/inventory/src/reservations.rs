@@ -7,9 +7,9 @@
 //! cannot be had, the lines already taken are given back and the buyer is told which item is
 //! short. The outcome is stored under the reservation id, so a retry gets the same answer.
 
+use common::infra::mongo::is_duplicate_key;
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc, oid::ObjectId};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
@@ -84,14 +84,6 @@ enum Turn {
 pub struct Reservations {
     reservations: Collection<ReservationDocument>,
     items: Collection<ItemDocument>,
-}
-
-fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
-    match err.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        _ => false,
-    }
 }
 
 impl Reservations {

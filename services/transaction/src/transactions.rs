@@ -2,9 +2,9 @@
 //! purchase and "still to be sent to Kafka" are written in one single-document update, so
 //! neither exists without the other.
 
+use common::infra::mongo::is_duplicate_key;
 use futures::TryStreamExt;
 use mongodb::bson::{self, Bson, doc, oid::ObjectId};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -88,14 +88,6 @@ pub fn request_hash(lines: &[OrderLine]) -> String {
         .map(|l| format!("{}x{}", l.item_id, l.quantity))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
-    match err.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        _ => false,
-    }
 }
 
 fn to_bson<T: Serialize>(value: &T) -> mongodb::error::Result<Bson> {

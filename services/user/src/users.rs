@@ -1,8 +1,8 @@
 //! The `users` collection: one document per account, unique by the lower-cased email.
 
+use common::infra::mongo::is_duplicate_key;
 use common::types::UserView;
 use mongodb::bson::{self, doc, oid::ObjectId};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -85,13 +85,5 @@ impl Users {
             return Ok(None);
         };
         self.collection.find_one(doc! { "_id": id }).await
-    }
-}
-
-fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
-    match err.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        _ => false,
     }
 }
