@@ -148,15 +148,17 @@ impl Backends {
     }
 
     fn signed(&self, request: reqwest::RequestBuilder, user: &UserView) -> reqwest::RequestBuilder {
+        request.header(IDENTITY_HEADER, self.signed_identity(user))
+    }
+
+    /// `user`'s identity, signed for the services (the value of `x-marketplace-identity`).
+    pub fn signed_identity(&self, user: &UserView) -> String {
         let identity = Identity {
             user_id: user.id.clone(),
             display_name: user.display_name.clone(),
             email: user.email.clone(),
         };
-        request.header(
-            IDENTITY_HEADER,
-            self.identity.sign(&identity, SystemTime::now()),
-        )
+        self.identity.sign(&identity, SystemTime::now())
     }
 
     /// A GET that acts for `user`.
@@ -228,9 +230,13 @@ impl Backends {
     /// The session id from the request's cookie, if any.
     pub fn session_id(&self) -> Option<String> {
         let parts = use_context::<http::request::Parts>()?;
+        self.session_id_in(&parts.headers)
+    }
+
+    /// The session id from the `Cookie` headers, if any.
+    pub fn session_id_in(&self, headers: &http::HeaderMap) -> Option<String> {
         let name = self.cookie_name();
-        parts
-            .headers
+        headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -244,9 +250,14 @@ impl Backends {
 
     /// The signed-in user, or `None` without a live session.
     pub async fn current_user(&self) -> Result<Option<UserView>, AppError> {
-        let Some(session_id) = self.session_id() else {
-            return Ok(None);
-        };
+        match self.session_id() {
+            Some(session_id) => self.user_of_session(&session_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The user of a live session, or `None` when it is unknown or over.
+    pub async fn user_of_session(&self, session_id: &str) -> Result<Option<UserView>, AppError> {
         #[derive(serde::Deserialize)]
         struct Answer {
             user: UserView,

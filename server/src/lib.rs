@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 
 use app::ssr::Backends;
 use app::{App, SITE_NAME, shell};
+mod live;
+
 use axum::Router;
+use axum::routing::get;
 use common::config::{self, ConfigError, env_or, ports};
 use common::identity::IdentityKey;
 use common::{Readiness, Service};
@@ -93,9 +96,19 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         ))
         .with_state(leptos_options);
 
+    let live_updates =
+        Router::new()
+            .route("/live", get(live::live))
+            .with_state(live::LiveProxy::new(
+                config.backends(),
+                &config.notification_url,
+            )?);
+
     // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages
         .merge(Readiness::new(vec![]).router())
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new())
+        // After compression: a WebSocket handshake has no body to compress.
+        .merge(live_updates);
     Ok(Service::bind("gateway", config.listen, router).await?)
 }

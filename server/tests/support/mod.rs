@@ -11,6 +11,9 @@ pub struct Stack {
     pub gateway: TestService,
     pub user: TestService,
     pub inventory: TestService,
+    pub notification: TestService,
+    /// The gateway's own origin, which the notification service allows.
+    pub origin: String,
     pub key: common::identity::IdentityKey,
 }
 
@@ -52,6 +55,31 @@ pub fn seller(name: &str) -> common::identity::Identity {
 
 fn any_port() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A port free right now, for a server whose address must be known before it starts.
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind(any_port())
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+/// A notification instance on the shared Redis; viewers of a crashed one leave within 3 s.
+pub async fn spawn_notification(allowed_origins: Vec<String>) -> TestService {
+    let service = notification_service::build(notification_service::Config {
+        listen: any_port(),
+        redis_url: Infra::from_env().redis_url,
+        identity: identity_key(),
+        allowed_origins,
+        limits: notification_service::Limits::default(),
+        presence: notification_service::PresenceTiming {
+            ttl: std::time::Duration::from_secs(2),
+            heartbeat: std::time::Duration::from_secs(1),
+        },
+    })
+    .await
+    .expect("notification service");
+    testkit::spawn(service).await
 }
 
 /// Where `scripts/build-site.sh` put the hydrate bundle.
@@ -125,18 +153,18 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         group: unique_name("receipts"),
         from: "Marketplace <receipts@marketplace.test>".to_owned(),
     });
-    let notification = notification_service::build(notification_service::Config {
-        listen: any_port(),
-        redis_url: infra.redis_url.clone(),
-    });
+    // The gateway's address is chosen first: it is the Origin the notification service allows.
+    let gateway_listen = free_port();
+    let origin = format!("http://{gateway_listen}");
+    let notification = spawn_notification(vec![origin.clone(), public_url.to_owned()]);
 
     let user = testkit::spawn(user.await.expect("user service")).await;
     let transaction = testkit::spawn(transaction.await.expect("transaction service")).await;
     let receipt = testkit::spawn(receipt.await.expect("receipt service")).await;
-    let notification = testkit::spawn(notification.await.expect("notification service")).await;
+    let notification = notification.await;
 
     let gateway = server::build(server::Config {
-        listen: any_port(),
+        listen: gateway_listen,
         public_url: public_url.to_owned(),
         site_root: site_root(),
         identity: identity_key(),
@@ -152,6 +180,8 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         gateway: testkit::spawn(gateway).await,
         user,
         inventory,
+        notification,
+        origin,
         key: identity_key(),
     }
 }

@@ -57,4 +57,47 @@ pub enum LiveEvent {
     },
     /// On a user's channel: their purchases (and so their cart) changed.
     PurchasesChanged { transaction_id: String },
+    /// On an item's channel: how many people have its page open, across every notification
+    /// instance. `seq` grows with every count, so a count that arrives late is recognised.
+    Viewers {
+        item_id: String,
+        count: u64,
+        seq: u64,
+    },
+    /// On a user's channel: one of their sessions ended; their live sockets are closed.
+    SignedOut,
+}
+
+/// The topics a browser can subscribe to over the live socket.
+pub const FEED_TOPIC: &str = "feed";
+/// The signed-in user's own events; needs a session.
+pub const USER_TOPIC: &str = "user";
+
+/// One item's topic, `item:<id>`: its numbers and how many are viewing it.
+pub fn item_topic(item_id: &str) -> String {
+    format!("item:{item_id}")
+}
+
+/// Browser → notification service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ClientMessage {
+    Subscribe { topic: String },
+    Unsubscribe { topic: String },
+}
+
+/// Notification service → browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Something happened on a topic the socket subscribed to.
+    Event { topic: String, event: LiveEvent },
+    /// The subscription is active: events published from now on arrive.
+    Subscribed { topic: String },
+    /// The subscription was not made, and why.
+    Refused { topic: String, reason: String },
+    /// Events may have been missed: re-read the durable state.
+    Resync,
+    /// The last message could not be understood.
+    Error { message: String },
 }

@@ -11,6 +11,13 @@ async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
     let config = notification_service::Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         redis_url: redis.url("redis"),
+        identity: common::identity::IdentityKey::new(
+            "notification-tests-secret-0123456789".to_owned().into(),
+        )
+        .expect("secret"),
+        allowed_origins: vec!["http://shop.test".to_owned()],
+        limits: notification_service::Limits::default(),
+        presence: notification_service::PresenceTiming::default(),
     };
     let app = testkit::spawn(
         notification_service::build(config)

@@ -4,11 +4,13 @@
 
 pub mod browser;
 mod kafka;
+mod live;
 mod mailbox;
 mod proxy;
 mod service;
 
 pub use kafka::{KafkaBroker, produce, read_topic};
+pub use live::{Ending, LiveSocket};
 pub use mailbox::{Email, EmailBody, Mailbox};
 pub use proxy::TcpProxy;
 pub use service::{TestService, spawn};

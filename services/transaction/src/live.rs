@@ -2,7 +2,8 @@
 //! state when they (re)connect, so a lost event only delays a number, never falsifies it.
 
 use common::events::{FEED_CHANNEL, LiveEvent, item_channel, user_channel};
-use fred::prelude::{Client, PubsubInterface};
+use common::infra::redis::publish_live;
+use fred::prelude::Client;
 
 use crate::transactions::TransactionDocument;
 
@@ -38,11 +39,6 @@ pub async fn publish_purchase(
         ));
     }
     for (channel, event) in events {
-        let Ok(json) = serde_json::to_string(&event) else {
-            continue;
-        };
-        if let Err(err) = redis.publish::<(), _, _>(&channel, json).await {
-            tracing::warn!(%err, channel, "could not publish a live event");
-        }
+        publish_live(redis, &channel, &event).await;
     }
 }

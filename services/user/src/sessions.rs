@@ -2,6 +2,8 @@
 //! every use) and an absolute timeout (never renewed). Every copy of the service sees the same
 //! sessions, and a session ends by itself when its key expires.
 
+use common::events::{LiveEvent, user_channel};
+use common::infra::redis::publish_live;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fred::prelude::{Client, Expiration, KeysInterface, SetsInterface};
@@ -128,6 +130,9 @@ impl Sessions {
             self.redis
                 .srem::<(), _, _>(user_sessions_key(user_id), id)
                 .await?;
+            // The notification service closes the user's live sockets; those of their other
+            // sessions reconnect by themselves and are let in again.
+            publish_live(&self.redis, &user_channel(user_id), &LiveEvent::SignedOut).await;
         }
         Ok(user_id)
     }

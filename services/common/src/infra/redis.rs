@@ -47,3 +47,15 @@ impl ReadinessCheck for RedisCheck {
         })
     }
 }
+
+/// Publishes a live event on a Redis pub/sub channel. At most once by design: a failure is
+/// logged, and pages re-read the durable state when they reconnect.
+pub async fn publish_live(redis: &Client, channel: &str, event: &crate::events::LiveEvent) {
+    use fred::prelude::PubsubInterface;
+    let Ok(json) = serde_json::to_string(event) else {
+        return;
+    };
+    if let Err(err) = redis.publish::<(), _, _>(channel, json).await {
+        tracing::warn!(%err, channel, "could not publish a live event");
+    }
+}

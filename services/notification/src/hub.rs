@@ -1,0 +1,209 @@
+//! Redis pub/sub → sockets. One Redis subscription per channel per instance, however many
+//! sockets want it; each message is parsed and serialised once and handed to every socket
+//! through a broadcast channel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
+use common::events::{FEED_CHANNEL, FEED_TOPIC, LiveEvent, ServerMessage, USER_TOPIC};
+use fred::prelude::{Client, EventInterface, PubsubInterface};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::task::JoinHandle;
+
+/// What a socket receives from a channel.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A ready-to-send [`ServerMessage`], serialised once for every socket.
+    Text(Utf8Bytes),
+    /// The user signed out: close their sockets.
+    SignedOut,
+    /// Messages may have been lost: the browser should re-read the durable state.
+    Resync,
+}
+
+/// How far a socket may fall behind a channel before it is told to resync instead.
+const CHANNEL_BUFFER: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not subscribe to {channel}: {source}")]
+pub struct SubscribeError {
+    channel: String,
+    source: fred::error::Error,
+}
+
+pub struct Hub {
+    redis: Client,
+    channels: Mutex<HashMap<String, broadcast::Sender<Outbound>>>,
+    /// Serialises Redis SUBSCRIBE/UNSUBSCRIBE so a channel is never left subscribed with no
+    /// socket, or unsubscribed with one.
+    membership: tokio::sync::Mutex<()>,
+    /// To every socket at once (Redis came back: anything may have been missed).
+    everyone: broadcast::Sender<Outbound>,
+}
+
+impl Hub {
+    pub fn new(redis: Client) -> Arc<Self> {
+        Arc::new(Self {
+            redis,
+            channels: Mutex::default(),
+            membership: tokio::sync::Mutex::default(),
+            everyone: broadcast::channel(16).0,
+        })
+    }
+
+    /// Relays every Redis message to its channel's sockets until the client quits.
+    pub fn spawn_relay(self: &Arc<Self>) -> JoinHandle<()> {
+        let hub = Arc::clone(self);
+        let mut messages = hub.redis.message_rx();
+        let mut reconnects = hub.redis.reconnect_rx();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    message = messages.recv() => match message {
+                        Ok(message) => match message.value.convert::<String>() {
+                            Ok(payload) => hub.relay(&message.channel, &payload),
+                            Err(err) => tracing::warn!(%err, "dropped a non-text message"),
+                        },
+                        Err(RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "the relay fell behind Redis");
+                            hub.resync_everyone();
+                        }
+                        Err(RecvError::Closed) => break,
+                    },
+                    reconnect = reconnects.recv() => match reconnect {
+                        Ok(_) | Err(RecvError::Lagged(_)) => {
+                            // A new connection has no subscriptions, and messages sent while
+                            // we were away are gone.
+                            hub.resubscribe().await;
+                            hub.resync_everyone();
+                        }
+                        Err(RecvError::Closed) => break,
+                    },
+                }
+            }
+        })
+    }
+
+    fn relay(&self, channel: &str, payload: &str) {
+        let Some(sender) = self.sender(channel) else {
+            return;
+        };
+        let event: LiveEvent = match serde_json::from_str(payload) {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::warn!(%err, channel, "dropped a message that is not a live event");
+                return;
+            }
+        };
+        let outbound = if event == LiveEvent::SignedOut {
+            Outbound::SignedOut
+        } else {
+            let message = ServerMessage::Event {
+                topic: topic_of(channel).to_owned(),
+                event,
+            };
+            match serde_json::to_string(&message) {
+                Ok(text) => Outbound::Text(text.into()),
+                Err(err) => {
+                    tracing::error!(%err, "could not serialise a live event");
+                    return;
+                }
+            }
+        };
+        // No receiver left is fine: the last socket is unsubscribing.
+        let _ = sender.send(outbound);
+    }
+
+    fn sender(&self, channel: &str) -> Option<broadcast::Sender<Outbound>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(channel)
+            .cloned()
+    }
+
+    pub fn resync_everyone(&self) {
+        let _ = self.everyone.send(Outbound::Resync);
+    }
+
+    pub fn everyone(&self) -> broadcast::Receiver<Outbound> {
+        self.everyone.subscribe()
+    }
+
+    /// A receiver for `channel`, subscribing this instance to it in Redis if it is the first.
+    pub async fn subscribe(
+        &self,
+        channel: &str,
+    ) -> Result<broadcast::Receiver<Outbound>, SubscribeError> {
+        let _membership = self.membership.lock().await;
+        let (receiver, first) = {
+            let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+            match channels.get(channel) {
+                Some(sender) => (sender.subscribe(), false),
+                None => {
+                    let (sender, receiver) = broadcast::channel(CHANNEL_BUFFER);
+                    channels.insert(channel.to_owned(), sender);
+                    (receiver, true)
+                }
+            }
+        };
+        if first && let Err(source) = self.redis.subscribe(channel).await {
+            self.channels
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(channel);
+            return Err(SubscribeError {
+                channel: channel.to_owned(),
+                source,
+            });
+        }
+        Ok(receiver)
+    }
+
+    /// Call after dropping a receiver: unsubscribes from Redis when no socket is left.
+    pub async fn release(&self, channel: &str) {
+        let _membership = self.membership.lock().await;
+        let unused = {
+            let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+            let unused = channels
+                .get(channel)
+                .is_some_and(|sender| sender.receiver_count() == 0);
+            if unused {
+                channels.remove(channel);
+            }
+            unused
+        };
+        if unused && let Err(err) = self.redis.unsubscribe(channel).await {
+            tracing::warn!(%err, channel, "could not unsubscribe");
+        }
+    }
+
+    async fn resubscribe(&self) {
+        let _membership = self.membership.lock().await;
+        let channels: Vec<String> = self
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        if channels.is_empty() {
+            return;
+        }
+        if let Err(err) = self.redis.subscribe(channels).await {
+            tracing::warn!(%err, "could not resubscribe after reconnecting to Redis");
+        }
+    }
+}
+
+/// The browser-facing topic name of a Redis channel.
+fn topic_of(channel: &str) -> &str {
+    if channel == FEED_CHANNEL {
+        FEED_TOPIC
+    } else if channel.starts_with("user:") {
+        USER_TOPIC
+    } else {
+        channel
+    }
+}
