@@ -2,6 +2,11 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use std::time::Duration;
+
+use common::events::FEED_TOPIC;
+
+use crate::live::{banner_text, time_ago};
 use crate::store::Store;
 
 #[component]
@@ -58,5 +63,54 @@ pub fn Header() -> impl IntoView {
                 </Transition>
             </div>
         </header>
+    }
+}
+
+/// Every page: a banner whenever anyone buys something, newest first, each dismissable. It
+/// sits in the page's flow under the header, so it never covers a control.
+#[component]
+pub fn NewsFeed() -> impl IntoView {
+    let live = Store::get().live;
+    live.follow(|| Some(FEED_TOPIC.to_owned()));
+    // "2 min ago" moves on by itself.
+    let now = RwSignal::new(js_now());
+    Effect::new(move |_| {
+        if let Ok(handle) =
+            set_interval_with_handle(move || now.set(js_now()), Duration::from_secs(15))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <section class="news-feed" aria-label="Latest purchases" aria-live="polite">
+            <For each=move || live.banners.get() key=|banner| banner.id let:banner>
+                <div class="banner" role="status">
+                    <p>
+                        {banner_text(&banner)} " — "
+                        <span class="when">{move || time_ago(banner.at, now.get())}</span>
+                    </p>
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-label=format!("Dismiss: {}", banner_text(&banner))
+                        on:click=move |_| live.dismiss(banner.id)
+                    >
+                        "Dismiss"
+                    </button>
+                </div>
+            </For>
+        </section>
+    }
+}
+
+/// Unix milliseconds by the browser's clock (0 on the server, where nothing shows times).
+fn js_now() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod error;
 mod layout;
+mod live;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -50,6 +51,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <div class="app" data-hydrated=move || hydrated.get().to_string()>
                 <layout::Header />
+                <layout::NewsFeed />
                 <main id="main">
                     // Catalog and item pages wait for their data before sending any HTML, so
                     // they are complete without JavaScript.

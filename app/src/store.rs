@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Buy, LogIn, LogOut, Register, current_user};
 use crate::error::AppError;
+use crate::live::Live;
+use common::events::USER_TOPIC;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
@@ -25,6 +27,8 @@ pub struct Store {
     pub buy: ServerAction<Buy>,
     /// Kept in the browser's localStorage, so it survives reloads and is the same in every tab.
     pub cart: RwSignal<Vec<CartLine>>,
+    /// The live-updates socket's signals.
+    pub live: Live,
 }
 
 const CART_KEY: &str = "marketplace-cart";
@@ -66,6 +70,22 @@ impl Store {
             });
             on_cleanup(move || listener.remove());
         });
+        let live = Live::new();
+        let signed_in_as = move || {
+            user.get()
+                .and_then(|answer| answer.ok().flatten())
+                .map(|user| user.id)
+        };
+        // The user's own events (purchases made in another tab or browser) while signed in.
+        live.follow(move || signed_in_as().map(|_| USER_TOPIC.to_owned()));
+        // The socket carries the identity it was opened with: a new one after logging in or out.
+        Effect::new(move |previous: Option<Option<String>>| {
+            let current = signed_in_as();
+            if previous.is_some_and(|previous| previous != current) {
+                live.reconnect();
+            }
+            current
+        });
         let store = Self {
             user,
             log_in,
@@ -73,6 +93,7 @@ impl Store {
             register,
             buy,
             cart,
+            live,
         };
         provide_context(store);
         store

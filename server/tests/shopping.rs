@@ -5,55 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use fantoccini::Client;
-use serde_json::{Value, json};
-use support::{Stack, spawn_stack};
-use testkit::browser::{
-    click, click_button, fill, wait_for_hydration, wait_for_text, with_browser,
-};
+use support::{log_in, register, spawn_stack};
+use testkit::browser::{click, click_button, wait_for_hydration, wait_for_text, with_browser};
 use testkit::{Mailbox, unique_name};
-
-async fn register(stack: &Stack, name: &str) -> (String, common::identity::Identity) {
-    let email = format!("{}@example.com", unique_name(name));
-    let response: Value = stack
-        .user
-        .http
-        .post(stack.user.url("/v1/users"))
-        .json(&json!({ "email": email, "password": "a good password", "display_name": name }))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    let id = response["user"]["id"].as_str().expect("user id").to_owned();
-    (
-        email.clone(),
-        common::identity::Identity {
-            user_id: id,
-            display_name: name.to_owned(),
-            email,
-        },
-    )
-}
-
-async fn log_in(browser: &Client, base: &str, email: &str) {
-    browser
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("open /login");
-    wait_for_hydration(browser).await;
-    fill(browser, "#field-email", email).await;
-    fill(browser, "#field-password", "a good password").await;
-    click_button(browser, "Log in").await;
-    wait_for_text(
-        browser,
-        ".site-header .account",
-        Duration::from_secs(15),
-        |t| t.contains("Signed in as"),
-    )
-    .await;
-}
 
 #[tokio::test]
 async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale() {

@@ -6,6 +6,8 @@ use leptos_router::hooks::use_query_map;
 use super::shopping::{AddToCart, BuyNow};
 use super::{NotFound, image_of, money, stock_text};
 use crate::api;
+use crate::store::Store;
+use common::events::item_topic;
 
 /// `/items?itemId=…`: one item, rendered completely on the server; an unknown or malformed
 /// id is a 404 page.
@@ -14,6 +16,10 @@ pub fn ItemPage() -> impl IntoView {
     let query = use_query_map();
     let item_id = move || query.read().get("itemId").unwrap_or_default();
     let item = Resource::new(item_id, api::item);
+    // Live numbers and "N viewing now" while the page is open.
+    Store::get()
+        .live
+        .follow(move || Some(item_topic(&item_id())).filter(|_| !item_id().is_empty()));
 
     view! {
         <Suspense fallback=|| view! { <p>"Loading the item…"</p> }>
@@ -30,11 +36,53 @@ pub fn ItemPage() -> impl IntoView {
 
 #[component]
 fn ItemDetails(item: ItemView) -> impl IntoView {
+    let live = Store::get().live;
     let image = image_of(&item);
-    let stock = stock_text(item.stock);
-    let sold = match item.sold {
+    // The durable numbers: as rendered, then re-read whenever the live socket (re)connects,
+    // since events may have been missed meanwhile.
+    let reread = LocalResource::new({
+        let id = item.id.clone();
+        move || {
+            let resynced = live.resynced.get();
+            let id = id.clone();
+            async move {
+                if resynced == 0 {
+                    return None;
+                }
+                api::item(id).await.ok().flatten()
+            }
+        }
+    });
+    let numbers = {
+        let (id, sold, stock) = (item.id.clone(), item.sold, item.stock);
+        move || {
+            let live_numbers = live.numbers(&id);
+            let durable = reread.get().flatten();
+            (
+                live_numbers
+                    .sold
+                    .or(durable.as_ref().map(|i| i.sold))
+                    .unwrap_or(sold),
+                live_numbers
+                    .stock
+                    .or(durable.as_ref().map(|i| i.stock))
+                    .unwrap_or(stock),
+                live_numbers.viewers.map(|(count, _)| count),
+            )
+        }
+    };
+    let numbers = Memo::new(move |_| numbers());
+    let sold = move || match numbers.get().0 {
         1 => "Sold once".to_owned(),
         n => format!("Sold {n} times"),
+    };
+    let stock = move || stock_text(numbers.get().1);
+    let viewers = move || {
+        numbers
+            .get()
+            .2
+            .map(|count| format!("{count} viewing now"))
+            .unwrap_or_default()
     };
     view! {
         <Title text=format!("{} · Marketplace", item.title) />
@@ -44,8 +92,9 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
                 <h1>{item.title.clone()}</h1>
                 <p class="price">{money(item.price_cents)}</p>
                 <p class="meta">{format!("Sold by {}", item.seller_name)}</p>
-                <p class="stock">{stock}</p>
+                <p class="stock" aria-live="polite">{stock}</p>
                 <p class="sold-count" aria-live="polite">{sold}</p>
+                <p class="viewers" aria-live="polite">{viewers}</p>
                 <p class="description">{item.description.clone()}</p>
                 <div class="buy-actions">
                     <BuyNow item_id=item.id.clone() />

@@ -158,7 +158,18 @@ fn CartRow(line: crate::store::CartLine) -> impl IntoView {
 #[component]
 pub fn PurchasesPage() -> impl IntoView {
     let store = Store::get();
-    let purchases = Resource::new(move || store.buy.version().get(), |_| api::my_purchases());
+    // Read again after buying here, after a purchase in another tab or browser (the user's
+    // live topic), and after the live socket (re)connects.
+    let purchases = Resource::new(
+        move || {
+            (
+                store.buy.version().get(),
+                store.live.purchases_changed.get(),
+                store.live.resynced.get(),
+            )
+        },
+        |_| api::my_purchases(),
+    );
     view! {
         <Title text="Your purchases · Marketplace" />
         <h1>"Your purchases"</h1>

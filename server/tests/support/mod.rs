@@ -11,6 +11,7 @@ pub struct Stack {
     pub gateway: TestService,
     pub user: TestService,
     pub inventory: TestService,
+    pub transaction: TestService,
     pub notification: TestService,
     /// The gateway's own origin, which the notification service allows.
     pub origin: String,
@@ -180,8 +181,57 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         gateway: testkit::spawn(gateway).await,
         user,
         inventory,
+        transaction,
         notification,
         origin,
         key: identity_key(),
     }
+}
+
+/// Registers `name` at the user service; their email (password "a good password") and identity.
+pub async fn register(stack: &Stack, name: &str) -> (String, common::identity::Identity) {
+    let local_part: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let email = format!("{}@example.com", unique_name(&local_part));
+    let response: serde_json::Value = stack
+        .user
+        .http
+        .post(stack.user.url("/v1/users"))
+        .json(&serde_json::json!({ "email": email, "password": "a good password", "display_name": name }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let id = response["user"]["id"].as_str().expect("user id").to_owned();
+    (
+        email.clone(),
+        common::identity::Identity {
+            user_id: id,
+            display_name: name.to_owned(),
+            email,
+        },
+    )
+}
+
+/// Logs in through the login page of a real browser.
+pub async fn log_in(browser: &fantoccini::Client, base: &str, email: &str) {
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("open /login");
+    testkit::browser::wait_for_hydration(browser).await;
+    testkit::browser::fill(browser, "#field-email", email).await;
+    testkit::browser::fill(browser, "#field-password", "a good password").await;
+    testkit::browser::click_button(browser, "Log in").await;
+    testkit::browser::wait_for_text(
+        browser,
+        ".site-header .account",
+        std::time::Duration::from_secs(15),
+        |t| t.contains("Signed in as"),
+    )
+    .await;
 }
