@@ -61,6 +61,8 @@ impl Default for Limits {
     }
 }
 
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// A slow browser gets this long to take a message before its socket is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing socket waits for the browser to answer its close frame.
@@ -100,21 +102,38 @@ impl AppState {
         }
     }
 
-    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Response> {
-        let refuse = |message: String| {
-            tracing::warn!(message, "refused a live socket");
-            ErrorBody::new(message).into_response_with(StatusCode::FORBIDDEN)
-        };
-        let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
-            return Err(refuse("live updates need the page's Origin header".into()));
-        };
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let origin = headers
+            .get(ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Refusal::NoOrigin)?;
         if self.allowed_origins.contains(&normalise_origin(origin)) {
             Ok(())
         } else {
-            Err(refuse(format!(
-                "pages from {origin} may not open live updates"
-            )))
+            Err(Refusal::OriginNotAllowed(origin.to_owned()))
         }
+    }
+}
+
+/// Why a handshake was refused; the browser gets the message.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("live updates need the page's Origin header")]
+    NoOrigin,
+    #[error("pages from {0} may not open live updates")]
+    OriginNotAllowed(String),
+    #[error("the signed identity is not valid")]
+    BadIdentity,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        tracing::warn!(refusal = %self, "refused a live socket");
+        let status = match self {
+            Self::NoOrigin | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::BadIdentity => StatusCode::UNAUTHORIZED,
+        };
+        ErrorBody::new(self.to_string()).into_response_with(status)
     }
 }
 
@@ -127,32 +146,28 @@ pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
-) -> Response {
-    if let Err(refusal) = state.check_origin(&headers) {
-        return refusal;
-    }
+) -> Result<Response, Refusal> {
+    state.check_origin(&headers)?;
     // No identity: an anonymous visitor. A bad one: someone is forging, so no socket at all.
     let user = match headers.get(IDENTITY_HEADER) {
         None => None,
         Some(token) => {
-            let verified = token
-                .to_str()
-                .ok()
-                .map(|token| state.identity.verify(token, SystemTime::now()));
-            match verified {
-                Some(Ok(identity)) => Some(identity.user_id),
-                _ => {
-                    return ErrorBody::new("the signed identity is not valid")
-                        .into_response_with(StatusCode::UNAUTHORIZED);
-                }
-            }
+            let token = token.to_str().map_err(|_| Refusal::BadIdentity)?;
+            let identity = state
+                .identity
+                .verify(token, SystemTime::now())
+                .map_err(|_| Refusal::BadIdentity)?;
+            Some(identity.user_id)
         }
     };
     let limits = state.limits;
-    upgrade
+    Ok(upgrade
+        // The default 128 KiB read buffer per socket would dwarf every other cost of a
+        // connection; browsers send only small subscribe messages.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
-        .on_upgrade(move |socket| Connection::new(state, user).run(socket))
+        .on_upgrade(move |socket| Connection::new(state, user).run(socket)))
 }
 
 /// `GET /v1/stats`: what this instance holds, for operators and the fan-out benchmark.
