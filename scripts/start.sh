@@ -29,6 +29,9 @@ if [ -z "${INTERNAL_AUTH_SECRET:-}" ]; then
   INTERNAL_AUTH_SECRET=$(cat "$secret_file")
 fi
 export INTERNAL_AUTH_SECRET
+# Live sockets are accepted from the address printed below (and its localhost spelling).
+export PUBLIC_URL=${PUBLIC_URL:-http://127.0.0.1:$GATEWAY_PORT}
+export ALLOWED_ORIGINS=${ALLOWED_ORIGINS:-$PUBLIC_URL,http://localhost:$GATEWAY_PORT}
 scripts/build-site.sh
 say "building the services and the gateway (release)"
 cargo build --locked -q --release --bins
