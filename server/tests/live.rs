@@ -275,3 +275,34 @@ async fn tabs_see_viewers_and_a_purchase_made_in_another_tab_and_visitors_see_th
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_page_that_lost_its_socket_reads_the_numbers_again_when_it_reconnects() {
+    let stack = spawn_stack().await;
+    let (_, buyer) = register(&stack, "Rita").await;
+    let item = stack
+        .list_item(&support::seller("Sol"), "Clay Pot", 1_500, 5)
+        .await;
+    let item_page = format!("{}/items?itemId={item}", stack.gateway.base_url);
+
+    with_browser(|visitor| async move {
+        visitor.goto(&item_page).await.expect("open the item");
+        wait_for_hydration(&visitor).await;
+        wait_for_text(&visitor, ".viewers", WAIT, |t| t == "1 viewing now").await;
+
+        // The socket is gone while someone buys: the live event never reaches this page.
+        stack.live_link.cut();
+        buy(&stack, &buyer, &item).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(text_of(&visitor, ".sold-count").await, "Sold 0 times");
+
+        // Back again: the page re-reads the durable numbers instead of trusting stale ones.
+        stack.live_link.restore().await;
+        wait_for_text(&visitor, ".sold-count", Duration::from_secs(40), |t| {
+            t == "Sold once"
+        })
+        .await;
+        wait_for_text(&visitor, ".stock", WAIT, |t| t.contains('4')).await;
+    })
+    .await;
+}

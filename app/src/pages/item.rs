@@ -39,25 +39,28 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
     let live = Store::get().live;
     let image = image_of(&item);
     // The durable numbers: as rendered, then re-read whenever the live socket (re)connects,
-    // since events may have been missed meanwhile.
-    let reread = LocalResource::new({
+    // since events may have been missed meanwhile. (An effect, so it runs only in the
+    // browser and the server-rendered page never waits for it.)
+    let reread = RwSignal::new(None::<ItemView>);
+    Effect::new({
         let id = item.id.clone();
-        move || {
-            let resynced = live.resynced.get();
-            let id = id.clone();
-            async move {
-                if resynced == 0 {
-                    return None;
-                }
-                api::item(id).await.ok().flatten()
+        move |_| {
+            if live.resynced.get() == 0 {
+                return;
             }
+            let id = id.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(Some(fresh)) = api::item(id).await {
+                    reread.set(Some(fresh));
+                }
+            });
         }
     });
     let numbers = {
         let (id, sold, stock) = (item.id.clone(), item.sold, item.stock);
         move || {
             let live_numbers = live.numbers(&id);
-            let durable = reread.get().flatten();
+            let durable = reread.get();
             (
                 live_numbers
                     .sold

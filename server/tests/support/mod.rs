@@ -13,6 +13,8 @@ pub struct Stack {
     pub inventory: TestService,
     pub transaction: TestService,
     pub notification: TestService,
+    /// Between the gateway and the notification service.
+    pub live_link: std::sync::Arc<testkit::TcpProxy>,
     /// The gateway's own origin, which the notification service allows.
     pub origin: String,
     pub key: common::identity::IdentityKey,
@@ -163,6 +165,8 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
     let transaction = testkit::spawn(transaction.await.expect("transaction service")).await;
     let receipt = testkit::spawn(receipt.await.expect("receipt service")).await;
     let notification = notification.await;
+    // The gateway reaches it through a proxy a test can cut, as a network failure would.
+    let live_link = testkit::TcpProxy::start(&testkit::host_port(&notification.base_url)).await;
 
     let gateway = server::build(server::Config {
         listen: gateway_listen,
@@ -173,7 +177,7 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         inventory_url: inventory.base_url.clone(),
         transaction_url: transaction.base_url.clone(),
         receipt_url: receipt.base_url.clone(),
-        notification_url: notification.base_url.clone(),
+        notification_url: live_link.url("http"),
     })
     .await
     .expect("gateway");
@@ -183,6 +187,7 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         inventory,
         transaction,
         notification,
+        live_link,
         origin,
         key: identity_key(),
     }
