@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::serve::REQUEST_ID_HEADER;
 use common::types::UserView;
 use http::StatusCode;
 use http::header::{COOKIE, SET_COOKIE};
@@ -97,7 +98,7 @@ impl Backends {
     }
 
     async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, AppError> {
-        request.send().await.map_err(|err| {
+        with_request_id(request).send().await.map_err(|err| {
             tracing::error!(%err, "service unreachable");
             set_status(StatusCode::SERVICE_UNAVAILABLE);
             AppError::new(UNAVAILABLE)
@@ -267,7 +268,7 @@ impl Backends {
             .http
             .post(url)
             .json(&serde_json::json!({ "session_id": session_id }));
-        match request.send().await {
+        match with_request_id(request).send().await {
             Ok(response) if response.status() == StatusCode::UNAUTHORIZED => Ok(None),
             Ok(response) if response.status().is_success() => match response.json::<Answer>().await
             {
@@ -297,6 +298,17 @@ impl Backends {
                 Err(AppError::new("Please log in first."))
             }
         }
+    }
+}
+
+/// Passes the id of the request being served (`x-request-id`, set by the gateway's own
+/// middleware when the browser sent none) on to the service, so logs can be joined up.
+fn with_request_id(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    let id = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.headers.get(REQUEST_ID_HEADER).cloned());
+    match id {
+        Some(id) => request.header(REQUEST_ID_HEADER, id),
+        None => request,
     }
 }
 

@@ -18,15 +18,17 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use common::ErrorBody;
 use common::identity::IDENTITY_HEADER;
+use common::serve::REQUEST_ID_HEADER;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// Handshake headers the notification service needs from the browser.
-const FORWARDED: [HeaderName; 4] = [
+const FORWARDED: [HeaderName; 5] = [
     SEC_WEBSOCKET_KEY,
     SEC_WEBSOCKET_VERSION,
     SEC_WEBSOCKET_PROTOCOL,
     ORIGIN,
+    REQUEST_ID_HEADER,
 ];
 /// Handshake headers the browser needs from the notification service.
 const RETURNED: [HeaderName; 2] = [SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL];

@@ -12,9 +12,12 @@ pub struct Stack {
     pub user: TestService,
     pub inventory: TestService,
     pub transaction: TestService,
+    pub receipt: TestService,
     pub notification: TestService,
     /// Between the gateway and the notification service.
     pub live_link: std::sync::Arc<testkit::TcpProxy>,
+    /// Between the gateway and the inventory service; records what the gateway sends.
+    pub inventory_link: std::sync::Arc<testkit::TcpProxy>,
     /// The gateway's own origin, which the notification service allows.
     pub origin: String,
     pub key: common::identity::IdentityKey,
@@ -167,6 +170,9 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
     let notification = notification.await;
     // The gateway reaches it through a proxy a test can cut, as a network failure would.
     let live_link = testkit::TcpProxy::start(&testkit::host_port(&notification.base_url)).await;
+    // What the gateway sends the inventory service is kept, for checks of the wire.
+    let inventory_link =
+        testkit::TcpProxy::start_recording(&testkit::host_port(&inventory.base_url)).await;
 
     let gateway = server::build(server::Config {
         listen: gateway_listen,
@@ -174,7 +180,7 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         site_root: site_root(),
         identity: identity_key(),
         user_url: user.base_url.clone(),
-        inventory_url: inventory.base_url.clone(),
+        inventory_url: inventory_link.url("http"),
         transaction_url: transaction.base_url.clone(),
         receipt_url: receipt.base_url.clone(),
         notification_url: live_link.url("http"),
@@ -186,8 +192,10 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         user,
         inventory,
         transaction,
+        receipt,
         notification,
         live_link,
+        inventory_link,
         origin,
         key: identity_key(),
     }

@@ -21,6 +21,8 @@ pub mod infra;
 #[cfg(feature = "server")]
 pub mod input;
 #[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
 pub mod orders;
 #[cfg(feature = "server")]
 pub mod serve;

@@ -5,8 +5,18 @@
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+
+use crate::metrics;
+
+/// Set by the gateway (or made here when missing), passed on to services, logged with every
+/// request and returned in the response, so one request can be followed across services.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 pub struct Service {
     name: &'static str,
@@ -54,7 +64,33 @@ impl Service {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(service = self.name, addr = %self.local_addr(), "listening");
-        let router = self.router.layer(TraceLayer::new_for_http());
+        metrics::install();
+        let request_ids = ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get(REQUEST_ID_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %request.uri(),
+                        request_id,
+                    )
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER));
+        let router = self
+            .router
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.name,
+                metrics::record_request,
+            ))
+            .route("/metrics", get(metrics::render))
+            .layer(request_ids);
         axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -130,9 +130,11 @@ impl Cache {
             && let Ok(value) = serde_json::from_str::<T>(&cached)
         {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("cache_lookups_total", "result" => "hit").increment(1);
             return Ok(value);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("cache_lookups_total", "result" => "miss").increment(1);
         let value = load.await?;
         if let Some(full_key) = full_key
             && let Ok(json) = serde_json::to_string(&value)

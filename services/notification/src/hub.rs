@@ -112,7 +112,10 @@ impl Hub {
             }
         };
         // No receiver left is fine: the last socket is unsubscribing.
-        let _ = sender.send(outbound);
+        if let Ok(sockets) = sender.send(outbound) {
+            metrics::counter!("live_messages_relayed_total").increment(1);
+            metrics::counter!("live_deliveries_total").increment(sockets as u64);
+        }
     }
 
     fn sender(&self, channel: &str) -> Option<broadcast::Sender<Outbound>> {

@@ -274,6 +274,7 @@ impl Connection {
 
     async fn run(mut self, mut socket: WebSocket) {
         self.state.open_sockets.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("live_open_sockets").increment(1);
         if let Some(channel) = self.user_channel.clone() {
             self.listen(&channel).await;
         }
@@ -289,6 +290,7 @@ impl Connection {
         }
         self.leave_everything().await;
         self.state.open_sockets.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("live_open_sockets").decrement(1);
     }
 
     async fn serve(&mut self, socket: &mut WebSocket) -> Ending {

@@ -146,6 +146,25 @@ async fn viewers_on_two_instances_are_counted_once_and_a_crashed_instances_viewe
     on_a.wait_for_viewers(&item, 3, WAIT).await;
     on_b.wait_for_viewers(&item, 3, WAIT).await;
 
+    // The instance's own /metrics counts its open sockets (one process, so exactly).
+    let started = Instant::now();
+    loop {
+        let text = reqwest::get(format!("{}/metrics", b.base_url))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        if text.lines().any(|line| line == "live_open_sockets 1") {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "live_open_sockets never became 1:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // A crash says nothing: the entries expire, and a survivor's heartbeat publishes it.
     let killed = Instant::now();
     b.kill();

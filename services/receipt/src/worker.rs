@@ -17,7 +17,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::{ClientConfig, ClientContext, Statistics};
 
 use crate::email;
 use crate::receipts::{Receipts, SetAside};
@@ -27,7 +27,26 @@ pub struct WorkerContext {
     stats: Arc<Stats>,
 }
 
-impl ClientContext for WorkerContext {}
+impl ClientContext for WorkerContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`): the lag of each partition
+    /// this worker holds, as `kafka_consumer_lag`.
+    fn stats(&self, statistics: Statistics) {
+        for (topic, details) in &statistics.topics {
+            for (partition, numbers) in &details.partitions {
+                // -1: the internal "unassigned" partition, or a lag not known yet.
+                if *partition < 0 || numbers.consumer_lag < 0 {
+                    continue;
+                }
+                metrics::gauge!(
+                    "kafka_consumer_lag",
+                    "topic" => topic.clone(),
+                    "partition" => partition.to_string()
+                )
+                .set(numbers.consumer_lag as f64);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for WorkerContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -62,6 +81,8 @@ pub fn consumer(
         // The topic may not exist before the first purchase: create it, and notice it soon.
         .set("allow.auto.create.topics", "true")
         .set("topic.metadata.refresh.interval.ms", "5000")
+        // Feeds the consumer-lag metric.
+        .set("statistics.interval.ms", "5000")
         .create_with_context(WorkerContext { stats })?;
     consumer.subscribe(&[topic])?;
     Ok(consumer)
@@ -141,6 +162,7 @@ impl Worker {
             self.stats
                 .duplicates_skipped
                 .fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("receipts_duplicates_skipped_total").increment(1);
             tracing::info!(transaction_id = %event.transaction_id, "receipt already sent; record delivered again");
             return Ok(());
         }
@@ -162,6 +184,7 @@ impl Worker {
             wait = (wait * 2).min(Duration::from_secs(5));
         }
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("receipts_sent_total").increment(1);
         tracing::info!(transaction_id = %event.transaction_id, "receipt sent");
         Ok(())
     }
@@ -184,6 +207,7 @@ impl Worker {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         self.stats.set_aside.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("receipts_set_aside_total").increment(1);
     }
 }
 

@@ -15,11 +15,34 @@ pub struct TcpProxy {
     target: String,
     up: watch::Sender<bool>,
     acceptor: Mutex<Option<JoinHandle<()>>>,
+    /// What clients sent to the server, when started with `start_recording`.
+    sent: Option<Arc<Mutex<Vec<u8>>>>,
 }
+
+/// A recording keeps at most this much of what clients sent.
+const RECORDING_LIMIT: usize = 4 << 20;
 
 impl TcpProxy {
     /// Starts a proxy on a free port of 127.0.0.1 to `target` ("host:port").
     pub async fn start(target: &str) -> Arc<Self> {
+        Self::start_with(target, None).await
+    }
+
+    /// Like `start`, and keeps what clients send to the server (the first 4 MiB), to check
+    /// what a service puts on the wire.
+    pub async fn start_recording(target: &str) -> Arc<Self> {
+        Self::start_with(target, Some(Arc::default())).await
+    }
+
+    /// Everything clients have sent through the proxy so far, as text.
+    pub fn sent_text(&self) -> String {
+        self.sent
+            .as_ref()
+            .map(|sent| String::from_utf8_lossy(&sent.lock().expect("recording lock")).into_owned())
+            .unwrap_or_default()
+    }
+
+    async fn start_with(target: &str, sent: Option<Arc<Mutex<Vec<u8>>>>) -> Arc<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a proxy port");
@@ -30,6 +53,7 @@ impl TcpProxy {
             target: target.to_owned(),
             up,
             acceptor: Mutex::new(None),
+            sent,
         });
         proxy.accept_on(listener);
         proxy
@@ -74,24 +98,62 @@ impl TcpProxy {
     fn accept_on(self: &Arc<Self>, listener: TcpListener) {
         let target = self.target.clone();
         let up = self.up.subscribe();
+        let sent = self.sent.clone();
         let handle = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let target = target.clone();
                 let mut up = up.clone();
+                let sent = sent.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(&target).await else {
                         return;
                     };
                     let (mut client, mut server) = (client, server);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = up.wait_for(|up| !*up) => {}
+                    match sent {
+                        None => tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = up.wait_for(|up| !*up) => {}
+                        },
+                        Some(sent) => tokio::select! {
+                            _ = pump_recording(&mut client, &mut server, &sent) => {}
+                            _ = up.wait_for(|up| !*up) => {}
+                        },
                     }
                 });
             }
         });
         *self.acceptor.lock().expect("proxy lock") = Some(handle);
     }
+}
+
+/// Both directions, keeping a copy of what the client sends.
+async fn pump_recording(client: &mut TcpStream, server: &mut TcpStream, sent: &Mutex<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_read, mut client_write) = client.split();
+    let (mut server_read, mut server_write) = server.split();
+    let upstream = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            {
+                let mut sent = sent.lock().expect("recording lock");
+                let room = RECORDING_LIMIT.saturating_sub(sent.len()).min(n);
+                sent.extend_from_slice(&buffer[..room]);
+            }
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = server_write.shutdown().await;
+    };
+    let downstream = async {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
 }
 
 impl Drop for TcpProxy {

@@ -49,6 +49,7 @@ pub async fn relay(
                         }
                     }
                     Err((err, _)) => {
+                        record_backlog(&transactions).await;
                         tracing::warn!(%err, transaction_id = %key, "Kafka refused the purchase; retrying");
                         let _ = transactions.release_claim(purchase.id).await;
                         tokio::time::sleep(backoff).await;
@@ -57,6 +58,7 @@ pub async fn relay(
                 }
             }
             Ok(None) => {
+                record_backlog(&transactions).await;
                 // Woken by a new purchase, or at least every second for other copies' work.
                 let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
             }
@@ -65,6 +67,14 @@ pub async fn relay(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+/// `outbox_backlog`: purchases not yet on Kafka (all copies' view of the same collection).
+async fn record_backlog(transactions: &Transactions) {
+    match transactions.outbox_backlog().await {
+        Ok(backlog) => metrics::gauge!("outbox_backlog").set(backlog as f64),
+        Err(err) => tracing::debug!(%err, "cannot count the outbox"),
     }
 }
 

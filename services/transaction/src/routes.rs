@@ -96,6 +96,9 @@ async fn purchase(
                 .complete(transaction.id, purchased)
                 .await?;
             if completed_now {
+                metrics::counter!("purchases_total", "outcome" => "completed").increment(1);
+                metrics::counter!("purchase_revenue_cents_total")
+                    .increment(stored.total_cents.max(0) as u64);
                 state.relay_wake.notify_one();
                 tracing::info!(transaction_id = %stored.id, total_cents = stored.total_cents, "purchase completed");
                 live::publish_purchase(&state.redis, &stored, &numbers).await;
@@ -103,6 +106,7 @@ async fn purchase(
             Ok((StatusCode::CREATED, Json(stored.view())))
         }
         Reservation::Short(reason) => {
+            metrics::counter!("purchases_total", "outcome" => "rejected").increment(1);
             let stored = state.transactions.reject(transaction.id, &reason).await?;
             Err(ApiError::Rejected(stored.rejection.unwrap_or(reason)))
         }
