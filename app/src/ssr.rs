@@ -302,14 +302,21 @@ impl Backends {
 }
 
 /// Passes the id of the request being served (`x-request-id`, set by the gateway's own
-/// middleware when the browser sent none) on to the service, so logs can be joined up.
+/// middleware when the browser sent none) and its trace on to the service, so logs and
+/// traces can be joined up.
 fn with_request_id(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     let id = use_context::<http::request::Parts>()
         .and_then(|parts| parts.headers.get(REQUEST_ID_HEADER).cloned());
-    match id {
+    let request = match id {
         Some(id) => request.header(REQUEST_ID_HEADER, id),
         None => request,
-    }
+    };
+    // And the trace, when traces are exported.
+    common::telemetry::trace_headers()
+        .into_iter()
+        .fold(request, |request, (name, value)| {
+            request.header(name, value)
+        })
 }
 
 fn capitalise(text: &str) -> String {

@@ -12,7 +12,7 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::metrics;
+use crate::{metrics, telemetry};
 
 /// Set by the gateway (or made here when missing), passed on to services, logged with every
 /// request and returned in the response, so one request can be followed across services.
@@ -74,12 +74,14 @@ impl Service {
                         .get(REQUEST_ID_HEADER)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "request",
                         method = %request.method(),
                         uri = %request.uri(),
                         request_id,
-                    )
+                    );
+                    telemetry::continue_trace(&span, request.headers());
+                    span
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER));
@@ -99,6 +101,7 @@ impl Service {
         .await?;
         drop(self.background);
         tracing::info!(service = self.name, "stopped");
+        telemetry::flush();
         Ok(())
     }
 }
