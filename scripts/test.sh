@@ -2,7 +2,8 @@
 # The whole test suite, against real servers and a real browser. `.ci/run` runs exactly this.
 # Installs what is missing (servers, toolchain, Chromium), starts the local servers that are
 # not running yet and stops those again at the end, builds the site, checks formatting and
-# lints, then runs every test.
+# lints, runs every test, then makes the release build of every binary (what the container
+# images hold). Arguments go to `cargo test`, e.g. `scripts/test.sh -p notification-service`.
 source "$(dirname "$0")/lib/common.sh"
 cd "$PROJECT_ROOT"
 
@@ -30,3 +31,8 @@ cargo clippy --locked -q -p frontend --target wasm32-unknown-unknown -- -D warni
 
 say "cargo test"
 cargo test --locked "$@"
+
+if [ $# -eq 0 ]; then
+  say "release build of every binary"
+  cargo build --locked -q --release --bins
+fi
