@@ -9,6 +9,8 @@
 //!   cargo build --release -p notification-service
 //!   cargo run --release -p bench --bin fanout-bench -- [clients] [rounds]
 
+use bench::percentile;
+use common::config::env_or;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,20 +22,6 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 const ORIGIN: &str = "http://fanout-bench.local";
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    sorted
-        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or_default()
-}
 
 fn summary(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
     samples.sort();

@@ -5,26 +5,14 @@
 //!
 //!   cargo run --release -p bench --bin purchase-bench -- [seconds] [buyers]
 
+use bench::percentile;
+use common::config::env_or;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use mongodb::bson::doc;
 use serde_json::{Value, json};
 use testkit::{Mailbox, unique_name};
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    sorted
-        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or_default()
-}
 
 /// Concurrent `$inc` of one field on one document per worker: the floor under any purchase.
 async fn mongo_update_rate(seconds: u64, workers: usize) -> anyhow::Result<f64> {

@@ -6,7 +6,6 @@ mod support;
 use std::time::Duration;
 
 use common::events::{LiveEvent, ServerMessage};
-use common::identity::{IDENTITY_HEADER, Identity};
 use fantoccini::Locator;
 use support::{Stack, log_in, register, spawn_notification, spawn_stack};
 use testkit::browser::{click_button, wait_for_hydration, wait_for_text, with_browser};
@@ -36,23 +35,6 @@ async fn session_cookie(stack: &Stack, email: &str) -> (String, String) {
         .expect("session id")
         .to_owned();
     (format!("session={session}"), session)
-}
-
-async fn buy(stack: &Stack, buyer: &Identity, item_id: &str) {
-    let response = stack
-        .transaction
-        .http
-        .post(stack.transaction.url("/v1/purchases"))
-        .header(
-            IDENTITY_HEADER,
-            stack.key.sign(buyer, std::time::SystemTime::now()),
-        )
-        .header("Idempotency-Key", unique_name("key"))
-        .json(&serde_json::json!({ "lines": [{ "item_id": item_id, "quantity": 1 }] }))
-        .send()
-        .await
-        .expect("purchase");
-    assert_eq!(response.status().as_u16(), 201);
 }
 
 fn bought_by(events: &[LiveEvent], buyer: &str) -> usize {
@@ -101,7 +83,7 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
         .subscribed("feed")
         .await;
 
-    buy(&stack, &buyer, &item).await;
+    stack.buy(&buyer, &item).await;
 
     let feed = buyers_other_browser
         .events_during("feed", Duration::from_secs(2))
@@ -292,7 +274,7 @@ async fn a_page_that_lost_its_socket_reads_the_numbers_again_when_it_reconnects(
 
         // The socket is gone while someone buys: the live event never reaches this page.
         stack.live_link.cut();
-        buy(&stack, &buyer, &item).await;
+        stack.buy(&buyer, &item).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(text_of(&visitor, ".sold-count").await, "Sold 0 times");
 

@@ -5,8 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use common::identity::IDENTITY_HEADER;
-use support::{Stack, register, spawn_stack};
+use support::{register, spawn_stack};
 use testkit::{LiveSocket, TestService, unique_name};
 
 /// `/metrics` of a service.
@@ -49,23 +48,6 @@ async fn wait_for_metric(service: &TestService, name: &str, labels: &[&str], at_
     }
 }
 
-async fn buy(stack: &Stack, buyer: &common::identity::Identity, item: &str) {
-    let response = stack
-        .transaction
-        .http
-        .post(stack.transaction.url("/v1/purchases"))
-        .header(
-            IDENTITY_HEADER,
-            stack.key.sign(buyer, std::time::SystemTime::now()),
-        )
-        .header("Idempotency-Key", unique_name("key"))
-        .json(&serde_json::json!({ "lines": [{ "item_id": item, "quantity": 1 }] }))
-        .send()
-        .await
-        .expect("purchase");
-    assert_eq!(response.status().as_u16(), 201);
-}
-
 #[tokio::test]
 async fn metrics_move_with_real_traffic() {
     let stack = spawn_stack().await;
@@ -102,16 +84,9 @@ async fn metrics_move_with_real_traffic() {
     let sockets = sample(&before, "live_open_sockets", &[]);
 
     for _ in 0..2 {
-        let response = stack
-            .gateway
-            .http
-            .get(stack.gateway.url(&format!("/items?itemId={item}")))
-            .send()
-            .await
-            .expect("item page");
-        assert_eq!(response.status().as_u16(), 200);
+        stack.open_item_page(&item).await;
     }
-    buy(&stack, &buyer, &item).await;
+    stack.buy(&buyer, &item).await;
     let socket = LiveSocket::connect(
         &format!("{}/live", stack.gateway.base_url.replacen("http", "ws", 1)),
         Some(&stack.origin),

@@ -64,14 +64,7 @@ async fn a_page_view_is_one_trace_across_the_gateway_and_the_services() {
     let item = stack
         .list_item(&support::seller("Sol"), "Linen Throw", 5_500, 3)
         .await;
-    let response = stack
-        .gateway
-        .http
-        .get(stack.gateway.url(&format!("/items?itemId={item}")))
-        .send()
-        .await
-        .expect("item page");
-    assert_eq!(response.status().as_u16(), 200);
+    stack.open_item_page(&item).await;
 
     let started = Instant::now();
     let (page, lookup) = loop {

@@ -45,6 +45,36 @@ impl Stack {
         let item: serde_json::Value = response.json().await.expect("item");
         item["id"].as_str().expect("id").to_owned()
     }
+
+    /// One of `item_id` for `buyer`, straight at the transaction service.
+    pub async fn buy(&self, buyer: &common::identity::Identity, item_id: &str) {
+        let response = self
+            .transaction
+            .http
+            .post(self.transaction.url("/v1/purchases"))
+            .header(
+                common::identity::IDENTITY_HEADER,
+                self.key.sign(buyer, std::time::SystemTime::now()),
+            )
+            .header("Idempotency-Key", unique_name("key"))
+            .json(&serde_json::json!({ "lines": [{ "item_id": item_id, "quantity": 1 }] }))
+            .send()
+            .await
+            .expect("purchase");
+        assert_eq!(response.status().as_u16(), 201);
+    }
+
+    /// GETs the item's page from the gateway, expecting 200.
+    pub async fn open_item_page(&self, item_id: &str) {
+        let response = self
+            .gateway
+            .http
+            .get(self.gateway.url(&format!("/items?itemId={item_id}")))
+            .send()
+            .await
+            .expect("item page");
+        assert_eq!(response.status().as_u16(), 200);
+    }
 }
 
 /// A seller identity for items listed straight at the inventory service.
