@@ -130,6 +130,25 @@ fn every_image_is_built_from_binaries_the_workspace_has() {
             "{binary}"
         );
     }
+    // Every target compose builds is a stage of the Dockerfile.
+    let stages: BTreeSet<&str> = dockerfile
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["FROM", _, as_word, stage] if as_word.eq_ignore_ascii_case("as") => Some(*stage),
+                _ => None,
+            }
+        })
+        .collect();
+    for (name, service) in services {
+        if let Some(target) = service["build"]["target"].as_str() {
+            assert!(
+                stages.contains(target),
+                "{name} builds stage {target}, not in the Dockerfile ({stages:?})"
+            );
+        }
+    }
     assert_eq!(services["gateway"]["build"]["target"], "gateway");
     assert_eq!(services["seed"]["build"]["target"], "gateway");
     assert!(
