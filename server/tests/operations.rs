@@ -206,6 +206,33 @@ async fn a_request_id_travels_from_the_gateway_to_the_services() {
             .contains(&format!("x-request-id: {made}"))
     );
 
+    // A service passes the id on to the services it calls: a purchase's reservation carries it.
+    let (_, buyer) = register(&stack, "Ida").await;
+    let response = stack
+        .transaction
+        .http
+        .post(stack.transaction.url("/v1/purchases"))
+        .header(
+            common::identity::IDENTITY_HEADER,
+            stack.key.sign(&buyer, std::time::SystemTime::now()),
+        )
+        .header("Idempotency-Key", unique_name("key"))
+        .header("x-request-id", "purchase-chain-1")
+        .json(&serde_json::json!({ "lines": [{ "item_id": item, "quantity": 1 }] }))
+        .send()
+        .await
+        .expect("purchase");
+    assert_eq!(response.status().as_u16(), 201);
+    let wire = stack.inventory_link.sent_text();
+    let reservation = wire
+        .split("POST /v1/reservations")
+        .nth(1)
+        .expect("the transaction service reserved through the proxy");
+    assert!(
+        reservation.contains("x-request-id: purchase-chain-1"),
+        "the reservation carried the purchase's request id"
+    );
+
     // Every service answers with the id it was given.
     let response = stack
         .inventory

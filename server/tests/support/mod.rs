@@ -16,7 +16,8 @@ pub struct Stack {
     pub notification: TestService,
     /// Between the gateway and the notification service.
     pub live_link: std::sync::Arc<testkit::TcpProxy>,
-    /// Between the gateway and the inventory service; records what the gateway sends.
+    /// In front of the inventory service for the gateway and the transaction service; records
+    /// what they send.
     pub inventory_link: std::sync::Arc<testkit::TcpProxy>,
     /// The gateway's own origin, which the notification service allows.
     pub origin: String,
@@ -171,6 +172,10 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         cache_ttl: std::time::Duration::from_secs(60),
     });
     let inventory = testkit::spawn(inventory.await.expect("inventory service")).await;
+    // What the gateway and the transaction service send the inventory service is kept, for
+    // checks of the wire.
+    let inventory_link =
+        testkit::TcpProxy::start_recording(&testkit::host_port(&inventory.base_url)).await;
     let transaction = transaction_service::build(transaction_service::Config {
         listen: any_port(),
         mongo: mongo.clone(),
@@ -178,7 +183,7 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         kafka_brokers: infra.kafka_brokers.clone(),
         purchases_topic: topic.clone(),
         identity: identity_key(),
-        inventory_url: inventory.base_url.clone(),
+        inventory_url: inventory_link.url("http"),
     });
     let receipt = receipt_service::build(receipt_service::Config {
         listen: any_port(),
@@ -200,9 +205,6 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
     let notification = notification.await;
     // The gateway reaches it through a proxy a test can cut, as a network failure would.
     let live_link = testkit::TcpProxy::start(&testkit::host_port(&notification.base_url)).await;
-    // What the gateway sends the inventory service is kept, for checks of the wire.
-    let inventory_link =
-        testkit::TcpProxy::start_recording(&testkit::host_port(&inventory.base_url)).await;
 
     let gateway = server::build(server::Config {
         listen: gateway_listen,

@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -17,6 +19,30 @@ use crate::{metrics, telemetry};
 /// Set by the gateway (or made here when missing), passed on to services, logged with every
 /// request and returned in the response, so one request can be followed across services.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    /// The id of the request the current task is serving.
+    static REQUEST_ID: HeaderValue;
+}
+
+/// Headers a service puts on its calls to other services while serving a request: the
+/// request's id and, when traces are exported, its trace.
+pub fn outgoing_headers() -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> =
+        crate::telemetry::trace_headers().into_iter().collect();
+    if let Ok(Some(id)) = REQUEST_ID.try_with(|id| id.to_str().ok().map(str::to_owned)) {
+        headers.push((REQUEST_ID_HEADER.to_string(), id));
+    }
+    headers
+}
+
+/// Makes the request's id available to [`outgoing_headers`] while the handler runs.
+async fn remember_request_id(request: axum::extract::Request, next: Next) -> Response {
+    match request.headers().get(REQUEST_ID_HEADER).cloned() {
+        Some(id) => REQUEST_ID.scope(id, next.run(request)).await,
+        None => next.run(request).await,
+    }
+}
 
 pub struct Service {
     name: &'static str,
@@ -91,6 +117,7 @@ impl Service {
                 self.name,
                 metrics::record_request,
             ))
+            .route_layer(axum::middleware::from_fn(remember_request_id))
             .route("/metrics", get(metrics::render))
             .layer(request_ids);
         axum::serve(

@@ -68,14 +68,19 @@ impl InventoryClient {
             "reservation_id": reservation_id,
             "lines": lines.iter().map(|l| json!({ "item_id": l.item_id, "quantity": l.quantity })).collect::<Vec<_>>(),
         });
-        let response = self
+        let request = self
             .http
             .post(format!("{}/v1/reservations", self.base_url))
             .header(
                 IDENTITY_HEADER,
                 self.identity.sign(buyer, SystemTime::now()),
             )
-            .json(&body)
+            .json(&body);
+        let response = common::serve::outgoing_headers()
+            .into_iter()
+            .fold(request, |request, (name, value)| {
+                request.header(name, value)
+            })
             .send()
             .await?;
         let status = response.status();
