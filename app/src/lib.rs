@@ -39,7 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    store::Store::provide();
+    let store = store::Store::provide();
     // Effects run only in the browser, so this flips once the page is hydrated and
     // interactive; browser tests wait for it before clicking.
     let (hydrated, set_hydrated) = signal(false);
@@ -49,7 +49,11 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href=format!("/pkg/{SITE_NAME}.css") />
         <Title text="Marketplace" />
         <Router>
-            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+            <div
+                class="app"
+                data-hydrated=move || hydrated.get().to_string()
+                data-live=move || if store.live.connected.get() { "connected" } else { "connecting" }
+            >
                 <layout::Header />
                 <layout::NewsFeed />
                 <main id="main">

@@ -45,7 +45,11 @@ pub struct Live {
     pub resynced: RwSignal<u64>,
     /// Bumped when the signed-in user's purchases changed, in any tab or browser.
     pub purchases_changed: RwSignal<u64>,
+    /// Bumped when someone bought the signed-in seller's items.
+    pub sales_changed: RwSignal<u64>,
     pub items: RwSignal<HashMap<String, ItemNumbers>>,
+    /// Whether the socket is open right now.
+    pub connected: RwSignal<bool>,
     next_banner: StoredValue<u64>,
 }
 
@@ -55,7 +59,9 @@ impl Live {
             banners: RwSignal::new(Vec::new()),
             resynced: RwSignal::new(0),
             purchases_changed: RwSignal::new(0),
+            sales_changed: RwSignal::new(0),
             items: RwSignal::new(HashMap::new()),
+            connected: RwSignal::new(false),
             next_banner: StoredValue::new(0),
         }
     }
@@ -104,9 +110,10 @@ impl Live {
 
     /// A (re)connected socket knows nothing it missed: forget the live numbers and let
     /// pages read the durable ones again.
-    fn connected(self) {
+    fn opened(self) {
         self.items.update(HashMap::clear);
         self.resynced.update(|n| *n += 1);
+        self.connected.set(true);
     }
 
     fn apply(self, message: ServerMessage) {
@@ -173,6 +180,7 @@ impl Live {
                 }
             }),
             LiveEvent::PurchasesChanged { .. } => self.purchases_changed.update(|n| *n += 1),
+            LiveEvent::SalesChanged { .. } => self.sales_changed.update(|n| *n += 1),
             LiveEvent::SignedOut => {}
         }
     }
@@ -300,6 +308,7 @@ mod browser {
     }
 
     pub fn reconnect(live: Live) {
+        live.connected.set(false);
         let old = CONNECTION.with_borrow_mut(|connection| {
             connection.failures = 0;
             connection.socket.take()
@@ -344,7 +353,7 @@ mod browser {
                 for topic in topics {
                     send(&socket, &ClientMessage::Subscribe { topic });
                 }
-                live.connected();
+                live.opened();
             })
         };
         let on_message = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
@@ -378,6 +387,7 @@ mod browser {
 
     /// Exponential backoff with jitter, so a restarted server is not hit by every tab at once.
     fn retry_later(live: Live) {
+        live.connected.set(false);
         let failures = CONNECTION.with_borrow_mut(|connection| {
             connection.socket = None;
             connection.retry_pending = true;

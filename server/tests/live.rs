@@ -8,7 +8,9 @@ use std::time::Duration;
 use common::events::{LiveEvent, ServerMessage};
 use fantoccini::Locator;
 use support::{Stack, log_in, register, spawn_notification, spawn_stack};
-use testkit::browser::{click_button, wait_for_hydration, wait_for_text, with_browser};
+use testkit::browser::{
+    click_button, wait_for_hydration, wait_for_live_updates, wait_for_text, with_browser,
+};
 use testkit::{Ending, LiveSocket, unique_name};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -50,9 +52,8 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
     let other_instance = spawn_notification(vec![stack.origin.clone()]).await;
     let buyer_name = format!("Bea {}", unique_name("b").rsplit('_').next().unwrap_or("1"));
     let (email, buyer) = register(&stack, &buyer_name).await;
-    let item = stack
-        .list_item(&support::seller("Sol"), "Red Lamp", 2_500, 5)
-        .await;
+    let seller = support::seller("Sol");
+    let item = stack.list_item(&seller, "Red Lamp", 2_500, 5).await;
     let gateway_live = ws(&stack.gateway.base_url, "/live");
     let origin = Some(stack.origin.as_str());
 
@@ -83,6 +84,18 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
         .subscribed("feed")
         .await;
 
+    // The seller, signed in elsewhere (straight at the second instance with a signed identity).
+    let seller_identity = stack.key.sign(&seller, std::time::SystemTime::now());
+    let mut sellers_socket = LiveSocket::connect(
+        &ws(&other_instance.base_url, "/v1/live"),
+        origin,
+        &[(common::identity::IDENTITY_HEADER, &seller_identity)],
+    )
+    .await
+    .expect("accepted")
+    .subscribed("user")
+    .await;
+
     stack.buy(&buyer, &item).await;
 
     let feed = buyers_other_browser
@@ -110,6 +123,14 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
             stock: 4
         }),
         "{numbers:?}"
+    );
+
+    let sales = sellers_socket
+        .events_during("user", Duration::from_millis(500))
+        .await;
+    assert!(
+        matches!(sales.as_slice(), [LiveEvent::SalesChanged { .. }]),
+        "the seller hears of the sale: {sales:?}"
     );
 
     // Logging out closes the user's sockets.
@@ -285,6 +306,36 @@ async fn a_page_that_lost_its_socket_reads_the_numbers_again_when_it_reconnects(
         })
         .await;
         wait_for_text(&visitor, ".stock", WAIT, |t| t.contains('4')).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_sellers_dashboard_shows_a_sale_as_it_happens() {
+    let stack = spawn_stack().await;
+    let base = stack.gateway.base_url.clone();
+    let (seller_email, seller) = register(&stack, "Selma").await;
+    let (_, buyer) = register(&stack, "Ben").await;
+    let item = stack.list_item(&seller, "Willow Basket", 2_900, 4).await;
+
+    with_browser(|browser| async move {
+        log_in(&browser, &base, &seller_email).await;
+        browser
+            .goto(&format!("{base}/seller"))
+            .await
+            .expect("open /seller");
+        wait_for_hydration(&browser).await;
+        wait_for_live_updates(&browser).await;
+        wait_for_text(&browser, "section[aria-labelledby=sales]", WAIT, |t| {
+            t.contains("Nothing sold yet.")
+        })
+        .await;
+
+        stack.buy(&buyer, &item).await;
+        wait_for_text(&browser, "section[aria-labelledby=sales]", WAIT, |t| {
+            t.contains("Willow Basket") && t.contains("Ben") && t.contains("$29.00")
+        })
+        .await;
     })
     .await;
 }

@@ -72,7 +72,13 @@ fn Shop() -> impl IntoView {
 /// Only this seller's sales, newest first, with totals.
 #[component]
 fn SalesSection() -> impl IntoView {
-    let sales = Resource::new(|| (), |_| api::my_sales());
+    // Read again when someone buys this seller's items (their live topic) and after the live
+    // socket (re)connects.
+    let live = Store::get().live;
+    let sales = Resource::new(
+        move || (live.sales_changed.get(), live.resynced.get()),
+        |_| api::my_sales(),
+    );
     view! {
         <section aria-labelledby="sales">
             <h2 id="sales">"Sales"</h2>

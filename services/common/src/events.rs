@@ -57,6 +57,8 @@ pub enum LiveEvent {
     },
     /// On a user's channel: their purchases (and so their cart) changed.
     PurchasesChanged { transaction_id: String },
+    /// On a seller's channel: someone bought their items.
+    SalesChanged { transaction_id: String },
     /// On an item's channel: how many people have its page open, across every notification
     /// instance. `seq` grows with every count, so a count that arrives late is recognised.
     Viewers {

@@ -89,6 +89,16 @@ pub async fn wait_for_hydration(client: &Client) {
         .expect("the page did not hydrate within 30 s");
 }
 
+/// Waits until the page's live-updates socket is open (events published from now on arrive).
+pub async fn wait_for_live_updates(client: &Client) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-live="connected"]"#))
+        .await
+        .expect("the live-updates socket did not open within 30 s");
+}
+
 /// Waits until the element's text satisfies `predicate`, returning the last text seen.
 pub async fn wait_for_text(
     client: &Client,

@@ -28,6 +28,21 @@ pub async fn publish_purchase(
             },
         ),
     ];
+    let mut sellers: Vec<&str> = purchase
+        .lines
+        .iter()
+        .map(|l| l.seller_id.as_str())
+        .collect();
+    sellers.sort_unstable();
+    sellers.dedup();
+    for seller in sellers {
+        events.push((
+            user_channel(seller),
+            LiveEvent::SalesChanged {
+                transaction_id: purchase.id.to_hex(),
+            },
+        ));
+    }
     for (item_id, sold, stock) in items {
         events.push((
             item_channel(item_id),
