@@ -50,7 +50,12 @@ pub struct Service {
     router: Router,
     /// Work that lives as long as the service (a Kafka consumer, an outbox relay).
     background: Vec<AbortOnDrop>,
+    /// Run after a graceful stop (not after a crash), e.g. to tell others this copy is gone.
+    on_stop: Vec<futures::future::BoxFuture<'static, ()>>,
 }
+
+/// How long the stop hooks may take together.
+const STOP_HOOKS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -72,12 +77,19 @@ impl Service {
             listener,
             router,
             background: Vec::new(),
+            on_stop: Vec::new(),
         })
     }
 
     /// Ties a background task to the service: it stops when the service stops.
     pub fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> Self {
         self.background.push(AbortOnDrop(task));
+        self
+    }
+
+    /// Runs `hook` when the service stops gracefully (SIGTERM, Ctrl-C).
+    pub fn on_stop(mut self, hook: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        self.on_stop.push(Box::pin(hook));
         self
     }
 
@@ -127,6 +139,13 @@ impl Service {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
         drop(self.background);
+        let hooks = futures::future::join_all(self.on_stop);
+        if tokio::time::timeout(STOP_HOOKS_TIMEOUT, hooks)
+            .await
+            .is_err()
+        {
+            tracing::warn!(service = self.name, "stop hooks did not finish in time");
+        }
         tracing::info!(service = self.name, "stopped");
         telemetry::flush();
         Ok(())

@@ -103,6 +103,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let relay = hub.spawn_relay();
     let presence = presence::Presence::new(redis.clone(), config.presence);
     let heartbeat = presence.spawn_heartbeat();
+    let stopping = presence.clone();
 
     let state = socket::AppState::new(
         hub,
@@ -120,5 +121,6 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     Ok(Service::bind(SERVICE, config.listen, router)
         .await?
         .with_background(relay)
-        .with_background(heartbeat))
+        .with_background(heartbeat)
+        .on_stop(async move { stopping.leave_all().await }))
 }

@@ -89,6 +89,22 @@ impl Presence {
             .await;
     }
 
+    /// This instance is stopping: its viewers leave every count now, instead of when their
+    /// entries expire. (Their browsers reconnect to another instance and join again.)
+    pub async fn leave_all(&self) {
+        let viewed: Vec<(String, Vec<u64>)> =
+            std::mem::take(&mut *self.local.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_iter()
+                .map(|(item, sockets)| (item, sockets.into_iter().collect()))
+                .collect();
+        for (item_id, sockets) in viewed {
+            for socket in sockets {
+                self.update(&item_id, Change::Leave(self.member(socket)))
+                    .await;
+            }
+        }
+    }
+
     /// Applies the change, prunes expired viewers and publishes the count. Presence is
     /// best effort: with Redis away the count pauses, and the next heartbeat catches up.
     async fn update(&self, item_id: &str, change: Change) {

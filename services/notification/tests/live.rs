@@ -80,6 +80,10 @@ struct ChildInstance {
 
 impl ChildInstance {
     async fn start() -> Self {
+        Self::start_with_ttl(TTL_SECS).await
+    }
+
+    async fn start_with_ttl(ttl_secs: u64) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -89,7 +93,7 @@ impl ChildInstance {
             .env("REDIS_URL", Infra::from_env().redis_url)
             .env("INTERNAL_AUTH_SECRET", SECRET)
             .env("ALLOWED_ORIGINS", ORIGIN)
-            .env("PRESENCE_TTL_SECS", TTL_SECS.to_string())
+            .env("PRESENCE_TTL_SECS", ttl_secs.to_string())
             .env("PRESENCE_HEARTBEAT_SECS", HEARTBEAT_SECS.to_string())
             .env("RUST_LOG", "warn")
             .spawn()
@@ -109,6 +113,16 @@ impl ChildInstance {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Self { child, base_url }
+    }
+
+    /// SIGTERM, as an orchestrator stops a container, and waits for the process to end.
+    fn terminate(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        self.child.wait().expect("reap");
     }
 
     /// SIGKILL: no goodbye to Redis, its viewers stay until their entries expire.
@@ -176,6 +190,22 @@ async fn viewers_on_two_instances_are_counted_once_and_a_crashed_instances_viewe
         "a crashed instance's viewer left the count after {:?} (bound {bound:?})",
         killed.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_gracefully_stopped_instances_viewers_leave_at_once() {
+    let a = instance().await;
+    // Entries that would only expire after a minute: a quick drop is the goodbye, not expiry.
+    let mut b = ChildInstance::start_with_ttl(60).await;
+    let item = new_item_id();
+    let topic = format!("item:{item}");
+    let mut on_a = socket(&a.base_url).await.subscribed(&topic).await;
+    let _on_b = socket(&b.base_url).await.subscribed(&topic).await;
+    on_a.wait_for_viewers(&item, 2, WAIT).await;
+
+    b.terminate();
+    on_a.wait_for_viewers(&item, 1, Duration::from_secs(10))
+        .await;
 }
 
 #[tokio::test]
