@@ -115,7 +115,6 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let readiness = Readiness::new(vec![Box::new(RedisCheck(redis))]);
     let router = Router::new()
         .route("/v1/live", get(socket::upgrade))
-        .route("/v1/stats", get(socket::stats))
         .with_state(state)
         .merge(readiness.router());
     Ok(Service::bind(SERVICE, config.listen, router)

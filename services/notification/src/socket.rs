@@ -12,10 +12,9 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::Json;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, StatusCode, header::ORIGIN};
@@ -26,7 +25,6 @@ use common::events::{
 };
 use common::identity::{IDENTITY_HEADER, IdentityKey};
 use futures::StreamExt;
-use serde_json::json;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -75,7 +73,6 @@ pub struct AppState {
     identity: IdentityKey,
     allowed_origins: Arc<[String]>,
     limits: Limits,
-    open_sockets: Arc<AtomicUsize>,
     next_socket: Arc<AtomicU64>,
 }
 
@@ -97,7 +94,6 @@ impl AppState {
             identity,
             allowed_origins,
             limits,
-            open_sockets: Arc::default(),
             next_socket: Arc::default(),
         }
     }
@@ -168,11 +164,6 @@ pub async fn upgrade(
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| Connection::new(state, user).run(socket)))
-}
-
-/// `GET /v1/stats`: what this instance holds, for operators and the fan-out benchmark.
-pub async fn stats(State(state): State<AppState>) -> impl IntoResponse {
-    Json(json!({ "open_sockets": state.open_sockets.load(Ordering::Relaxed) }))
 }
 
 /// What one socket may be subscribed to.
@@ -273,7 +264,6 @@ impl Connection {
     }
 
     async fn run(mut self, mut socket: WebSocket) {
-        self.state.open_sockets.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("live_open_sockets").increment(1);
         if let Some(channel) = self.user_channel.clone() {
             self.listen(&channel).await;
@@ -289,7 +279,6 @@ impl Connection {
             .await;
         }
         self.leave_everything().await;
-        self.state.open_sockets.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge!("live_open_sockets").decrement(1);
     }
 
@@ -387,7 +376,7 @@ impl Connection {
     }
 
     async fn subscribe(&mut self, topic: String) -> ServerMessage {
-        let channel = match Topic::parse(&topic) {
+        let (channel, viewed_item) = match Topic::parse(&topic) {
             Err(reason) => return ServerMessage::Refused { topic, reason },
             Ok(Topic::User) => {
                 if self.user_channel.is_none() {
@@ -399,8 +388,8 @@ impl Connection {
                 self.forward_user = true;
                 return ServerMessage::Subscribed { topic };
             }
-            Ok(Topic::Feed) => FEED_CHANNEL.to_owned(),
-            Ok(Topic::Item(ref id)) => item_channel(id),
+            Ok(Topic::Feed) => (FEED_CHANNEL.to_owned(), None),
+            Ok(Topic::Item(id)) => (item_channel(&id), Some(id)),
         };
         if self.subscriptions.contains_key(&channel) {
             return ServerMessage::Subscribed { topic };
@@ -420,7 +409,7 @@ impl Connection {
                 reason: "live updates are unavailable right now".into(),
             };
         }
-        if let Ok(Topic::Item(id)) = Topic::parse(&topic) {
+        if let Some(id) = viewed_item {
             self.state.presence.join(&id, self.id).await;
             self.viewing.insert(id);
         }
