@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # Local servers for development, tests and CI, installed from the package registries this
-# machine reaches (no Docker here): Redis, Apache Kafka (KRaft), a MongoDB-wire server and an
-# SMTP catcher with a web inbox. See docs/infra.md.
+# machine reaches (no Docker here): Redis (one for state, one for the cache), Apache Kafka
+# (KRaft), a MongoDB-wire server and an SMTP catcher with a web inbox. See docs/infra.md.
 #
 #   scripts/infra.sh up [names…]     install what is missing, start what is not running, wait
-#                                    until each answers (default names: redis kafka mongo smtp)
+#                                    until each answers (default: redis redis-cache kafka mongo smtp)
 #   scripts/infra.sh down [names…]   stop only the servers this script started
 #   scripts/infra.sh status          one line per server; exit 3 if one is not listening
 #   scripts/infra.sh env             `export VAR=value` lines for a test harness to eval
 #
-# Ports: REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MONGO_PORT SMTP_PORT MAIL_UI_PORT.
+# Ports: REDIS_PORT REDIS_CACHE_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT MONGO_PORT SMTP_PORT MAIL_UI_PORT.
 # MONGO_WIRE_SERVER=mongo-java-server|ferretdb picks the MongoDB-wire server.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 HOST=127.0.0.1
 REDIS_PORT=${REDIS_PORT:-6379}
+REDIS_CACHE_PORT=${REDIS_CACHE_PORT:-6380}
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 MONGO_PORT=${MONGO_PORT:-27017}
@@ -155,7 +156,10 @@ summary() { SUMMARY+=("$(printf '%-6s %-36s %s' "$1" "$2" "$3")"); }
 origin() { if ours "$1"; then echo "pid $(our_pid "$1"), log ${LOG_DIR#"$PROJECT_ROOT"/}/$1.log"; else echo "not started by this script"; fi; }
 
 # ---------------------------------------------------------------------------------------------
-# Redis: Debian's redis-server, kept in memory only.
+# Redis: Debian's redis-server, kept in memory only, twice. `redis` holds state (sessions,
+# presence, rate limits, pub/sub) and never evicts: full, it refuses writes. `redis-cache` holds
+# the inventory service's cache-aside entries (all with TTLs) and evicts them, volatile-lru, so
+# never the cache's generation counters (no TTL).
 
 install_redis() {
   dpkg -s redis-server >/dev/null 2>&1 && return 0
@@ -169,7 +173,7 @@ install_redis() {
   say "redis-server installed in $((SECONDS - t0))s"
 }
 
-redis_check() { [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+redis_check() { [ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" = PONG ]; }
 
 up_redis() {
   install_redis
@@ -181,11 +185,30 @@ up_redis() {
   else
     say "starting redis on $HOST:$REDIS_PORT"
     spawn redis "$REDIS_PORT" "$(command -v redis-server)" --port "$REDIS_PORT" --bind "$HOST" \
-      --save "" --appendonly no --daemonize no --dir "$DATA_DIR/redis"
+      --save "" --appendonly no --daemonize no --dir "$DATA_DIR/redis" \
+      --maxmemory-policy noeviction
     await redis "$REDIS_PORT" 20
   fi
-  redis_check || die "redis on $HOST:$REDIS_PORT does not answer PING"
+  redis_check "$REDIS_PORT" || die "redis on $HOST:$REDIS_PORT does not answer PING"
   summary redis "redis://$HOST:$REDIS_PORT" "$(origin redis)"
+}
+
+up_redis_cache() {
+  install_redis
+  if ours redis-cache; then
+    check_ports redis-cache "$REDIS_CACHE_PORT"
+    say "redis-cache already running (pid $(our_pid redis-cache))"
+  elif port_open "$HOST" "$REDIS_CACHE_PORT"; then
+    foreign redis-cache "$REDIS_CACHE_PORT"
+  else
+    say "starting redis-cache on $HOST:$REDIS_CACHE_PORT"
+    spawn redis-cache "$REDIS_CACHE_PORT" "$(command -v redis-server)" --port "$REDIS_CACHE_PORT" --bind "$HOST" \
+      --save "" --appendonly no --daemonize no --dir "$DATA_DIR/redis-cache" \
+      --maxmemory 64mb --maxmemory-policy volatile-lru
+    await redis-cache "$REDIS_CACHE_PORT" 20
+  fi
+  redis_check "$REDIS_CACHE_PORT" || die "redis-cache on $HOST:$REDIS_CACHE_PORT does not answer PING"
+  summary cache "redis://$HOST:$REDIS_CACHE_PORT" "$(origin redis-cache)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -493,10 +516,10 @@ up_smtp() {
 
 pid_names() {
   case $1 in
-    redis | kafka) echo "$1" ;;
+    redis | redis-cache | kafka) echo "$1" ;;
     mongo) echo "ferretdb mongo-java-server" ;;
     smtp) echo mailpit ;;
-    *) die "unknown server '$1' (known: redis kafka mongo smtp)" ;;
+    *) die "unknown server '$1' (known: redis redis-cache kafka mongo smtp)" ;;
   esac
 }
 
@@ -507,17 +530,17 @@ lock() {
 
 cmd_up() {
   local names=("$@") n t0=$SECONDS
-  [ ${#names[@]} -gt 0 ] || names=(redis kafka mongo smtp)
+  [ ${#names[@]} -gt 0 ] || names=(redis redis-cache kafka mongo smtp)
   for n in "${names[@]}"; do pid_names "$n" >/dev/null; done
   lock
-  for n in "${names[@]}"; do "up_$n"; done
+  for n in "${names[@]}"; do "up_${n//-/_}"; done
   printf '%s\n' "${SUMMARY[@]}"
   say "ready in $((SECONDS - t0))s"
 }
 
 cmd_down() {
   local names=("$@") n p
-  [ ${#names[@]} -gt 0 ] || names=(redis kafka mongo smtp)
+  [ ${#names[@]} -gt 0 ] || names=(redis redis-cache kafka mongo smtp)
   for n in "${names[@]}"; do pid_names "$n" >/dev/null; done
   lock
   for n in "${names[@]}"; do
@@ -533,7 +556,7 @@ status_line() {
   local label=$1 port=$2 pidname=$3 state=down who=""
   port_open "$HOST" "$port" && state=listening
   if ours_on "$pidname" "$port"; then who="pid $(our_pid "$pidname") ($pidname, ours)"; elif [ $state = listening ]; then who="not ours"; fi
-  printf '%-8s %-10s %-22s %s\n' "$label" "$state" "$HOST:$port" "$who"
+  printf '%-12s %-10s %-22s %s\n' "$label" "$state" "$HOST:$port" "$who"
   [ $state = listening ]
 }
 
@@ -542,6 +565,7 @@ cmd_status() {
   ours ferretdb && mongo_pid=ferretdb
   ours mongo-java-server && mongo_pid=mongo-java-server
   status_line redis "$REDIS_PORT" redis || rc=3
+  status_line redis-cache "$REDIS_CACHE_PORT" redis-cache || rc=3
   status_line kafka "$KAFKA_PORT" kafka || rc=3
   status_line mongo "$MONGO_PORT" "$mongo_pid" || rc=3
   status_line smtp "$SMTP_PORT" mailpit || rc=3
@@ -554,6 +578,7 @@ cmd_env() {
   find_java || true
   printf 'export %s=%q\n' \
     REDIS_URL "redis://$HOST:$REDIS_PORT" \
+    CACHE_REDIS_URL "redis://$HOST:$REDIS_CACHE_PORT" \
     KAFKA_BROKERS "$HOST:$KAFKA_PORT" \
     MONGODB_URI "mongodb://$HOST:$MONGO_PORT" \
     SMTP_URL "smtp://$HOST:$SMTP_PORT" \

@@ -11,7 +11,7 @@ cd "$PROJECT_ROOT"
 already_up=$(scripts/infra.sh status 2>/dev/null | awk '$2 == "listening" {print $1}' || true)
 cleanup() {
   local started=()
-  for name in redis kafka mongo smtp; do
+  for name in redis redis-cache kafka mongo smtp; do
     grep -qx "$name" <<<"$already_up" || started+=("$name")
   done
   [ ${#started[@]} -gt 0 ] && scripts/infra.sh down "${started[@]}" >/dev/null 2>&1 || true

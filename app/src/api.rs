@@ -35,7 +35,7 @@ pub async fn register(
     let body =
         serde_json::json!({ "email": email, "password": password, "display_name": display_name });
     let _: serde_json::Value = backends
-        .post(format!("{}/v1/users", backends.user_url), &body, None)
+        .post_to_user_service(&["v1", "users"], &body)
         .await?;
     let user = start_session(&backends, &email, &password).await?;
     leptos_axum::redirect("/seller");
@@ -61,14 +61,14 @@ async fn start_session(
         session_id: String,
         user: UserView,
     }
-    let body = serde_json::json!({
-        "email": email,
-        "password": password,
-        "client_address": crate::ssr::client_address(),
-    });
+    let body = serde_json::json!({ "email": email, "password": password });
     let session: Session = backends
-        .post(format!("{}/v1/sessions", backends.user_url), &body, None)
+        .post_to_user_service(&["v1", "sessions"], &body)
         .await?;
+    // The session this browser had before (another account, or a fixed one) ends here.
+    if let Some(previous) = backends.session_id() {
+        backends.end_session(&previous).await;
+    }
     backends.set_session_cookie(Some(&session.session_id));
     Ok(session.user)
 }
@@ -77,14 +77,7 @@ async fn start_session(
 pub async fn log_out() -> Result<(), AppError> {
     let backends = crate::ssr::backends()?;
     if let Some(session_id) = backends.session_id() {
-        let body = serde_json::json!({ "session_id": session_id });
-        let request = backends
-            .http
-            .post(format!("{}/v1/sessions/end", backends.user_url))
-            .json(&body);
-        if let Err(err) = request.send().await {
-            tracing::warn!(%err, "could not end the session at the user service");
-        }
+        backends.end_session(&session_id).await;
     }
     backends.set_session_cookie(None);
     leptos_axum::redirect("/");
@@ -99,7 +92,7 @@ pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError>
         &format!("{}/v1/items", backends.inventory_url),
         &[("page", page.max(1).to_string()), ("q", search)],
     )
-    .map_err(|_| AppError::new("That search could not be read."))?;
+    .map_err(|_| crate::ssr::bad_field("q", "That search could not be read."))?;
     backends.get(url.to_string()).await
 }
 
@@ -107,14 +100,12 @@ pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError>
 #[server]
 pub async fn item(item_id: String) -> Result<Option<ItemView>, AppError> {
     let backends = crate::ssr::backends()?;
-    let well_formed = item_id.len() == 24 && item_id.bytes().all(|b| b.is_ascii_hexdigit());
-    if !well_formed {
+    let Ok(item_id) = common::ids::ItemId::parse(&item_id) else {
         crate::ssr::set_status(http::StatusCode::NOT_FOUND);
         return Ok(None);
-    }
-    backends
-        .get_optional(format!("{}/v1/items/{item_id}", backends.inventory_url))
-        .await
+    };
+    let url = crate::ssr::endpoint(&backends.inventory_url, &["v1", "items", item_id.as_str()])?;
+    backends.get_optional(url).await
 }
 
 /// The signed-in seller's own items.
@@ -126,30 +117,31 @@ pub async fn my_items() -> Result<Vec<ItemView>, AppError> {
     }
     let backends = crate::ssr::backends()?;
     let seller = backends.require_user().await?;
-    let items: Items = backends
-        .get(format!(
-            "{}/v1/sellers/{}/items",
-            backends.inventory_url, seller.id
-        ))
-        .await?;
+    let seller_id = common::ids::UserId::parse(&seller.id).map_err(|_| {
+        tracing::error!("the user service gave a malformed user id");
+        crate::ssr::unavailable()
+    })?;
+    let url = crate::ssr::endpoint(
+        &backends.inventory_url,
+        &["v1", "sellers", seller_id.as_str(), "items"],
+    )?;
+    let items: Items = backends.get(url).await?;
     Ok(items.items)
 }
 
 /// Reads the price field as cents, naming the field when it is not an amount.
 #[cfg(feature = "ssr")]
 fn price_cents(price: &str) -> Result<i64, AppError> {
-    common::types::parse_money(price).map_err(|reason| {
-        crate::ssr::set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
-        AppError::for_field("price", format!("Price {reason}"))
-    })
+    common::types::parse_money(price)
+        .map_err(|reason| crate::ssr::bad_field("price", format!("Price {reason}")))
 }
 
 #[cfg(feature = "ssr")]
 fn stock_units(stock: &str) -> Result<i64, AppError> {
-    stock.trim().parse::<i64>().map_err(|_| {
-        crate::ssr::set_status(http::StatusCode::UNPROCESSABLE_ENTITY);
-        AppError::for_field("stock", "Stock must be a whole number")
-    })
+    stock
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| crate::ssr::bad_field("stock", "Stock must be a whole number"))
 }
 
 /// The services name the price field `price_cents`; the form calls it `price`.
@@ -197,15 +189,14 @@ pub async fn save_item(
     stock: String,
 ) -> Result<ItemView, AppError> {
     let backends = crate::ssr::backends()?;
+    let item_id = common::ids::ItemId::parse(&item_id)
+        .map_err(|err| crate::ssr::bad_field("item_id", format!("The item {err}.")))?;
     let seller = backends.require_user().await?;
     let body =
         serde_json::json!({ "price_cents": price_cents(&price)?, "stock": stock_units(&stock)? });
+    let url = crate::ssr::endpoint(&backends.inventory_url, &["v1", "items", item_id.as_str()])?;
     backends
-        .post(
-            format!("{}/v1/items/{item_id}", backends.inventory_url),
-            &body,
-            Some(&seller),
-        )
+        .post(url, &body, Some(&seller))
         .await
         .map_err(form_field)
 }
@@ -228,13 +219,38 @@ pub async fn buy(lines: String, key: String) -> Result<common::types::PurchaseVi
         crate::ssr::set_status(http::StatusCode::UNAUTHORIZED);
         AppError::new("Please log in to buy.")
     })?;
-    let lines: serde_json::Value =
-        serde_json::from_str(&lines).map_err(|_| AppError::new("That order could not be read."))?;
+    let lines = order_lines(&lines)?;
     let purchase = backends
         .purchase(&buyer, &key, &serde_json::json!({ "lines": lines }))
         .await?;
     leptos_axum::redirect("/purchases");
     Ok(purchase)
+}
+
+/// One line of an order as the page sends it; the id is checked here, where it enters.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Serialize, Deserialize)]
+struct OrderLineInput {
+    item_id: common::ids::ItemId,
+    quantity: i64,
+}
+
+/// Reads the order the page sent (`[{"item_id": "...", "quantity": 2}]`).
+#[cfg(feature = "ssr")]
+fn order_lines(json: &str) -> Result<Vec<OrderLineInput>, AppError> {
+    if json.len() > 16 * 1024 {
+        return Err(crate::ssr::bad_field("lines", "That order is too long."));
+    }
+    let lines: Vec<OrderLineInput> = serde_json::from_str(json).map_err(|_| {
+        crate::ssr::bad_field(
+            "lines",
+            "That order could not be read: it must list items and quantities.",
+        )
+    })?;
+    if lines.is_empty() {
+        return Err(crate::ssr::bad_field("lines", "The order is empty."));
+    }
+    Ok(lines)
 }
 
 /// The signed-in buyer's purchases, newest first.

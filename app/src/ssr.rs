@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::serve::REQUEST_ID_HEADER;
 use common::types::UserView;
 use http::StatusCode;
@@ -35,13 +35,38 @@ struct ServiceError {
     field: Option<String>,
 }
 
-const UNAVAILABLE: &str = "The marketplace is having trouble right now; please try again shortly.";
+/// What a person is told when a service fails or cannot be reached.
+pub const UNAVAILABLE: &str =
+    "The marketplace is having trouble right now; please try again shortly.";
 
 /// Sets the HTTP status of the response being built (page render or server function).
 pub fn set_status(status: StatusCode) {
     if let Some(response) = use_context::<ResponseOptions>() {
         response.set_status(status);
     }
+}
+
+/// Tells the browser when to try again (`Retry-After`, in seconds).
+fn set_retry_after(seconds: &str) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        http::HeaderValue::from_str(seconds),
+    ) {
+        response.insert_header(http::header::RETRY_AFTER, value);
+    }
+}
+
+/// A service failed or cannot be reached: 503 with `Retry-After`, and one plain sentence.
+pub fn unavailable() -> AppError {
+    set_status(StatusCode::SERVICE_UNAVAILABLE);
+    set_retry_after("5");
+    AppError::new(UNAVAILABLE)
+}
+
+/// Input the gateway itself refuses: 422 with the field named.
+pub fn bad_field(field: &str, message: impl Into<String>) -> AppError {
+    set_status(StatusCode::UNPROCESSABLE_ENTITY);
+    AppError::for_field(field, message)
 }
 
 impl Backends {
@@ -100,8 +125,7 @@ impl Backends {
     async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, AppError> {
         with_request_id(request).send().await.map_err(|err| {
             tracing::error!(%err, "service unreachable");
-            set_status(StatusCode::SERVICE_UNAVAILABLE);
-            AppError::new(UNAVAILABLE)
+            unavailable()
         })
     }
 
@@ -110,12 +134,18 @@ impl Backends {
         if status.is_success() {
             return response.json::<T>().await.map_err(|err| {
                 tracing::error!(%err, "unexpected answer from a service");
-                set_status(StatusCode::BAD_GATEWAY);
-                AppError::new(UNAVAILABLE)
+                unavailable()
             });
         }
         if status.is_client_error() {
             set_status(status);
+            if let Some(wait) = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+            {
+                set_retry_after(wait);
+            }
             let body: Option<ServiceError> = response.json().await.ok();
             return Err(match body {
                 Some(ServiceError {
@@ -127,8 +157,7 @@ impl Backends {
             });
         }
         tracing::error!(%status, "a service failed");
-        set_status(StatusCode::SERVICE_UNAVAILABLE);
-        Err(AppError::new(UNAVAILABLE))
+        Err(unavailable())
     }
 
     pub async fn get<T: DeserializeOwned>(&self, url: String) -> Result<T, AppError> {
@@ -154,12 +183,51 @@ impl Backends {
 
     /// `user`'s identity, signed for the services (the value of `x-marketplace-identity`).
     pub fn signed_identity(&self, user: &UserView) -> String {
-        let identity = Identity {
+        self.signed_identity_from(user, &client_address())
+    }
+
+    /// `user`'s identity from the browser at `client_address`, signed for the services.
+    pub fn signed_identity_from(&self, user: &UserView, client_address: &str) -> String {
+        self.identity.sign_as(
+            Caller::User,
+            Some(&Self::identity_of(user)),
+            Some(client_address),
+            SystemTime::now(),
+        )
+    }
+
+    fn identity_of(user: &UserView) -> Identity {
+        Identity {
             user_id: user.id.clone(),
             display_name: user.display_name.clone(),
             email: user.email.clone(),
-        };
-        self.identity.sign(&identity, SystemTime::now())
+        }
+    }
+
+    /// The gateway's own token, for the user service (sign-in, registration, sessions) and
+    /// anonymous live sockets: no user, the client's address.
+    pub fn gateway_token(&self, client_address: &str) -> String {
+        self.identity.sign_as(
+            Caller::Gateway,
+            None,
+            Some(client_address),
+            SystemTime::now(),
+        )
+    }
+
+    /// A POST to the user service, signed as the gateway for the current client.
+    pub async fn post_to_user_service<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T, AppError> {
+        let url = endpoint(&self.user_url, path)?;
+        let request = self
+            .http
+            .post(url)
+            .header(IDENTITY_HEADER, self.gateway_token(&client_address()))
+            .json(body);
+        self.call(request).await
     }
 
     /// A GET that acts for `user`.
@@ -267,6 +335,7 @@ impl Backends {
         let request = self
             .http
             .post(url)
+            .header(IDENTITY_HEADER, self.gateway_token(&client_address()))
             .json(&serde_json::json!({ "session_id": session_id }));
         match with_request_id(request).send().await {
             Ok(response) if response.status() == StatusCode::UNAUTHORIZED => Ok(None),
@@ -275,17 +344,33 @@ impl Backends {
                 Ok(answer) => Ok(Some(answer.user)),
                 Err(err) => {
                     tracing::error!(%err, "unexpected answer from the user service");
-                    Err(AppError::new(UNAVAILABLE))
+                    Err(unavailable())
                 }
             },
             Ok(response) => {
                 tracing::error!(status = %response.status(), "the user service failed");
-                Err(AppError::new(UNAVAILABLE))
+                Err(unavailable())
             }
             Err(err) => {
                 tracing::error!(%err, "the user service is unreachable");
-                Err(AppError::new(UNAVAILABLE))
+                Err(unavailable())
             }
+        }
+    }
+
+    /// Ends a session at the user service; a failure is logged, the browser is not bothered.
+    pub async fn end_session(&self, session_id: &str) {
+        let request = self
+            .http
+            .post(format!("{}/v1/sessions/end", self.user_url))
+            .header(IDENTITY_HEADER, self.gateway_token(&client_address()))
+            .json(&serde_json::json!({ "session_id": session_id }));
+        match with_request_id(request).send().await {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => {
+                tracing::warn!(status = %response.status(), "the user service did not end a session");
+            }
+            Err(err) => tracing::warn!(%err, "could not end the session at the user service"),
         }
     }
 
@@ -327,19 +412,45 @@ fn capitalise(text: &str) -> String {
     }
 }
 
-/// The gateway provides `Backends` as context to every server function and page render.
-pub fn backends() -> Result<Backends, AppError> {
-    use_context::<Backends>().ok_or_else(|| AppError::new("the gateway has no backends configured"))
+/// `base` followed by `segments`, each encoded as one path segment by the URL library: a
+/// segment can never add a `/` or a `..` of its own. Segments are constants and typed ids.
+pub fn endpoint(base: &str, segments: &[&str]) -> Result<String, AppError> {
+    let mut url = reqwest::Url::parse(base).map_err(|err| {
+        tracing::error!(%err, base, "a service URL in the configuration is not a URL");
+        unavailable()
+    })?;
+    match url.path_segments_mut() {
+        Ok(mut path) => {
+            path.pop_if_empty().extend(segments);
+        }
+        Err(()) => {
+            tracing::error!(
+                base,
+                "a service URL in the configuration cannot have a path"
+            );
+            return Err(unavailable());
+        }
+    }
+    Ok(url.into())
 }
 
-/// The address the request came from, for sign-in rate limits.
+/// The gateway provides `Backends` as context to every server function and page render.
+pub fn backends() -> Result<Backends, AppError> {
+    use_context::<Backends>().ok_or_else(|| {
+        tracing::error!("the gateway has no backends configured");
+        unavailable()
+    })
+}
+
+/// The address the request came from (as the gateway's edge worked it out, see
+/// `TRUSTED_PROXIES`), for per-client limits at the services.
 pub fn client_address() -> String {
     use_context::<http::request::Parts>()
         .and_then(|parts| {
             parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+                .get::<common::client::ClientAddress>()
+                .map(ToString::to_string)
         })
         .unwrap_or_else(|| "unknown".to_owned())
 }

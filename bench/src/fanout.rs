@@ -104,7 +104,7 @@ impl Drop for Instance {
     }
 }
 
-async fn start_instance(redis_url: &str) -> anyhow::Result<Instance> {
+async fn start_instance(redis_url: &str, secret: &str) -> anyhow::Result<Instance> {
     let binary = env_or("NOTIFICATION_BIN", "target/release/notification-service");
     if !std::path::Path::new(&binary).exists() {
         bail!("{binary} is missing: run `cargo build --release -p notification-service` first");
@@ -116,7 +116,9 @@ async fn start_instance(redis_url: &str) -> anyhow::Result<Instance> {
         .env("PORT", port.to_string())
         .env("REDIS_URL", redis_url)
         .env("ALLOWED_ORIGINS", ORIGIN)
-        .env("INTERNAL_AUTH_SECRET", format!("{:064x}", rand_seed()))
+        // Every client of the bench is on this one machine's address.
+        .env("WS_MAX_SOCKETS_PER_ADDRESS", "1000000")
+        .env("INTERNAL_AUTH_SECRET", secret)
         .env("RUST_LOG", "warn")
         .spawn()
         .with_context(|| format!("start {binary}"))?;
@@ -147,12 +149,17 @@ fn rand_seed() -> u128 {
 /// One client: connect, subscribe to the feed, then report each round's arrival time.
 async fn client(
     url: String,
+    token: Arc<str>,
     connected: mpsc::UnboundedSender<()>,
     arrivals: mpsc::UnboundedSender<(usize, Instant)>,
 ) -> anyhow::Result<()> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = url.into_client_request()?;
     request.headers_mut().insert("origin", ORIGIN.parse()?);
+    // What the gateway adds for an anonymous visitor.
+    request
+        .headers_mut()
+        .insert(common::identity::IDENTITY_HEADER, token.parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     futures::SinkExt::send(
         &mut socket,
@@ -193,7 +200,18 @@ async fn main() -> anyhow::Result<()> {
     let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
 
     let baseline = redis_round_trip(&redis_url, 200).await?;
-    let instance = start_instance(&redis_url).await?;
+    let secret = format!("{:064x}", rand_seed());
+    let instance = start_instance(&redis_url, &secret).await?;
+    let key = common::identity::IdentityKey::new(secret.into())?;
+    // Valid for a minute: long enough for every handshake.
+    let token: Arc<str> = key
+        .sign_as(
+            common::identity::Caller::Gateway,
+            None,
+            Some("127.0.0.1"),
+            std::time::SystemTime::now(),
+        )
+        .into();
     let pid = instance.child.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle = rss_bytes(pid)?;
@@ -207,11 +225,15 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     for _ in 0..clients {
         let permit = Arc::clone(&handshakes).acquire_owned().await?;
-        let (url, connected_tx, arrivals_tx) =
-            (url.clone(), connected_tx.clone(), arrivals_tx.clone());
+        let (url, token, connected_tx, arrivals_tx) = (
+            url.clone(),
+            token.clone(),
+            connected_tx.clone(),
+            arrivals_tx.clone(),
+        );
         let (ready_tx, mut ready) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            let outcome = client(url, ready_tx, arrivals_tx).await;
+            let outcome = client(url, token, ready_tx, arrivals_tx).await;
             if let Err(err) = outcome {
                 eprintln!("client failed: {err}");
             }

@@ -4,12 +4,17 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use app::ssr::Backends;
 use app::{App, SITE_NAME, shell};
+pub mod edge;
 mod live;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
+use common::client::TrustedProxies;
 use common::config::{self, ConfigError, env_or, ports};
 use common::identity::IdentityKey;
 use common::{Readiness, Service};
@@ -31,6 +36,10 @@ pub struct Config {
     pub transaction_url: String,
     pub receipt_url: String,
     pub notification_url: String,
+    /// Where Prometheus scrapes `/metrics`: never the public port.
+    pub metrics_listen: SocketAddr,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Config {
@@ -46,6 +55,14 @@ impl Config {
             transaction_url: env_or("TRANSACTION_SERVICE_URL", &local(ports::TRANSACTION)),
             receipt_url: env_or("RECEIPT_SERVICE_URL", &local(ports::RECEIPT)),
             notification_url: env_or("NOTIFICATION_SERVICE_URL", &local(ports::NOTIFICATION)),
+            metrics_listen: env_or("METRICS_LISTEN", "127.0.0.1:9300")
+                .parse()
+                .map_err(|_| ConfigError {
+                    name: "METRICS_LISTEN".into(),
+                    value: env_or("METRICS_LISTEN", ""),
+                    reason: "must be an address and port such as 127.0.0.1:9300".into(),
+                })?,
+            trusted_proxies: TrustedProxies::from_env()?,
         })
     }
 
@@ -76,6 +93,10 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .build();
     let routes = generate_route_list(App);
     let backends = config.backends();
+    let edge = Arc::new(edge::Edge::new(
+        &config.public_url,
+        config.trusted_proxies.clone(),
+    )?);
 
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -83,7 +104,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             routes,
             {
                 let backends = backends.clone();
-                move || provide_context(backends.clone())
+                move || page_context(&backends)
             },
             {
                 let options = leptos_options.clone();
@@ -91,7 +112,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             },
         )
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            move || provide_context(backends.clone()),
+            move || page_context(&backends),
             shell,
         ))
         .with_state(leptos_options);
@@ -109,6 +130,25 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .merge(Readiness::new(vec![]).router())
         .layer(CompressionLayer::new())
         // After compression: a WebSocket handshake has no body to compress.
-        .merge(live_updates);
-    Ok(Service::bind("gateway", config.listen, router).await?)
+        .merge(live_updates)
+        // Outermost last: the address first, then the origin check, then the headers, so
+        // that refusals carry the headers too.
+        .layer(from_fn_with_state(edge.clone(), edge::same_origin_only))
+        .layer(from_fn_with_state(edge.clone(), edge::security_headers))
+        .layer(from_fn_with_state(edge, edge::client_address));
+    Ok(Service::bind("gateway", config.listen, router)
+        .await?
+        .with_metrics_on(config.metrics_listen)
+        .await?)
+}
+
+/// What every page render and server function gets: the services, and the page's CSP nonce
+/// (made by [`edge::security_headers`]) for Leptos's inline hydration script.
+fn page_context(backends: &Backends) {
+    provide_context(backends.clone());
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<edge::CspNonce>().cloned());
+    if let Some(edge::CspNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
 }

@@ -17,6 +17,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use common::ErrorBody;
+use common::client::ClientAddress;
 use common::identity::IDENTITY_HEADER;
 use common::serve::REQUEST_ID_HEADER;
 use hyper_util::rt::TokioIo;
@@ -113,9 +114,17 @@ pub async fn live(State(proxy): State<LiveProxy>, mut request: Request) -> Respo
             handshake = handshake.header(name, value);
         }
     }
-    if let Some(user) = &user {
-        handshake = handshake.header(IDENTITY_HEADER, proxy.backends.signed_identity(user));
-    }
+    // Signed either way: the notification service takes sockets from the gateway only, and
+    // limits them per client address.
+    let client = request
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or_else(|| "unknown".to_owned(), ToString::to_string);
+    let token = match &user {
+        Some(user) => proxy.backends.signed_identity_from(user, &client),
+        None => proxy.backends.gateway_token(&client),
+    };
+    handshake = handshake.header(IDENTITY_HEADER, token);
     let Ok(handshake) = handshake.body(Body::empty()) else {
         return LiveError::NotWebSocket.into_response();
     };

@@ -1,7 +1,10 @@
 //! The container set-up, checked without a Docker engine: `docker-compose.yml` loads as
 //! `docker compose config` would load it (scripts/compose-config.sh), it builds only
-//! binaries this workspace has, every variable a service reads is set for it, and the
-//! services that scale publish no fixed host ports.
+//! binaries this workspace has, every variable a service reads is set for it, the services
+//! that scale publish no fixed host ports, and its defaults are safe to deploy: demo data and
+//! the mail catcher only in the `demo` profile, host ports on loopback, a Redis for state that
+//! never evicts beside one for the cache that does, the identity secret only where it is used,
+//! and the gateway's metrics off its public port.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,23 +20,43 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
 /// `.env.example` with the required secret filled in, as a newcomer's `.env` would be.
 fn env_file(secret: &str) -> PathBuf {
-    let contents = read(".env.example").replace(
-        "INTERNAL_AUTH_SECRET=\n",
-        &format!("INTERNAL_AUTH_SECRET={secret}\n"),
-    );
+    env_file_with(&[("INTERNAL_AUTH_SECRET", secret)])
+}
+
+/// `.env.example` with each `NAME=value` of `settings` replacing the example's line (or added).
+fn env_file_with(settings: &[(&str, &str)]) -> PathBuf {
+    let mut lines: Vec<String> = read(".env.example").lines().map(str::to_owned).collect();
+    for (name, value) in settings {
+        let line = format!("{name}={value}");
+        let example = lines.iter_mut().find(|l| {
+            l.strip_prefix(*name)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        match example {
+            Some(example) => *example = line,
+            None => lines.push(line),
+        }
+    }
     let path = std::env::temp_dir().join(testkit::unique_name("compose-env"));
-    std::fs::write(&path, contents).expect("write the env file");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write the env file");
     path
 }
 
-/// (succeeded, stdout, stderr) of loading the compose file with `env`.
-fn compose_config(env: &Path) -> (bool, String, String) {
-    let output = Command::new(root().join("scripts/compose-config.sh"))
-        .arg(env)
-        .output()
-        .expect("run scripts/compose-config.sh");
+/// (succeeded, stdout, stderr) of loading the compose file with `env` and the given profile
+/// active (COMPOSE_PROFILES, which both `docker compose` and tools/compose-check read), or
+/// none.
+fn compose_config(env: &Path, profile: Option<&str>) -> (bool, String, String) {
+    let mut command = Command::new(root().join("scripts/compose-config.sh"));
+    command.arg(env);
+    match profile {
+        Some(profile) => command.env("COMPOSE_PROFILES", profile),
+        None => command.env_remove("COMPOSE_PROFILES"),
+    };
+    let output = command.output().expect("run scripts/compose-config.sh");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -41,11 +64,26 @@ fn compose_config(env: &Path) -> (bool, String, String) {
     )
 }
 
-fn project() -> Value {
-    let (ok, stdout, stderr) = compose_config(&env_file("0123456789abcdef0123456789abcdef"));
-    assert!(ok, "docker-compose.yml does not load: {stderr}");
+fn load(env: &Path, profile: Option<&str>) -> Value {
+    let (ok, stdout, stderr) = compose_config(env, profile);
+    assert!(
+        ok,
+        "docker-compose.yml does not load ({profile:?}): {stderr}"
+    );
     serde_json::from_str(&stdout).expect("the resolved project is JSON")
 }
+
+/// The project as `docker compose up` runs it: no profile.
+fn project() -> Value {
+    load(&env_file(SECRET), None)
+}
+
+/// The project as `docker compose --profile demo up` runs it: every service.
+fn demo_project() -> Value {
+    load(&env_file(SECRET), Some("demo"))
+}
+
+const DEMO_ONLY: &[&str] = &["mailpit", "seed"];
 
 /// The workspace's binaries, from `cargo metadata`.
 fn workspace_binaries() -> BTreeSet<String> {
@@ -82,27 +120,81 @@ fn the_compose_file_loads_and_refuses_to_start_without_the_secret() {
         "mongo",
         "mongo-init",
         "redis",
+        "redis-cache",
         "kafka",
-        "mailpit",
         "user",
         "inventory",
         "transaction",
         "receipt",
         "notification",
         "gateway",
-        "seed",
     ] {
         assert!(services.get(name).is_some(), "no {name} service");
     }
-    let (ok, _, stderr) = compose_config(&env_file(""));
-    assert!(!ok, "a stack without INTERNAL_AUTH_SECRET must not load");
-    assert!(stderr.contains("INTERNAL_AUTH_SECRET"), "{stderr}");
+    for profile in [None, Some("demo")] {
+        let (ok, _, stderr) = compose_config(&env_file(""), profile);
+        assert!(
+            !ok,
+            "a stack without INTERNAL_AUTH_SECRET must not load ({profile:?})"
+        );
+        assert!(stderr.contains("INTERNAL_AUTH_SECRET"), "{stderr}");
+    }
+}
+
+#[test]
+fn the_demo_seed_and_mailpit_run_only_in_the_demo_profile() {
+    let services = project()["services"].clone();
+    let services = services.as_object().expect("services");
+    let demo = demo_project()["services"].clone();
+    let demo = demo.as_object().expect("services");
+    for name in DEMO_ONLY {
+        assert!(
+            !services.contains_key(*name),
+            "{name} runs without --profile demo"
+        );
+        assert!(demo.contains_key(*name), "--profile demo lacks {name}");
+        assert_eq!(
+            demo[*name]["profiles"],
+            serde_json::json!(["demo"]),
+            "{name}"
+        );
+    }
+    // The demo profile only adds; everything else runs either way.
+    let default_names: BTreeSet<&String> = services.keys().collect();
+    let demo_names: BTreeSet<&String> = demo
+        .keys()
+        .filter(|n| !DEMO_ONLY.contains(&n.as_str()))
+        .collect();
+    assert_eq!(default_names, demo_names);
+    // Nothing outside the profile needs what only the profile runs.
+    for (name, service) in services {
+        for (dependency, how) in service["depends_on"].as_object().into_iter().flatten() {
+            assert!(
+                services.contains_key(dependency) || how["required"] == false,
+                "{name} requires {dependency}, which runs only with --profile demo"
+            );
+        }
+    }
+    // Receipts go to SMTP_URL from .env; unset, to the demo profile's Mailpit.
+    assert_eq!(
+        services["receipt"]["environment"]["SMTP_URL"],
+        "smtp://mailpit:1025"
+    );
+    let real = "smtps://shop%40example.com:app-password@smtp.example.com:465";
+    let configured = load(
+        &env_file_with(&[("INTERNAL_AUTH_SECRET", SECRET), ("SMTP_URL", real)]),
+        None,
+    );
+    assert_eq!(
+        configured["services"]["receipt"]["environment"]["SMTP_URL"],
+        real
+    );
 }
 
 #[test]
 fn every_image_is_built_from_binaries_the_workspace_has() {
     let binaries = workspace_binaries();
-    let services = project()["services"].clone();
+    let services = demo_project()["services"].clone();
     let services = services.as_object().expect("services");
     let mut built = BTreeSet::new();
     for (name, service) in services {
@@ -217,7 +309,7 @@ fn rust_sources(dir: &Path, skip: &[&str]) -> String {
 
 #[test]
 fn every_variable_a_service_reads_is_set_for_it_in_compose() {
-    let services = project()["services"].clone();
+    let services = demo_project()["services"].clone();
     let code_of: BTreeMap<&str, String> = [
         ("user", rust_sources(&root().join("services/user/src"), &[])),
         (
@@ -262,11 +354,25 @@ fn every_variable_a_service_reads_is_set_for_it_in_compose() {
             "{service} reads {missing:?}, which compose does not set"
         );
     }
+    // Settings of the deployment defaults, whichever way the code reads them.
+    for (service, variable) in [
+        ("inventory", "CACHE_REDIS_URL"),
+        ("gateway", "METRICS_LISTEN"),
+        ("gateway", "TRUSTED_PROXIES"),
+        ("user", "REGISTRATIONS_PER_ADDRESS_PER_HOUR"),
+    ] {
+        assert!(
+            services[service]["environment"].get(variable).is_some(),
+            "compose does not set {variable} for {service}"
+        );
+    }
+    // No proxy is trusted unless .env names one.
+    assert_eq!(services["gateway"]["environment"]["TRUSTED_PROXIES"], "");
 }
 
 #[test]
 fn services_start_in_order_and_only_the_gateway_and_the_inbox_take_host_ports() {
-    let services = project()["services"].clone();
+    let services = demo_project()["services"].clone();
     let services = services.as_object().expect("services");
     for (name, service) in services {
         let published = service["ports"].as_array().is_some_and(|p| !p.is_empty());
@@ -275,6 +381,13 @@ fn services_start_in_order_and_only_the_gateway_and_the_inbox_take_host_ports() 
             name == "gateway" || name == "mailpit",
             "{name}: scaled services must not claim fixed host ports"
         );
+        // Published on loopback only, unless .env says otherwise.
+        for port in service["ports"].as_array().into_iter().flatten() {
+            assert_eq!(
+                port["host_ip"], "127.0.0.1",
+                "{name} publishes {port} beyond this machine"
+            );
+        }
         // Long-running marketplace containers (not one-off jobs such as the seed).
         if service["build"].is_object() && service["restart"] != "no" {
             assert!(
@@ -299,4 +412,146 @@ fn services_start_in_order_and_only_the_gateway_and_the_inbox_take_host_ports() 
         services["user"]["depends_on"]["mongo-init"]["condition"], "service_completed_successfully",
         "services wait until the replica set is initiated"
     );
+}
+
+#[test]
+fn the_gateway_binds_to_loopback_unless_gateway_bind_says_otherwise() {
+    let exposed = load(
+        &env_file_with(&[
+            ("INTERNAL_AUTH_SECRET", SECRET),
+            ("GATEWAY_BIND", "0.0.0.0"),
+        ]),
+        None,
+    );
+    assert_eq!(
+        exposed["services"]["gateway"]["ports"][0]["host_ip"],
+        "0.0.0.0"
+    );
+    assert_eq!(exposed["services"]["gateway"]["ports"][0]["target"], 3000);
+}
+
+/// The value after `flag` in a service's command, e.g. `--maxmemory-policy`.
+fn command_option<'a>(service: &'a Value, flag: &str) -> Option<&'a str> {
+    let command = service["command"].as_array()?;
+    let at = command.iter().position(|word| word == flag)?;
+    command.get(at + 1)?.as_str()
+}
+
+#[test]
+fn state_and_cache_live_in_separate_redis_instances_and_only_the_cache_evicts() {
+    let services = demo_project()["services"].clone();
+    let services = services.as_object().expect("services");
+    let (state, cache) = (&services["redis"], &services["redis-cache"]);
+    // Sessions, presence and rate limits: a full Redis refuses writes instead of evicting them.
+    assert_eq!(
+        command_option(state, "--maxmemory-policy"),
+        Some("noeviction")
+    );
+    assert!(
+        command_option(state, "--maxmemory").is_some(),
+        "redis: no --maxmemory"
+    );
+    // Cache entries have TTLs and go first; the generation counters have none and stay.
+    let policy = command_option(cache, "--maxmemory-policy").unwrap_or_default();
+    assert!(
+        policy.starts_with("volatile-"),
+        "redis-cache evicts with {policy:?}"
+    );
+    assert!(
+        command_option(cache, "--maxmemory").is_some(),
+        "redis-cache: no --maxmemory"
+    );
+    for (name, redis) in [("redis", state), ("redis-cache", cache)] {
+        assert_eq!(
+            command_option(redis, "--save"),
+            Some(""),
+            "{name} writes snapshots"
+        );
+        assert_eq!(command_option(redis, "--appendonly"), Some("no"), "{name}");
+        assert!(
+            redis["healthcheck"]["test"].is_array(),
+            "{name} has no health check"
+        );
+    }
+    // Only the inventory service uses the cache; every service keeps its state in `redis`.
+    let inventory = &services["inventory"];
+    assert_eq!(
+        inventory["environment"]["CACHE_REDIS_URL"],
+        "redis://redis-cache:6379"
+    );
+    assert_eq!(
+        inventory["depends_on"]["redis-cache"]["condition"],
+        "service_healthy"
+    );
+    for (name, service) in services {
+        if let Some(url) = service["environment"]["REDIS_URL"].as_str() {
+            assert_eq!(
+                url, "redis://redis:6379",
+                "{name} keeps its state elsewhere"
+            );
+        }
+        if name != "inventory" {
+            assert!(
+                service["environment"].get("CACHE_REDIS_URL").is_none(),
+                "{name} gets the cache"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_the_services_that_sign_or_verify_identities_get_the_secret() {
+    let services = demo_project()["services"].clone();
+    let services = services.as_object().expect("services");
+    let holders = [
+        "gateway",
+        "user",
+        "inventory",
+        "transaction",
+        "notification",
+        "seed",
+    ];
+    for (name, service) in services {
+        let secret = &service["environment"]["INTERNAL_AUTH_SECRET"];
+        if holders.contains(&name.as_str()) {
+            assert_eq!(secret, SECRET, "{name} signs or verifies identities");
+        } else {
+            assert!(
+                secret.is_null(),
+                "{name} must not hold INTERNAL_AUTH_SECRET"
+            );
+        }
+    }
+    assert!(services.contains_key("receipt"));
+}
+
+#[test]
+fn the_gateway_serves_metrics_on_a_listener_of_its_own_that_is_not_published() {
+    let services = demo_project()["services"].clone();
+    let services = services.as_object().expect("services");
+    let gateway = &services["gateway"];
+    let address: std::net::SocketAddr = gateway["environment"]["METRICS_LISTEN"]
+        .as_str()
+        .expect("the gateway has METRICS_LISTEN")
+        .parse()
+        .expect("METRICS_LISTEN is an address");
+    let port = address.port().to_string();
+    assert_ne!(
+        gateway["environment"]["PORT"], port,
+        "metrics share the public port"
+    );
+    for (name, service) in services {
+        for published in service["ports"].as_array().into_iter().flatten() {
+            assert_ne!(
+                published["target"].to_string(),
+                port,
+                "{name} publishes {published}"
+            );
+            assert_ne!(
+                published["published"].as_str(),
+                Some(port.as_str()),
+                "{name} publishes {published}"
+            );
+        }
+    }
 }

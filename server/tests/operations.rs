@@ -12,7 +12,7 @@ use testkit::{LiveSocket, TestService, unique_name};
 async fn metrics(service: &TestService) -> String {
     let response = service
         .http
-        .get(service.url("/metrics"))
+        .get(&service.metrics_url)
         .send()
         .await
         .expect("GET /metrics");

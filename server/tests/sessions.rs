@@ -4,7 +4,7 @@
 mod support;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use support::{Stack, spawn_stack, spawn_stack_at};
+use support::{Stack, browser_without_js, spawn_stack, spawn_stack_at};
 
 /// The `action` of the page's first form with that server function in it.
 async fn form_action(stack: &Stack, page: &str, function: &str, cookie: Option<&str>) -> String {
@@ -26,24 +26,9 @@ async fn form_action(stack: &Stack, page: &str, function: &str, cookie: Option<&
     rest[..rest.find('"').expect("closing quote")].to_owned()
 }
 
-/// A client that sends what a browser's plain form post sends and does not follow
-/// redirects, so the test sees them.
-fn browser_without_js() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::ACCEPT,
-        reqwest::header::HeaderValue::from_static("text/html,application/xhtml+xml"),
-    );
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .default_headers(headers)
-        .build()
-        .expect("client")
-}
-
 async fn register(stack: &Stack, email: &str) -> reqwest::Response {
     let action = form_action(stack, "/register", "register", None).await;
-    browser_without_js()
+    browser_without_js(stack)
         .post(stack.gateway.url(&action))
         .form(&[
             ("email", email),
@@ -97,7 +82,7 @@ async fn registering_signs_in_with_an_http_only_same_site_cookie() {
     assert!(html.contains("Signed in as"), "{html}");
 
     let action = form_action(&stack, "/", "log_out", Some(&pair)).await;
-    let logout = browser_without_js()
+    let logout = browser_without_js(&stack)
         .post(stack.gateway.url(&action))
         .header(COOKIE, &pair)
         .send()
@@ -143,7 +128,7 @@ async fn a_wrong_password_leaves_no_cookie() {
     let email = format!("{}@example.com", testkit::unique_name("ola"));
     register(&stack, &email).await;
     let action = form_action(&stack, "/login", "log_in", None).await;
-    let response = browser_without_js()
+    let response = browser_without_js(&stack)
         .post(stack.gateway.url(&action))
         .form(&[("email", email.as_str()), ("password", "not the password")])
         .send()

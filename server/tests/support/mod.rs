@@ -19,8 +19,13 @@ pub struct Stack {
     /// In front of the inventory service for the gateway and the transaction service; records
     /// what they send.
     pub inventory_link: std::sync::Arc<testkit::TcpProxy>,
+    /// Between every service and the main Redis (sessions, presence, pub/sub), to cut.
+    pub redis_link: std::sync::Arc<testkit::TcpProxy>,
     /// The gateway's own origin, which the notification service allows.
     pub origin: String,
+    /// Where the gateway believes it is reached (`PUBLIC_URL`): the origin its forms must
+    /// come from.
+    pub public_url: String,
     pub key: common::identity::IdentityKey,
 }
 
@@ -47,8 +52,8 @@ impl Stack {
         item["id"].as_str().expect("id").to_owned()
     }
 
-    /// One of `item_id` for `buyer`, straight at the transaction service.
-    pub async fn buy(&self, buyer: &common::identity::Identity, item_id: &str) {
+    /// One of `item_id` for `buyer`, straight at the transaction service; the purchase's id.
+    pub async fn buy(&self, buyer: &common::identity::Identity, item_id: &str) -> String {
         let response = self
             .transaction
             .http
@@ -63,6 +68,46 @@ impl Stack {
             .await
             .expect("purchase");
         assert_eq!(response.status().as_u16(), 201);
+        let purchase: serde_json::Value = response.json().await.expect("purchase");
+        purchase["id"].as_str().expect("purchase id").to_owned()
+    }
+
+    /// The path of a server function, as the pages' forms post to it.
+    pub fn server_fn<F: leptos::server_fn::ServerFn>(&self) -> String {
+        self.gateway.url(F::PATH)
+    }
+
+    /// Signs `email` (password "a good password") in through the gateway's log-in form;
+    /// the `Cookie` header value of the session.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let response = browser_without_js(self)
+            .post(self.server_fn::<app::api::LogIn>())
+            .form(&[("email", email), ("password", "a good password")])
+            .send()
+            .await
+            .expect("POST the log-in form");
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.contains("session=") && !c.contains("Max-Age=0"))
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("no session cookie: {}", response.status()))
+            .to_owned()
+    }
+
+    /// An item as the inventory service has it now.
+    pub async fn item(&self, item_id: &str) -> serde_json::Value {
+        self.inventory
+            .http
+            .get(self.inventory.url(&format!("/v1/items/{item_id}")))
+            .send()
+            .await
+            .expect("GET the item")
+            .json()
+            .await
+            .expect("item")
     }
 
     /// GETs the item's page from the gateway, expecting 200.
@@ -76,6 +121,26 @@ impl Stack {
             .expect("item page");
         assert_eq!(response.status().as_u16(), 200);
     }
+}
+
+/// A client that posts the way a browser's plain form post on one of the site's pages does
+/// (Accept: HTML, the page's Origin) and does not follow redirects, so the test sees them.
+pub fn browser_without_js(stack: &Stack) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("text/html,application/xhtml+xml"),
+    );
+    headers.insert(
+        reqwest::header::ORIGIN,
+        reqwest::header::HeaderValue::from_str(stack.public_url.trim_end_matches('/'))
+            .expect("an origin"),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// A seller identity for items listed straight at the inventory service.
@@ -103,9 +168,13 @@ fn free_port() -> std::net::SocketAddr {
 
 /// A notification instance on the shared Redis; viewers of a crashed one leave within 3 s.
 pub async fn spawn_notification(allowed_origins: Vec<String>) -> TestService {
+    spawn_notification_on(&Infra::from_env().redis_url, allowed_origins).await
+}
+
+async fn spawn_notification_on(redis_url: &str, allowed_origins: Vec<String>) -> TestService {
     let service = notification_service::build(notification_service::Config {
         listen: any_port(),
-        redis_url: Infra::from_env().redis_url,
+        redis_url: redis_url.to_owned(),
         identity: identity_key(),
         allowed_origins,
         limits: notification_service::Limits::default(),
@@ -137,13 +206,36 @@ fn identity_key() -> common::identity::IdentityKey {
         .expect("secret")
 }
 
+/// The stack, with the gateway reached at its own address.
 pub async fn spawn_stack() -> Stack {
-    spawn_stack_at("http://127.0.0.1").await
+    spawn_stack_with(StackOptions::default()).await
 }
 
 /// The stack with the gateway believing it is reached at `public_url`.
 pub async fn spawn_stack_at(public_url: &str) -> Stack {
-    let infra = Infra::from_env();
+    spawn_stack_with(StackOptions {
+        public_url: Some(public_url.to_owned()),
+        ..StackOptions::default()
+    })
+    .await
+}
+
+/// How a test's stack differs from the usual one.
+#[derive(Default)]
+pub struct StackOptions {
+    /// `PUBLIC_URL`; default the gateway's own address.
+    pub public_url: Option<String>,
+    /// The inventory cache's own Redis; default the main one.
+    pub cache_redis_url: Option<String>,
+}
+
+pub async fn spawn_stack_with(options: StackOptions) -> Stack {
+    let mut infra = Infra::from_env();
+    let redis_link = testkit::TcpProxy::start(&infra.redis_addr()).await;
+    let cache_redis_url = options
+        .cache_redis_url
+        .unwrap_or_else(|| redis_link.url("redis"));
+    infra.redis_url = redis_link.url("redis");
     let mongo = MongoSettings {
         uri: infra.mongodb_uri.clone(),
         database: unique_name("stack"),
@@ -162,12 +254,18 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
             idle: std::time::Duration::from_secs(3600),
             absolute: std::time::Duration::from_secs(7200),
         },
-        login_limits: user_service::LoginLimits::default(),
+        // Every test signs up from 127.0.0.1 on one shared Redis.
+        login_limits: user_service::LoginLimits {
+            registrations_per_address_per_hour: 1_000_000,
+            ..user_service::LoginLimits::default()
+        },
+        hashing: user_service::HashingLimits::default(),
+        identity: identity_key(),
     });
     let inventory = inventory_service::build(inventory_service::Config {
         listen: any_port(),
         mongo: mongo.clone(),
-        redis_url: infra.redis_url.clone(),
+        redis_url: cache_redis_url,
         identity: identity_key(),
         cache_ttl: std::time::Duration::from_secs(60),
     });
@@ -197,7 +295,9 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
     // The gateway's address is chosen first: it is the Origin the notification service allows.
     let gateway_listen = free_port();
     let origin = format!("http://{gateway_listen}");
-    let notification = spawn_notification(vec![origin.clone(), public_url.to_owned()]);
+    let public_url = options.public_url.unwrap_or_else(|| origin.clone());
+    let notification =
+        spawn_notification_on(&infra.redis_url, vec![origin.clone(), public_url.clone()]);
 
     let user = testkit::spawn(user.await.expect("user service")).await;
     let transaction = testkit::spawn(transaction.await.expect("transaction service")).await;
@@ -208,7 +308,7 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
 
     let gateway = server::build(server::Config {
         listen: gateway_listen,
-        public_url: public_url.to_owned(),
+        public_url: public_url.clone(),
         site_root: site_root(),
         identity: identity_key(),
         user_url: user.base_url.clone(),
@@ -216,6 +316,8 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         transaction_url: transaction.base_url.clone(),
         receipt_url: receipt.base_url.clone(),
         notification_url: live_link.url("http"),
+        metrics_listen: any_port(),
+        trusted_proxies: Default::default(),
     })
     .await
     .expect("gateway");
@@ -228,7 +330,9 @@ pub async fn spawn_stack_at(public_url: &str) -> Stack {
         notification,
         live_link,
         inventory_link,
+        redis_link,
         origin,
+        public_url,
         key: identity_key(),
     }
 }
@@ -240,10 +344,17 @@ pub async fn register(stack: &Stack, name: &str) -> (String, common::identity::I
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let email = format!("{}@example.com", unique_name(&local_part));
+    let gateway_token = stack.key.sign_as(
+        common::identity::Caller::Gateway,
+        None,
+        Some(&unique_name("192.0.2.1")),
+        std::time::SystemTime::now(),
+    );
     let response: serde_json::Value = stack
         .user
         .http
         .post(stack.user.url("/v1/users"))
+        .header(common::identity::IDENTITY_HEADER, gateway_token)
         .json(&serde_json::json!({ "email": email, "password": "a good password", "display_name": name }))
         .send()
         .await

@@ -21,6 +21,7 @@ use sha2::Sha256;
 use crate::config::ConfigError;
 use crate::error::ErrorBody;
 
+/// The header that carries a signed token from one service to the next.
 pub const IDENTITY_HEADER: &str = "x-marketplace-identity";
 const TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 const MIN_SECRET_LEN: usize = 32;
@@ -28,26 +29,65 @@ const MIN_SECRET_LEN: usize = 32;
 /// The signed-in user a request acts for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
+    /// The user's id (24 hexadecimal digits).
     pub user_id: String,
+    /// The name others see.
     pub display_name: String,
     /// Where the user's receipts go.
     pub email: String,
 }
 
+/// Who is calling, as the signature vouches: a token minted for one caller is refused by an
+/// endpoint that serves another, so a browser user's token cannot release stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Caller {
+    /// The gateway relaying a signed-in browser user.
+    #[serde(rename = "user")]
+    User,
+    /// The gateway on its own account: registration, sign-in, session look-ups, anonymous
+    /// live sockets. No user, but the client's address.
+    #[serde(rename = "service:gateway")]
+    Gateway,
+    /// The transaction service reserving stock for a buyer's purchase.
+    #[serde(rename = "service:transaction")]
+    Transaction,
+}
+
+/// What a verified token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// Who signed it, and so what it may be used for.
+    pub caller: Caller,
+    /// The user it acts for, if any.
+    pub user: Option<Identity>,
+    /// The browser's address as the gateway saw it, for per-client limits.
+    pub client_address: Option<String>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    sub: String,
-    name: String,
-    email: String,
+    aud: Caller,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    addr: Option<String>,
     exp: u64,
 }
 
+/// Why a token was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdentityError {
+    /// Not a token at all.
     #[error("the identity is malformed")]
     Malformed,
+    /// Made or altered without the secret.
     #[error("the identity's signature does not match")]
     BadSignature,
+    /// Older than its minute.
     #[error("the identity has expired")]
     Expired,
 }
@@ -71,6 +111,7 @@ fn unix_now(now: SystemTime) -> u64 {
 }
 
 impl IdentityKey {
+    /// A key from a secret of at least 32 characters.
     pub fn new(secret: SecretString) -> Result<Self, ConfigError> {
         if secret.expose_secret().len() < MIN_SECRET_LEN {
             return Err(ConfigError {
@@ -97,11 +138,25 @@ impl IdentityKey {
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
     }
 
+    /// A token for a browser user relayed by the gateway ([`Caller::User`]).
     pub fn sign(&self, identity: &Identity, now: SystemTime) -> String {
+        self.sign_as(Caller::User, Some(identity), None, now)
+    }
+
+    /// A token for `caller`, acting for `user` if any, from the browser at `client_address`.
+    pub fn sign_as(
+        &self,
+        caller: Caller,
+        user: Option<&Identity>,
+        client_address: Option<&str>,
+        now: SystemTime,
+    ) -> String {
         let claims = Claims {
-            sub: identity.user_id.clone(),
-            name: identity.display_name.clone(),
-            email: identity.email.clone(),
+            aud: caller,
+            sub: user.map(|u| u.user_id.clone()),
+            name: user.map(|u| u.display_name.clone()),
+            email: user.map(|u| u.email.clone()),
+            addr: client_address.map(str::to_owned),
             exp: unix_now(now) + TOKEN_LIFETIME.as_secs(),
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
@@ -111,7 +166,8 @@ impl IdentityKey {
         format!("{payload}.{signature}")
     }
 
-    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Identity, IdentityError> {
+    /// Checks the signature and the expiry, and says what the token vouches for.
+    pub fn verify(&self, token: &str, now: SystemTime) -> Result<Signed, IdentityError> {
         let (payload, signature) = token.split_once('.').ok_or(IdentityError::Malformed)?;
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
@@ -128,47 +184,122 @@ impl IdentityKey {
         if claims.exp < unix_now(now) {
             return Err(IdentityError::Expired);
         }
-        Ok(Identity {
-            user_id: claims.sub,
-            display_name: claims.name,
-            email: claims.email,
+        let user = match (claims.sub, claims.name, claims.email) {
+            (Some(user_id), Some(display_name), Some(email)) => Some(Identity {
+                user_id,
+                display_name,
+                email,
+            }),
+            (None, None, None) => None,
+            _ => return Err(IdentityError::Malformed),
+        };
+        Ok(Signed {
+            caller: claims.aud,
+            user,
+            client_address: claims.addr,
+        })
+    }
+
+    fn verify_header(&self, parts: &Parts) -> Result<Signed, Refused> {
+        let token = parts
+            .headers
+            .get(IDENTITY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Refused::NotSigned)?;
+        self.verify(token, SystemTime::now()).map_err(|err| {
+            tracing::warn!(%err, "refused an identity header");
+            Refused::NotSigned
         })
     }
 }
 
-/// Extractor for handlers that need a signed-in user: 401 when the identity is missing,
-/// forged or expired.
-#[derive(Debug, Clone)]
-pub struct SignedIn(pub Identity);
+/// Why an internal endpoint refused its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// No token, or a forged or expired one: 401.
+    NotSigned,
+    /// A valid token minted for another caller: 403.
+    WrongCaller,
+}
 
-pub struct NotSignedIn;
-
-impl IntoResponse for NotSignedIn {
+impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        ErrorBody::new("sign in first").into_response_with(StatusCode::UNAUTHORIZED)
+        match self {
+            Self::NotSigned => {
+                ErrorBody::new("sign in first").into_response_with(StatusCode::UNAUTHORIZED)
+            }
+            Self::WrongCaller => ErrorBody::new("this endpoint does not serve that caller")
+                .into_response_with(StatusCode::FORBIDDEN),
+        }
     }
 }
+
+/// Extractor for handlers that act for a signed-in browser user relayed by the gateway: 401
+/// when the identity is missing, forged or expired; 403 for a token of another caller.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub Identity);
 
 impl<S> FromRequestParts<S> for SignedIn
 where
     IdentityKey: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = NotSignedIn;
+    type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let key = IdentityKey::from_ref(state);
-        let token = parts
-            .headers
-            .get(IDENTITY_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(NotSignedIn)?;
-        match key.verify(token, SystemTime::now()) {
-            Ok(identity) => Ok(SignedIn(identity)),
-            Err(err) => {
-                tracing::warn!(%err, "refused an identity header");
-                Err(NotSignedIn)
-            }
+        let signed = IdentityKey::from_ref(state).verify_header(parts)?;
+        match (signed.caller, signed.user) {
+            (Caller::User, Some(user)) => Ok(SignedIn(user)),
+            _ => Err(Refused::WrongCaller),
+        }
+    }
+}
+
+/// Extractor for endpoints only the transaction service may call, acting for a buyer (stock
+/// reservations): any other caller, a browser user's token included, gets 403.
+#[derive(Debug, Clone)]
+pub struct ForTransaction(pub Identity);
+
+impl<S> FromRequestParts<S> for ForTransaction
+where
+    IdentityKey: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let signed = IdentityKey::from_ref(state).verify_header(parts)?;
+        match (signed.caller, signed.user) {
+            (Caller::Transaction, Some(buyer)) => Ok(ForTransaction(buyer)),
+            _ => Err(Refused::WrongCaller),
+        }
+    }
+}
+
+/// Extractor for endpoints only the gateway may call on its own account (the user service's
+/// sign-in and sessions): carries the browser's address as the gateway saw it.
+#[derive(Debug, Clone)]
+pub struct FromGateway {
+    /// The browser's address ("unknown" when the gateway could not tell).
+    pub client_address: String,
+}
+
+impl<S> FromRequestParts<S> for FromGateway
+where
+    IdentityKey: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let signed = IdentityKey::from_ref(state).verify_header(parts)?;
+        match signed.caller {
+            Caller::Gateway => Ok(FromGateway {
+                client_address: signed
+                    .client_address
+                    .unwrap_or_else(|| "unknown".to_owned()),
+            }),
+            _ => Err(Refused::WrongCaller),
         }
     }
 }
@@ -193,7 +324,9 @@ mod tests {
     fn a_signed_identity_verifies() {
         let key = key("0123456789abcdef0123456789abcdef");
         let now = SystemTime::now();
-        assert_eq!(key.verify(&key.sign(&alice(), now), now), Ok(alice()));
+        let signed = key.verify(&key.sign(&alice(), now), now).expect("valid");
+        assert_eq!(signed.caller, Caller::User);
+        assert_eq!(signed.user, Some(alice()));
     }
 
     #[test]
@@ -206,9 +339,11 @@ mod tests {
 
         let (_, signature) = token.split_once('.').expect("two parts");
         let forged_claims = Claims {
-            sub: "someone-else".into(),
-            name: "Mallory".into(),
-            email: "m@example.com".into(),
+            aud: Caller::Transaction,
+            sub: Some("someone-else".into()),
+            name: Some("Mallory".into()),
+            email: Some("m@example.com".into()),
+            addr: None,
             exp: u64::MAX,
         };
         let forged_payload =
@@ -223,6 +358,21 @@ mod tests {
         assert_eq!(
             key_a.verify("not-a-token", now),
             Err(IdentityError::Malformed)
+        );
+    }
+
+    #[test]
+    fn the_caller_and_address_are_signed_with_the_user() {
+        let key = key("0123456789abcdef0123456789abcdef");
+        let now = SystemTime::now();
+        let token = key.sign_as(Caller::Transaction, Some(&alice()), None, now);
+        let signed = key.verify(&token, now).expect("valid");
+        assert_eq!(signed.caller, Caller::Transaction);
+        let token = key.sign_as(Caller::Gateway, None, Some("192.0.2.7"), now);
+        let signed = key.verify(&token, now).expect("valid");
+        assert_eq!(
+            (signed.caller, signed.user, signed.client_address.as_deref()),
+            (Caller::Gateway, None, Some("192.0.2.7"))
         );
     }
 

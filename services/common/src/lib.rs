@@ -6,8 +6,11 @@
 //! Without the default "server" feature only [`types`] is built (the browser uses that).
 
 pub mod events;
+pub mod ids;
 pub mod types;
 
+#[cfg(feature = "server")]
+pub mod client;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]

@@ -52,6 +52,9 @@ pub struct Service {
     background: Vec<AbortOnDrop>,
     /// Run after a graceful stop (not after a crash), e.g. to tell others this copy is gone.
     on_stop: Vec<futures::future::BoxFuture<'static, ()>>,
+    /// Where `/metrics` is served when not on the main port (the gateway's main port is
+    /// public; its metrics are not).
+    metrics_listener: Option<TcpListener>,
 }
 
 /// How long the stop hooks may take together.
@@ -78,7 +81,22 @@ impl Service {
             router,
             background: Vec::new(),
             on_stop: Vec::new(),
+            metrics_listener: None,
         })
+    }
+
+    /// Serves `/metrics` on its own listener at `addr` instead of the main port.
+    pub async fn with_metrics_on(mut self, addr: SocketAddr) -> std::io::Result<Self> {
+        self.metrics_listener = Some(TcpListener::bind(addr).await?);
+        Ok(self)
+    }
+
+    /// Where `/metrics` is served: the separate listener, or the main port.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .unwrap_or_else(|| self.local_addr())
     }
 
     /// Ties a background task to the service: it stops when the service stops.
@@ -123,15 +141,28 @@ impl Service {
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER));
-        let router = self
+        let mut router = self
             .router
             .route_layer(axum::middleware::from_fn_with_state(
                 self.name,
                 metrics::record_request,
             ))
-            .route_layer(axum::middleware::from_fn(remember_request_id))
-            .route("/metrics", get(metrics::render))
-            .layer(request_ids);
+            .route_layer(axum::middleware::from_fn(remember_request_id));
+        let metrics_server = match self.metrics_listener {
+            Some(listener) => {
+                let metrics_only = Router::new().route("/metrics", get(metrics::render));
+                Some(AbortOnDrop(tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, metrics_only).await {
+                        tracing::error!(%err, "the metrics listener failed");
+                    }
+                })))
+            }
+            None => {
+                router = router.route("/metrics", get(metrics::render));
+                None
+            }
+        };
+        let router = router.layer(request_ids);
         axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -139,6 +170,7 @@ impl Service {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
         drop(self.background);
+        drop(metrics_server);
         let hooks = futures::future::join_all(self.on_stop);
         if tokio::time::timeout(STOP_HOOKS_TIMEOUT, hooks)
             .await

@@ -25,6 +25,9 @@ const SERVICE: &str = "inventory-service";
 pub struct Config {
     pub listen: std::net::SocketAddr,
     pub mongo: MongoSettings,
+    /// The Redis of the cache entries (`CACHE_REDIS_URL`, else `REDIS_URL`). In production it
+    /// is an instance of its own that evicts entries on purpose when full; sessions and
+    /// presence live in another that never does.
     pub redis_url: String,
     pub identity: IdentityKey,
     pub cache_ttl: Duration,
@@ -35,7 +38,7 @@ impl Config {
         Ok(Self {
             listen: config::listen_addr(ports::INVENTORY)?,
             mongo: MongoSettings::from_env(),
-            redis_url: redis::url_from_env(),
+            redis_url: config::env_or("CACHE_REDIS_URL", &redis::url_from_env()),
             identity: IdentityKey::from_env()?,
             cache_ttl: Duration::from_secs(env_parse("CACHE_TTL_SECS", 60)?),
         })

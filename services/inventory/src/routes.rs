@@ -8,8 +8,8 @@
 //! | `GET /v1/sellers/{seller_id}/items` | that seller's items |
 //! | `POST /v1/items` | create (body: `title`, `description`, `price_cents`, `stock`, `image_url`, `request_id`) |
 //! | `POST /v1/items/{id}` | edit by its seller (any of those fields but `request_id`) |
-//! | `POST /v1/reservations` | take stock for a purchase, all lines or none (`reservation_id`, `lines`) |
-//! | `POST /v1/reservations/{id}/release` | give a reservation's stock back |
+//! | `POST /v1/reservations` | take stock for a purchase, all lines or none (`reservation_id`, `lines`); the transaction service only |
+//! | `POST /v1/reservations/{id}/release` | give a reservation's stock back; the transaction service only |
 //! | `GET /v1/cache/stats` | cache hits and misses of this copy |
 
 use axum::extract::{Path, Query, State};
@@ -20,7 +20,8 @@ use mongodb::bson::{self, oid::ObjectId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use common::identity::SignedIn;
+use common::identity::{ForTransaction, SignedIn};
+use common::ids::PurchaseId;
 use common::input::{FieldError, JsonObject};
 use common::types::{CatalogPage, ItemView};
 
@@ -196,14 +197,13 @@ async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
 
 async fn reserve(
     State(state): State<AppState>,
-    SignedIn(_buyer): SignedIn,
+    ForTransaction(_buyer): ForTransaction,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     body.allow_only(&["reservation_id", "lines"])?;
-    let reservation_id = body.text("reservation_id")?;
-    if reservation_id.is_empty() || reservation_id.len() > 64 {
-        return Err(FieldError::new("reservation_id", "must be 1 to 64 characters").into());
-    }
+    let reservation_id = PurchaseId::parse(&body.text("reservation_id")?)
+        .map_err(|err| FieldError::new("reservation_id", err.to_string()))?;
+    let reservation_id = reservation_id.as_str();
     let wanted = common::orders::parse_lines(&body)?
         .into_iter()
         .map(|line| {
@@ -213,8 +213,8 @@ async fn reserve(
             })
         })
         .collect::<Result<Vec<_>, FieldError>>()?;
-    let outcome = state.reservations.reserve(&reservation_id, wanted).await?;
-    for item_id in state.reservations.item_ids(&reservation_id).await? {
+    let outcome = state.reservations.reserve(reservation_id, wanted).await?;
+    for item_id in state.reservations.item_ids(reservation_id).await? {
         state.cache.invalidate(&item_generation(&item_id)).await;
     }
     state.cache.invalidate(CATALOG_GENERATION).await;
@@ -236,11 +236,13 @@ async fn reserve(
 
 async fn release(
     State(state): State<AppState>,
-    SignedIn(_buyer): SignedIn,
+    ForTransaction(_buyer): ForTransaction,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.reservations.release(&id).await? {
-        for item_id in state.reservations.item_ids(&id).await? {
+    let id = PurchaseId::parse(&id).map_err(|err| FieldError::new("id", err.to_string()))?;
+    let id = id.as_str();
+    if state.reservations.release(id).await? {
+        for item_id in state.reservations.item_ids(id).await? {
             state.cache.invalidate(&item_generation(&item_id)).await;
         }
         state.cache.invalidate(CATALOG_GENERATION).await;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::infra::mongo::MongoSettings;
 use inventory_service::Config;
 use secrecy::SecretString;
@@ -45,16 +45,35 @@ async fn spawn_app() -> App {
     }
 }
 
+/// A fresh purchase id: reservations are made under the purchase's id.
+fn purchase_id() -> String {
+    mongodb::bson::oid::ObjectId::new().to_hex()
+}
+
 impl App {
+    /// A POST as the seller, relayed by the gateway.
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let token = self.key.sign(&self.seller, SystemTime::now());
+        self.post_with(path, body, &token).await
+    }
+
+    /// A POST as the transaction service acting for a buyer: what reservations take.
+    async fn post_as_transaction_service(&self, path: &str, body: Value) -> (u16, Value) {
+        let token = self.key.sign_as(
+            Caller::Transaction,
+            Some(&self.seller),
+            None,
+            SystemTime::now(),
+        );
+        self.post_with(path, body, &token).await
+    }
+
+    async fn post_with(&self, path: &str, body: Value, token: &str) -> (u16, Value) {
         let response = self
             .service
             .http
             .post(self.service.url(path))
-            .header(
-                IDENTITY_HEADER,
-                self.key.sign(&self.seller, SystemTime::now()),
-            )
+            .header(IDENTITY_HEADER, token)
             .json(&body)
             .send()
             .await
@@ -87,7 +106,7 @@ impl App {
     }
 
     async fn reserve(&self, reservation_id: &str, lines: Value) -> (u16, Value) {
-        self.post(
+        self.post_as_transaction_service(
             "/v1/reservations",
             json!({ "reservation_id": reservation_id, "lines": lines }),
         )
@@ -99,7 +118,7 @@ impl App {
 async fn two_hundred_buyers_of_ten_in_stock_get_exactly_ten() {
     let app = spawn_app().await;
     let lamp = app.list("Lamp", 1_500, 10).await;
-    let ids: Vec<String> = (0..200).map(|n| format!("race-{n}")).collect();
+    let ids: Vec<String> = (0..200).map(|_| purchase_id()).collect();
     let attempts = ids
         .iter()
         .map(|id| app.reserve(id, json!([{ "item_id": lamp, "quantity": 1 }])));
@@ -132,7 +151,7 @@ async fn a_cart_is_all_or_nothing_and_names_the_short_item() {
     let vase = app.list("Vase", 4_000, 1).await;
     let (status, answer) = app
         .reserve(
-            "cart-1",
+            &purchase_id(),
             json!([{ "item_id": mug, "quantity": 2 }, { "item_id": vase, "quantity": 2 }]),
         )
         .await;
@@ -148,7 +167,7 @@ async fn a_cart_is_all_or_nothing_and_names_the_short_item() {
 
     let (status, answer) = app
         .reserve(
-            "cart-2",
+            &purchase_id(),
             json!([{ "item_id": mug, "quantity": 2 }, { "item_id": vase, "quantity": 1 }]),
         )
         .await;
@@ -166,7 +185,9 @@ async fn retrying_a_reservation_returns_the_first_answer_and_takes_nothing_more(
     let app = spawn_app().await;
     let book = app.list("Book", 1_200, 10).await;
     let lines = json!([{ "item_id": book, "quantity": 3 }]);
-    let retries = (0..10).map(|_| app.reserve("same-purchase", lines.clone()));
+    let purchase = purchase_id();
+    let release = format!("/v1/reservations/{purchase}/release");
+    let retries = (0..10).map(|_| app.reserve(&purchase, lines.clone()));
     let answers = futures::future::join_all(retries).await;
     assert!(
         answers.iter().all(|(status, _)| *status == 201),
@@ -184,13 +205,9 @@ async fn retrying_a_reservation_returns_the_first_answer_and_takes_nothing_more(
         "taken once"
     );
 
-    let (status, _) = app
-        .post("/v1/reservations/same-purchase/release", json!({}))
-        .await;
+    let (status, _) = app.post_as_transaction_service(&release, json!({})).await;
     assert_eq!(status, 204);
-    let (status, _) = app
-        .post("/v1/reservations/same-purchase/release", json!({}))
-        .await;
+    let (status, _) = app.post_as_transaction_service(&release, json!({})).await;
     assert_eq!(status, 204);
     let item = app.item(&book).await;
     assert_eq!(
@@ -205,7 +222,7 @@ async fn unknown_items_and_bad_lines_are_refused_clearly() {
     let app = spawn_app().await;
     let (status, answer) = app
         .reserve(
-            "r-unknown",
+            &purchase_id(),
             json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": 1 }]),
         )
         .await;
@@ -215,7 +232,7 @@ async fn unknown_items_and_bad_lines_are_refused_clearly() {
     );
     let (status, answer) = app
         .reserve(
-            "r-bad",
+            &purchase_id(),
             json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": -1 }]),
         )
         .await;
@@ -236,5 +253,45 @@ async fn unknown_items_and_bad_lines_are_refused_clearly() {
         response.status().as_u16(),
         401,
         "reserving needs a signed identity"
+    );
+    let (status, answer) = app
+        .reserve(
+            "../items",
+            json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("reservation_id")),
+        "only a purchase id names a reservation: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_users_token_cannot_reserve_or_release_stock() {
+    let app = spawn_app().await;
+    let lamp = app.list("Desk lamp", 2_000, 5).await;
+    let purchase = purchase_id();
+    let lines = json!([{ "item_id": lamp, "quantity": 2 }]);
+    assert_eq!(app.reserve(&purchase, lines.clone()).await.0, 201);
+
+    // The same user's token as the gateway relays it for a browser: not the transaction
+    // service's, so neither endpoint serves it.
+    let (status, answer) = app
+        .post(
+            "/v1/reservations",
+            json!({ "reservation_id": purchase_id(), "lines": lines }),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, answer) = app
+        .post(&format!("/v1/reservations/{purchase}/release"), json!({}))
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let item = app.item(&lamp).await;
+    assert_eq!(
+        (item["stock"].as_i64(), item["sold"].as_i64()),
+        (Some(3), Some(2)),
+        "nothing was given back"
     );
 }

@@ -9,6 +9,7 @@
 
 mod hub;
 mod presence;
+mod quota;
 mod socket;
 
 use std::time::Duration;
@@ -84,6 +85,14 @@ impl Config {
                 )?,
                 burst: env_parse("WS_MESSAGE_BURST", defaults.burst)?,
                 max_subscriptions: env_parse("WS_MAX_SUBSCRIPTIONS", defaults.max_subscriptions)?,
+                max_anonymous_subscriptions: env_parse(
+                    "WS_MAX_ANONYMOUS_SUBSCRIPTIONS",
+                    defaults.max_anonymous_subscriptions,
+                )?,
+                max_sockets_per_address: env_parse(
+                    "WS_MAX_SOCKETS_PER_ADDRESS",
+                    defaults.max_sockets_per_address,
+                )?,
                 ping_every: secs("WS_PING_SECS", defaults.ping_every)?,
                 idle_timeout: secs("WS_IDLE_SECS", defaults.idle_timeout)?,
             },
@@ -104,10 +113,18 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let presence = presence::Presence::new(redis.clone(), config.presence);
     let heartbeat = presence.spawn_heartbeat();
     let stopping = presence.clone();
+    let quota = quota::SocketQuota::new(
+        redis.clone(),
+        config.presence,
+        config.limits.max_sockets_per_address,
+    );
+    let quota_heartbeat = quota.spawn_heartbeat();
+    let closing = quota.clone();
 
     let state = socket::AppState::new(
         hub,
         presence,
+        quota,
         config.identity,
         config.allowed_origins,
         config.limits,
@@ -121,5 +138,9 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .await?
         .with_background(relay)
         .with_background(heartbeat)
-        .on_stop(async move { stopping.leave_all().await }))
+        .with_background(quota_heartbeat)
+        .on_stop(async move {
+            stopping.leave_all().await;
+            closing.release_all().await;
+        }))
 }

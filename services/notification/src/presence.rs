@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::events::{LiveEvent, item_channel};
 use common::infra::redis::publish_live;
@@ -31,9 +31,6 @@ enum Change {
     Leave(String),
     Prune,
 }
-
-/// Sequence numbers outlive any viewer, so they keep growing while an item is being watched.
-const SEQUENCE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 fn members_key(item_id: &str) -> String {
     format!("presence:item:{item_id}")
@@ -138,7 +135,7 @@ impl Presence {
             .pexpire::<(), _>(&key, self.key_lifetime(), None)
             .await?;
         transaction
-            .pexpire::<(), _>(&sequence, SEQUENCE_LIFETIME.as_millis() as i64, None)
+            .pexpire::<(), _>(&sequence, self.key_lifetime(), None)
             .await?;
         let replies: Vec<i64> = transaction.exec(true).await?;
         let (Some(&count), Some(&seq)) = (replies.get(2), replies.get(3)) else {
@@ -153,9 +150,11 @@ impl Presence {
         Ok(())
     }
 
-    /// A set nobody refreshes disappears by itself.
+    /// Keys nobody refreshes disappear by themselves after the presence TTL, so a made-up
+    /// item id leaves nothing behind for long. While anyone watches, heartbeats keep both the
+    /// set and its sequence number alive, so the sequence keeps growing.
     fn key_lifetime(&self) -> i64 {
-        (self.timing.ttl * 4).as_millis() as i64
+        self.timing.ttl.as_millis() as i64
     }
 
     /// Every `heartbeat`: keeps this instance's viewers counted and publishes a new count
@@ -207,6 +206,9 @@ impl Presence {
             .await?;
         transaction
             .pexpire::<(), _>(&key, self.key_lifetime(), None)
+            .await?;
+        transaction
+            .pexpire::<(), _>(sequence_key(item_id), self.key_lifetime(), None)
             .await?;
         let replies: Vec<i64> = transaction.exec(true).await?;
         Ok(replies.get(1).copied().unwrap_or_default())

@@ -5,10 +5,13 @@
 //! `item:<id>` and `user`; the service answers `subscribed` or `refused` (with the reason) and
 //! then sends `event`s, and `resync` when events may have been lost.
 //!
-//! Guards: the `Origin` must be on the allowlist (cross-site WebSocket hijacking); `user`
-//! needs the identity the gateway signs for a live session; messages are size-limited and
-//! rate-limited per socket; the service pings and closes sockets that stop answering; a
-//! user's sockets close when they sign out.
+//! Guards: the `Origin` must be on the allowlist (cross-site WebSocket hijacking); every
+//! handshake carries the gateway's signed token (a signed-in user's, or the gateway's own for
+//! an anonymous visitor), which names the client's address; each address may hold only so
+//! many sockets across all instances ([`crate::quota`]); `user` needs a signed-in user;
+//! anonymous sockets may hold only a few topics; messages are size-limited and rate-limited
+//! per socket; the service pings and closes sockets that stop answering; a user's sockets
+//! close when they sign out.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,7 +26,7 @@ use common::ErrorBody;
 use common::events::{
     ClientMessage, FEED_CHANNEL, FEED_TOPIC, ServerMessage, USER_TOPIC, item_channel, user_channel,
 };
-use common::identity::{IDENTITY_HEADER, IdentityKey};
+use common::identity::{Caller, IDENTITY_HEADER, IdentityKey};
 use futures::StreamExt;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
@@ -31,6 +34,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::hub::{Hub, Outbound};
 use crate::presence::Presence;
+use crate::quota::SocketQuota;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -39,8 +43,12 @@ pub struct Limits {
     /// Sustained messages per second a browser may send, and how many it may send at once.
     pub messages_per_second: u32,
     pub burst: u32,
-    /// Topics one socket may hold.
+    /// Topics one socket of a signed-in user may hold.
     pub max_subscriptions: usize,
+    /// Topics one anonymous socket may hold (the feed and a few item pages).
+    pub max_anonymous_subscriptions: usize,
+    /// Open sockets per client address, across every instance.
+    pub max_sockets_per_address: usize,
     pub ping_every: Duration,
     /// A socket that sends nothing (not even a pong) for this long is closed.
     pub idle_timeout: Duration,
@@ -53,6 +61,8 @@ impl Default for Limits {
             messages_per_second: 10,
             burst: 30,
             max_subscriptions: 64,
+            max_anonymous_subscriptions: 8,
+            max_sockets_per_address: 32,
             ping_every: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
         }
@@ -70,6 +80,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct AppState {
     hub: Arc<Hub>,
     presence: Arc<Presence>,
+    quota: Arc<SocketQuota>,
     identity: IdentityKey,
     allowed_origins: Arc<[String]>,
     limits: Limits,
@@ -80,6 +91,7 @@ impl AppState {
     pub fn new(
         hub: Arc<Hub>,
         presence: Arc<Presence>,
+        quota: Arc<SocketQuota>,
         identity: IdentityKey,
         allowed_origins: Vec<String>,
         limits: Limits,
@@ -91,6 +103,7 @@ impl AppState {
         Self {
             hub,
             presence,
+            quota,
             identity,
             allowed_origins,
             limits,
@@ -120,6 +133,10 @@ pub enum Refusal {
     OriginNotAllowed(String),
     #[error("the signed identity is not valid")]
     BadIdentity,
+    #[error("live updates are opened through the marketplace's own address")]
+    NotFromGateway,
+    #[error("too many live connections from your address; close some tabs")]
+    TooManySockets,
 }
 
 impl IntoResponse for Refusal {
@@ -127,7 +144,8 @@ impl IntoResponse for Refusal {
         tracing::warn!(refusal = %self, "refused a live socket");
         let status = match self {
             Self::NoOrigin | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            Self::BadIdentity => StatusCode::UNAUTHORIZED,
+            Self::BadIdentity | Self::NotFromGateway => StatusCode::UNAUTHORIZED,
+            Self::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
         };
         ErrorBody::new(self.to_string()).into_response_with(status)
     }
@@ -144,18 +162,29 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, Refusal> {
     state.check_origin(&headers)?;
-    // No identity: an anonymous visitor. A bad one: someone is forging, so no socket at all.
-    let user = match headers.get(IDENTITY_HEADER) {
-        None => None,
-        Some(token) => {
-            let token = token.to_str().map_err(|_| Refusal::BadIdentity)?;
-            let identity = state
-                .identity
-                .verify(token, SystemTime::now())
-                .map_err(|_| Refusal::BadIdentity)?;
-            Some(identity.user_id)
-        }
+    // Only through the gateway, which signs either the user or itself (an anonymous visitor);
+    // a bad token means someone is forging, so no socket at all.
+    let token = headers
+        .get(IDENTITY_HEADER)
+        .ok_or(Refusal::NotFromGateway)?
+        .to_str()
+        .map_err(|_| Refusal::BadIdentity)?;
+    let signed = state
+        .identity
+        .verify(token, SystemTime::now())
+        .map_err(|_| Refusal::BadIdentity)?;
+    let user = match (signed.caller, signed.user) {
+        (Caller::User, Some(user)) => Some(user.user_id),
+        (Caller::Gateway, None) => None,
+        _ => return Err(Refusal::BadIdentity),
     };
+    let address = signed
+        .client_address
+        .unwrap_or_else(|| "unknown".to_owned());
+    let socket = state.next_socket.fetch_add(1, Ordering::Relaxed);
+    if !state.quota.admit(&address, socket).await {
+        return Err(Refusal::TooManySockets);
+    }
     let limits = state.limits;
     Ok(upgrade
         // The default 128 KiB read buffer per socket would dwarf every other cost of a
@@ -163,7 +192,17 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
-        .on_upgrade(move |socket| Connection::new(state, user).run(socket)))
+        .on_failed_upgrade({
+            let (quota, address) = (state.quota.clone(), address.clone());
+            move |_| {
+                tokio::spawn(async move { quota.release(&address, socket).await });
+            }
+        })
+        .on_upgrade(move |ws| async move {
+            let quota = state.quota.clone();
+            Connection::new(state, socket, user).run(ws).await;
+            quota.release(&address, socket).await;
+        }))
 }
 
 /// What one socket may be subscribed to.
@@ -248,8 +287,7 @@ fn close(code: u16, reason: &'static str) -> Ending {
 }
 
 impl Connection {
-    fn new(state: AppState, user_id: Option<String>) -> Self {
-        let id = state.next_socket.fetch_add(1, Ordering::Relaxed);
+    fn new(state: AppState, id: u64, user_id: Option<String>) -> Self {
         let bucket = TokenBucket::new(state.limits.messages_per_second, state.limits.burst);
         Self {
             id,
@@ -394,14 +432,18 @@ impl Connection {
         if self.subscriptions.contains_key(&channel) {
             return ServerMessage::Subscribed { topic };
         }
-        if self.subscriptions.len() >= self.state.limits.max_subscriptions {
-            return ServerMessage::Refused {
-                topic,
-                reason: format!(
-                    "at most {} topics per connection",
-                    self.state.limits.max_subscriptions
-                ),
+        let cap = if self.user_channel.is_some() {
+            self.state.limits.max_subscriptions
+        } else {
+            self.state.limits.max_anonymous_subscriptions
+        };
+        if self.subscriptions.len() >= cap {
+            let reason = if self.user_channel.is_some() {
+                format!("at most {cap} topics per connection")
+            } else {
+                format!("at most {cap} topics per connection; log in to follow more")
             };
+            return ServerMessage::Refused { topic, reason };
         }
         if !self.listen(&channel).await {
             return ServerMessage::Refused {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use common::events::{FEED_CHANNEL, LiveEvent, ServerMessage, item_channel, user_channel};
-use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::infra::redis::publish_live;
 use notification_service::{Config, Limits, PresenceTiming};
 use testkit::{Ending, Infra, LiveSocket, TestService};
@@ -49,10 +49,21 @@ fn live_url(base_url: &str) -> String {
     format!("{}/v1/live", base_url.replacen("http://", "ws://", 1))
 }
 
+/// The gateway's token for an anonymous visitor at `address`.
+fn anonymous_at(address: &str) -> String {
+    key().sign_as(Caller::Gateway, None, Some(address), SystemTime::now())
+}
+
+/// An anonymous visitor's socket, from an address of its own.
 async fn socket(base_url: &str) -> LiveSocket {
-    LiveSocket::connect(&live_url(base_url), Some(ORIGIN), &[])
-        .await
-        .expect("socket accepted")
+    let token = anonymous_at(&testkit::unique_name("192.0.2.1"));
+    LiveSocket::connect(
+        &live_url(base_url),
+        Some(ORIGIN),
+        &[(IDENTITY_HEADER, &token)],
+    )
+    .await
+    .expect("socket accepted")
 }
 
 /// An item id no other test uses.
@@ -341,11 +352,132 @@ async fn pages_from_other_origins_cannot_open_a_socket() {
         Some(403)
     );
     assert_eq!(LiveSocket::connect(&url, None, &[]).await.err(), Some(403));
+    let token = anonymous_at(&testkit::unique_name("192.0.2.2"));
     assert!(
-        LiveSocket::connect(&url, Some("HTTP://SHOP.TEST/"), &[])
-            .await
-            .is_ok()
+        LiveSocket::connect(
+            &url,
+            Some("HTTP://SHOP.TEST/"),
+            &[(IDENTITY_HEADER, &token)]
+        )
+        .await
+        .is_ok()
     );
+}
+
+#[tokio::test]
+async fn only_the_gateway_opens_sockets_and_each_address_has_a_cap_across_instances() {
+    let limits = Limits {
+        max_sockets_per_address: 3,
+        ..Limits::default()
+    };
+    let (a, b) = (instance_with(limits).await, instance_with(limits).await);
+    let (url_a, url_b) = (live_url(&a.base_url), live_url(&b.base_url));
+    assert_eq!(
+        LiveSocket::connect(&url_a, Some(ORIGIN), &[]).await.err(),
+        Some(401),
+        "no token: not through the gateway"
+    );
+
+    let crowd = anonymous_at(&testkit::unique_name("198.51.100.1"));
+    let mut open = Vec::new();
+    for url in [&url_a, &url_b, &url_a] {
+        open.push(
+            LiveSocket::connect(url, Some(ORIGIN), &[(IDENTITY_HEADER, &crowd)])
+                .await
+                .expect("under the cap"),
+        );
+    }
+    assert_eq!(
+        LiveSocket::connect(&url_b, Some(ORIGIN), &[(IDENTITY_HEADER, &crowd)])
+            .await
+            .err(),
+        Some(429),
+        "the fourth socket of one address, on either instance, is refused"
+    );
+    let neighbour = anonymous_at(&testkit::unique_name("198.51.100.2"));
+    assert!(
+        LiveSocket::connect(&url_b, Some(ORIGIN), &[(IDENTITY_HEADER, &neighbour)])
+            .await
+            .is_ok(),
+        "another address is not limited"
+    );
+
+    // A closed socket frees its place.
+    drop(open.pop());
+    let started = Instant::now();
+    loop {
+        match LiveSocket::connect(&url_b, Some(ORIGIN), &[(IDENTITY_HEADER, &crowd)]).await {
+            Ok(_) => break,
+            Err(status) => {
+                assert_eq!(status, 429);
+                assert!(started.elapsed() < WAIT, "the closed socket still counts");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn anonymous_sockets_hold_few_topics_and_made_up_items_leave_no_lasting_keys() {
+    let limits = Limits {
+        max_anonymous_subscriptions: 2,
+        ..Limits::default()
+    };
+    let service = instance_with(limits).await;
+    let mut anonymous = socket(&service.base_url).await;
+    let made_up = [new_item_id(), new_item_id(), new_item_id()];
+    assert!(matches!(
+        anonymous.subscribe(&format!("item:{}", made_up[0])).await,
+        ServerMessage::Subscribed { .. }
+    ));
+    assert!(matches!(
+        anonymous.subscribe(&format!("item:{}", made_up[1])).await,
+        ServerMessage::Subscribed { .. }
+    ));
+    match anonymous.subscribe(&format!("item:{}", made_up[2])).await {
+        ServerMessage::Refused { reason, .. } => assert!(reason.contains("log in"), "{reason}"),
+        other => panic!("a third topic was not refused: {other:?}"),
+    }
+
+    // Whatever a made-up item left in Redis goes within the presence TTL once nobody looks.
+    let redis = redis();
+    fred::prelude::ClientLike::wait_for_connect(&redis)
+        .await
+        .expect("redis");
+    drop(anonymous);
+    let keys: Vec<String> = made_up
+        .iter()
+        .flat_map(|id| {
+            [
+                format!("presence:item:{id}"),
+                format!("presence:item:{id}:seq"),
+            ]
+        })
+        .collect();
+    let started = Instant::now();
+    loop {
+        let mut lifetimes = Vec::new();
+        for key in &keys {
+            use fred::prelude::KeysInterface;
+            let ttl: i64 = redis.pttl(key).await.expect("PTTL");
+            lifetimes.push(ttl);
+        }
+        // -2: gone. Anything still there expires within the TTL, never a day.
+        assert!(
+            lifetimes
+                .iter()
+                .all(|&ttl| ttl <= (TTL_SECS * 1000) as i64 && ttl != -1),
+            "{lifetimes:?}"
+        );
+        if lifetimes.iter().all(|&ttl| ttl == -2) {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "keys outlived the TTL: {lifetimes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
@@ -355,8 +487,10 @@ async fn bad_messages_are_answered_and_abuse_closes_the_socket() {
         messages_per_second: 5,
         burst: 10,
         max_subscriptions: 2,
+        max_anonymous_subscriptions: 2,
         ping_every: Duration::from_millis(300),
         idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
     })
     .await;
 

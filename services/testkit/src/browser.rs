@@ -45,7 +45,9 @@ where
                 "--disable-dev-shm-usage", "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.display()),
             ]
-        }
+        },
+        // The console, so that a Content-Security-Policy violation fails the test.
+        "goog:loggingPrefs": { "browser": "ALL" }
     });
     let capabilities = match capabilities {
         serde_json::Value::Object(map) => map,
@@ -71,12 +73,46 @@ where
     let client = client.expect("chromedriver did not start a session within 10 s");
 
     let outcome = AssertUnwindSafe(test(client.clone())).catch_unwind().await;
+    let violations = if outcome.is_ok() {
+        csp_violations(&url, &client).await
+    } else {
+        Vec::new()
+    };
     let _ = client.close().await;
     let _ = driver.kill().await;
     let _ = std::fs::remove_dir_all(&profile);
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+    assert!(
+        violations.is_empty(),
+        "the page broke its Content-Security-Policy: {violations:#?}"
+    );
+}
+
+/// Console messages about the Content-Security-Policy since the session began (Chromium
+/// logs every blocked script, style, image or connection as an error there).
+async fn csp_violations(driver_url: &str, client: &Client) -> Vec<String> {
+    let Ok(Some(session)) = client.session_id().await else {
+        return vec!["the WebDriver session has no id".to_owned()];
+    };
+    let log: serde_json::Value = match reqwest::Client::new()
+        .post(format!("{driver_url}/session/{session}/se/log"))
+        .json(&json!({ "type": "browser" }))
+        .send()
+        .await
+    {
+        Ok(response) => response.json().await.unwrap_or_default(),
+        Err(err) => return vec![format!("could not read the browser's console: {err}")],
+    };
+    log["value"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["message"].as_str())
+        .filter(|message| message.contains("Content Security Policy"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Waits until the page has hydrated: clicks before that are lost.

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 pub struct TestService {
     pub base_url: String,
+    /// Where its `/metrics` is served (the gateway serves it on a port of its own).
+    pub metrics_url: String,
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -14,6 +16,7 @@ pub struct TestService {
 pub async fn spawn(service: common::Service) -> TestService {
     crate::init_logs();
     let base_url = format!("http://{}", service.local_addr());
+    let metrics_url = format!("http://{}/metrics", service.metrics_addr());
     let task = tokio::spawn(service.run_until_stopped());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -21,6 +24,7 @@ pub async fn spawn(service: common::Service) -> TestService {
         .expect("http client");
     TestService {
         base_url,
+        metrics_url,
         http,
         task,
     }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::input::FieldError;
 use common::orders::OrderLine;
 use common::types::PurchaseLine;
@@ -73,7 +73,8 @@ impl InventoryClient {
             .post(format!("{}/v1/reservations", self.base_url))
             .header(
                 IDENTITY_HEADER,
-                self.identity.sign(buyer, SystemTime::now()),
+                self.identity
+                    .sign_as(Caller::Transaction, Some(buyer), None, SystemTime::now()),
             )
             .json(&body);
         let response = common::serve::outgoing_headers()

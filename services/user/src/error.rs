@@ -19,6 +19,11 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("too many sign-in attempts; try again in {} seconds", .0.as_secs_f64().ceil().max(1.0))]
     TooManyAttempts(Duration),
+    #[error("too many new accounts from your address; try again in {} minutes", (.0.as_secs_f64() / 60.0).ceil().max(1.0))]
+    TooManyRegistrations(Duration),
+    /// Password hashing is at its limit: come back in a moment.
+    #[error("the marketplace is busy right now; try again in a moment")]
+    Busy,
     #[error("the session has ended; sign in again")]
     NoSession,
     #[error("signing in is unavailable right now; try again shortly")]
@@ -48,7 +53,10 @@ impl IntoResponse for ApiError {
                     .into_response_with(StatusCode::CONFLICT);
             }
             Self::InvalidCredentials | Self::NoSession => StatusCode::UNAUTHORIZED,
-            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts(_) | Self::TooManyRegistrations(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(source) => {
                 tracing::error!(error = ?source, "a dependency failed");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -58,8 +66,14 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        let retry_after = match &self {
+            Self::TooManyAttempts(wait) | Self::TooManyRegistrations(wait) => Some(*wait),
+            Self::Busy => Some(Duration::from_secs(1)),
+            Self::Unavailable(_) => Some(Duration::from_secs(5)),
+            _ => None,
+        };
         let mut response = ErrorBody::new(self.to_string()).into_response_with(status);
-        if let Self::TooManyAttempts(wait) = &self
+        if let Some(wait) = retry_after
             && let Ok(value) = (wait.as_secs_f64().ceil().max(1.0) as u64)
                 .to_string()
                 .parse()
@@ -69,5 +83,14 @@ impl IntoResponse for ApiError {
                 .insert(axum::http::header::RETRY_AFTER, value);
         }
         response
+    }
+}
+
+impl From<crate::passwords::HashError> for ApiError {
+    fn from(err: crate::passwords::HashError) -> Self {
+        match err {
+            crate::passwords::HashError::Busy(_) => Self::Busy,
+            crate::passwords::HashError::Failed(err) => Self::Internal(err),
+        }
     }
 }

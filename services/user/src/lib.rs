@@ -12,12 +12,15 @@ mod users;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use common::config::{self, ConfigError, env_parse, ports};
+use common::identity::IdentityKey;
 use common::infra::mongo::{self, MongoCheck, MongoSettings};
 use common::infra::redis::{self, RedisCheck};
 use common::{Readiness, Service};
 
 pub use login_guard::LoginLimits;
+pub use passwords::HashingLimits;
 pub use sessions::SessionPolicy;
 
 const SERVICE: &str = "user-service";
@@ -29,6 +32,9 @@ pub struct Config {
     pub redis_url: String,
     pub sessions: SessionPolicy,
     pub login_limits: LoginLimits,
+    pub hashing: HashingLimits,
+    /// Verifies that requests come from the gateway.
+    pub identity: IdentityKey,
 }
 
 impl Config {
@@ -41,7 +47,15 @@ impl Config {
                 idle: Duration::from_secs(env_parse("SESSION_IDLE_SECS", 12 * 3600)?),
                 absolute: Duration::from_secs(env_parse("SESSION_ABSOLUTE_SECS", 7 * 24 * 3600)?),
             },
-            login_limits: LoginLimits::default(),
+            login_limits: LoginLimits {
+                registrations_per_address_per_hour: env_parse(
+                    "REGISTRATIONS_PER_ADDRESS_PER_HOUR",
+                    LoginLimits::default().registrations_per_address_per_hour,
+                )?,
+                ..LoginLimits::default()
+            },
+            hashing: HashingLimits::default(),
+            identity: IdentityKey::from_env()?,
         })
     }
 }
@@ -51,7 +65,15 @@ pub(crate) struct AppState {
     users: users::Users,
     sessions: sessions::Sessions,
     login_guard: login_guard::LoginGuard,
+    hasher: passwords::Hasher,
     dummy_hash: &'static str,
+    identity: IdentityKey,
+}
+
+impl FromRef<AppState> for IdentityKey {
+    fn from_ref(state: &AppState) -> Self {
+        state.identity.clone()
+    }
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Service> {
@@ -65,11 +87,14 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     })
     .await;
 
+    let hasher = passwords::Hasher::new(config.hashing);
     let state = AppState {
         users,
         sessions: sessions::Sessions::new(redis.clone(), config.sessions),
         login_guard: login_guard::LoginGuard::new(redis.clone(), config.login_limits),
-        dummy_hash: passwords::dummy_hash().await?,
+        dummy_hash: hasher.dummy_hash().await?,
+        hasher,
+        identity: config.identity,
     };
     let readiness = Readiness::new(vec![
         Box::new(MongoCheck(database)),

@@ -1,9 +1,11 @@
-//! The user service's HTTP API (called by the gateway only).
+//! The user service's HTTP API. Only the gateway may call it: every request carries the
+//! gateway's signed token ([`FromGateway`]), which also says the browser's address; a
+//! browser user's token, or none, is refused (403 / 401).
 //!
 //! | method and path | body | answer |
 //! | --- | --- | --- |
-//! | `POST /v1/users` | `email`, `password`, `display_name` | 201 `{user}`; 409 email taken; 422 field |
-//! | `POST /v1/sessions` | `email`, `password`, `client_address` | 201 `{session_id, user}`; 401; 429 |
+//! | `POST /v1/users` | `email`, `password`, `display_name` | 201 `{user}`; 409 email taken; 422 field; 429 too many from this address; 503 busy |
+//! | `POST /v1/sessions` | `email`, `password` | 201 `{session_id, user}`; 401; 429; 503 busy |
 //! | `POST /v1/sessions/current` | `session_id` | 200 `{user}`; 401 when ended or unknown |
 //! | `POST /v1/sessions/end` | `session_id` | 204, also when already ended |
 
@@ -17,8 +19,8 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::ApiError;
-use crate::passwords;
 use crate::users::{InsertError, UserDocument};
+use common::identity::FromGateway;
 use common::input::JsonObject;
 
 pub fn router(state: AppState) -> Router {
@@ -32,12 +34,20 @@ pub fn router(state: AppState) -> Router {
 
 async fn register(
     State(state): State<AppState>,
+    gateway: FromGateway,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     body.allow_only(&["email", "password", "display_name"])?;
     let email = Email::parse(&body.text("email")?)?;
     let password = Password::parse(body.text("password")?)?;
     let display_name = DisplayName::parse(&body.text("display_name")?)?;
+    if let Err(refused) = state
+        .login_guard
+        .admit_registration(&gateway.client_address)
+        .await?
+    {
+        return Err(ApiError::TooManyRegistrations(refused.retry_after));
+    }
 
     // Cheap duplicate check first, so a taken email costs no hashing; the unique index
     // still decides when two registrations race.
@@ -49,7 +59,7 @@ async fn register(
         email: email.display,
         email_key: email.key,
         display_name: display_name.as_str().to_owned(),
-        password_hash: passwords::hash(password).await?,
+        password_hash: state.hasher.hash(password).await?,
         created_at: bson::DateTime::now(),
     };
     match state.users.insert(&user).await {
@@ -64,14 +74,12 @@ async fn register(
 
 async fn log_in(
     State(state): State<AppState>,
+    FromGateway { client_address }: FromGateway,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    body.allow_only(&["email", "password", "client_address"])?;
+    body.allow_only(&["email", "password"])?;
     let typed_email = body.text("email")?;
     let password = body.text("password")?;
-    let client_address = body
-        .optional_text("client_address")?
-        .unwrap_or_else(|| "unknown".to_owned());
     // Anything that is not an email cannot be an account: same answer as a wrong password.
     let email_key = Email::parse(&typed_email)
         .map(|e| e.key)
@@ -84,15 +92,20 @@ async fn log_in(
         return Err(ApiError::TooManyAttempts(refused.retry_after));
     }
     let user = state.users.by_email_key(&email_key).await?;
-    let matches = passwords::verify(
-        password,
-        user.as_ref().map(|u| u.password_hash.clone()),
-        state.dummy_hash,
-    )
-    .await?;
+    let matches = state
+        .hasher
+        .verify(
+            password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+            state.dummy_hash,
+        )
+        .await?;
     match user {
         Some(user) if matches => {
-            state.login_guard.record_success(&email_key).await?;
+            state
+                .login_guard
+                .record_success(&email_key, &client_address)
+                .await?;
             let session_id = state.sessions.create(&user.id.to_hex()).await?;
             tracing::info!(user_id = %user.id, "signed in");
             Ok((
@@ -101,7 +114,10 @@ async fn log_in(
             ))
         }
         _ => {
-            state.login_guard.record_failure(&email_key).await?;
+            state
+                .login_guard
+                .record_failure(&email_key, &client_address)
+                .await?;
             Err(ApiError::InvalidCredentials)
         }
     }
@@ -109,6 +125,7 @@ async fn log_in(
 
 async fn current_session(
     State(state): State<AppState>,
+    _gateway: FromGateway,
     body: JsonObject,
 ) -> Result<Json<Value>, ApiError> {
     body.allow_only(&["session_id"])?;
@@ -128,6 +145,7 @@ async fn current_session(
 
 async fn end_session(
     State(state): State<AppState>,
+    _gateway: FromGateway,
     body: JsonObject,
 ) -> Result<StatusCode, ApiError> {
     body.allow_only(&["session_id"])?;

@@ -1,6 +1,9 @@
 //! Sessions live in Redis: a random 256-bit id → the user, with an idle timeout (renewed on
 //! every use) and an absolute timeout (never renewed). Every copy of the service sees the same
 //! sessions, and a session ends by itself when its key expires.
+//!
+//! Redis holds only the SHA-256 of each id: a copy of Redis's data yields no cookie that
+//! works. (A fast hash is enough: the id is 256 random bits, not a password.)
 
 use common::events::{LiveEvent, user_channel};
 use common::infra::redis::publish_live;
@@ -39,8 +42,17 @@ fn millis(duration: Duration) -> u64 {
     duration.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
+/// What Redis stores in place of the id itself.
+fn fingerprint(id: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn session_key(id: &str) -> String {
-    format!("session:{id}")
+    format!("session:{}", fingerprint(id))
 }
 
 fn user_sessions_key(user_id: &str) -> String {
@@ -83,7 +95,9 @@ impl Sessions {
             )
             .await?;
         let index = user_sessions_key(user_id);
-        self.redis.sadd::<(), _, _>(&index, &id).await?;
+        self.redis
+            .sadd::<(), _, _>(&index, fingerprint(&id))
+            .await?;
         self.redis
             .expire::<(), _>(&index, self.policy.absolute.as_secs().max(1) as i64, None)
             .await?;
@@ -128,7 +142,7 @@ impl Sessions {
         self.redis.del::<(), _>(&key).await?;
         if let Some(user_id) = &user_id {
             self.redis
-                .srem::<(), _, _>(user_sessions_key(user_id), id)
+                .srem::<(), _, _>(user_sessions_key(user_id), fingerprint(id))
                 .await?;
             // The notification service closes the user's live sockets; those of their other
             // sessions reconnect by themselves and are let in again.
@@ -140,7 +154,7 @@ impl Sessions {
 
 #[cfg(test)]
 mod tests {
-    use super::is_well_formed;
+    use super::{fingerprint, is_well_formed, session_key};
 
     #[test]
     fn only_64_hex_digits_are_session_ids() {
@@ -148,5 +162,13 @@ mod tests {
         assert!(!is_well_formed("abc"));
         assert!(!is_well_formed(&"A1".repeat(32)));
         assert!(!is_well_formed(&format!("{}*", "a".repeat(63))));
+    }
+
+    #[test]
+    fn redis_keys_hold_no_session_id() {
+        let id = "a1".repeat(32);
+        assert!(!session_key(&id).contains(&id));
+        assert_eq!(fingerprint(&id).len(), 64);
+        assert_ne!(fingerprint(&id), fingerprint(&"b2".repeat(32)));
     }
 }

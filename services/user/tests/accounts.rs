@@ -1,17 +1,31 @@
 //! Accounts and sessions through the user service's HTTP API, against the real local MongoDB
 //! and Redis.
 
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::infra::mongo::MongoSettings;
 use mongodb::bson::doc;
 use serde_json::{Value, json};
 use testkit::{Infra, TestService, unique_name};
-use user_service::{Config, LoginLimits, SessionPolicy};
+use user_service::{Config, HashingLimits, LoginLimits, SessionPolicy};
+
+const SECRET: &str = "user-service-tests-secret-0123456789";
+
+fn key() -> IdentityKey {
+    IdentityKey::new(SECRET.to_owned().into()).expect("secret")
+}
+
+/// What the gateway signs for its own calls, from a browser at `address`.
+fn gateway_token(address: &str) -> String {
+    key().sign_as(Caller::Gateway, None, Some(address), SystemTime::now())
+}
 
 struct App {
     service: TestService,
     mongo: MongoSettings,
+    /// The browser address of calls that do not name one.
+    address: String,
 }
 
 async fn spawn_app_with(sessions: SessionPolicy, login_limits: LoginLimits) -> App {
@@ -26,9 +40,15 @@ async fn spawn_app_with(sessions: SessionPolicy, login_limits: LoginLimits) -> A
         redis_url: infra.redis_url,
         sessions,
         login_limits,
+        hashing: HashingLimits::default(),
+        identity: key(),
     };
     let service = testkit::spawn(user_service::build(config).await.expect("user service")).await;
-    App { service, mongo }
+    App {
+        service,
+        mongo,
+        address: unique_name("192.0.2.10"),
+    }
 }
 
 async fn spawn_app() -> App {
@@ -44,14 +64,21 @@ async fn spawn_app() -> App {
 
 impl App {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .service
-            .http
-            .post(self.service.url(path))
-            .json(&body)
-            .send()
+        self.post_from(path, body, &self.address).await
+    }
+
+    /// A POST as the gateway makes it for a browser at `address`.
+    async fn post_from(&self, path: &str, body: Value, address: &str) -> (u16, Value) {
+        self.post_signed(path, body, Some(&gateway_token(address)))
             .await
-            .expect("POST");
+    }
+
+    async fn post_signed(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.service.http.post(self.service.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.header(IDENTITY_HEADER, token);
+        }
+        let response = request.send().await.expect("POST");
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
@@ -71,9 +98,10 @@ impl App {
     }
 
     async fn log_in_from(&self, email: &str, password: &str, address: &str) -> (u16, Value) {
-        self.post(
+        self.post_from(
             "/v1/sessions",
-            json!({ "email": email, "password": password, "client_address": address }),
+            json!({ "email": email, "password": password }),
+            address,
         )
         .await
     }
@@ -243,6 +271,7 @@ async fn bad_registrations_get_a_4xx_naming_the_field() {
         .service
         .http
         .post(app.service.url("/v1/users"))
+        .header(IDENTITY_HEADER, gateway_token(&app.address))
         .body("[1,2]")
         .send()
         .await
@@ -272,7 +301,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
 }
 
 #[tokio::test]
-async fn repeated_failures_lock_the_account_and_the_lock_grows() {
+async fn repeated_failures_lock_that_address_out_of_the_account_and_the_lock_grows() {
     let limits = LoginLimits {
         first_lock: Duration::from_secs(2),
         ..LoginLimits::default()
@@ -288,12 +317,21 @@ async fn repeated_failures_lock_the_account_and_the_lock_grows() {
     let (victim, bystander) = (email(), email());
     app.register(&victim, "correct horse", "Fay").await;
     app.register(&bystander, "correct horse", "Gus").await;
+    let attacker = unique_name("203.0.113.66");
+    let guess = |email: String| {
+        let attacker = attacker.clone();
+        let app = &app;
+        async move { app.log_in_from(&email, "guess", &attacker).await.0 }
+    };
 
     for _ in 0..5 {
-        assert_eq!(app.log_in(&victim, "guess").await.0, 401);
+        assert_eq!(guess(victim.clone()).await, 401);
     }
-    let (status, body) = app.log_in(&victim, "correct horse").await;
-    assert_eq!(status, 429, "locked even with the right password: {body}");
+    let (status, body) = app.log_in_from(&victim, "correct horse", &attacker).await;
+    assert_eq!(
+        status, 429,
+        "locked from that address even with the right password: {body}"
+    );
     assert!(
         body["error"]
             .as_str()
@@ -302,33 +340,276 @@ async fn repeated_failures_lock_the_account_and_the_lock_grows() {
         "{body}"
     );
     assert_eq!(
-        app.log_in(&bystander, "correct horse").await.0,
+        app.log_in_from(&bystander, "correct horse", &attacker)
+            .await
+            .0,
         201,
         "other accounts are not locked"
     );
 
     tokio::time::sleep(Duration::from_millis(2_300)).await;
     assert_eq!(
-        app.log_in(&victim, "guess").await.0,
+        guess(victim.clone()).await,
         401,
         "the first lock has passed"
     );
-    let (status, _) = app.log_in(&victim, "correct horse").await;
+    let (status, _) = app.log_in_from(&victim, "correct horse", &attacker).await;
     assert_eq!(
         status, 429,
         "the sixth failure locked it again, for longer (4 s)"
     );
     tokio::time::sleep(Duration::from_millis(2_300)).await;
     assert_eq!(
-        app.log_in(&victim, "correct horse").await.0,
+        app.log_in_from(&victim, "correct horse", &attacker).await.0,
         429,
         "still locked after the first lock's length"
     );
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     assert_eq!(
-        app.log_in(&victim, "correct horse").await.0,
+        app.log_in_from(&victim, "correct horse", &attacker).await.0,
         201,
         "and open again afterwards"
+    );
+}
+
+#[tokio::test]
+async fn an_attacker_cannot_lock_the_owner_out_from_their_own_address() {
+    let limits = LoginLimits {
+        account_failures_before_slowdown: 4,
+        slowdown: Duration::from_millis(300),
+        ..LoginLimits::default()
+    };
+    let app = spawn_app_with(
+        SessionPolicy {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(60),
+        },
+        limits,
+    )
+    .await;
+    let victim = email();
+    app.register(&victim, "correct horse", "Hal").await;
+    let attacker = unique_name("203.0.113.99");
+    let owner = unique_name("198.51.100.42");
+
+    // The attacker keeps failing, well past the lock and the slowdown...
+    let mut refused = 0;
+    for _ in 0..12 {
+        match app.log_in_from(&victim, "guess", &attacker).await.0 {
+            401 => {}
+            429 => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        refused >= 6,
+        "the attacker's address was locked ({refused} refusals)"
+    );
+    // ...and the owner, from another address, still gets in, only slowed down.
+    let started = Instant::now();
+    let (status, body) = app.log_in_from(&victim, "correct horse", &owner).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "an account under attack is slowed down for everyone"
+    );
+    assert_eq!(
+        app.log_in_from(&victim, "correct horse", &attacker).await.0,
+        429,
+        "the attacker's address stays locked out even with the right password"
+    );
+}
+
+#[tokio::test]
+async fn only_the_gateways_own_token_is_accepted() {
+    let app = spawn_app().await;
+    let body = json!({ "email": email(), "password": "correct horse", "display_name": "Ida" });
+    let (status, _) = app.post_signed("/v1/users", body.clone(), None).await;
+    assert_eq!(status, 401, "no token");
+    let forged = IdentityKey::new("another-secret-0123456789abcdefghij".to_owned().into())
+        .expect("secret")
+        .sign_as(Caller::Gateway, None, Some("192.0.2.1"), SystemTime::now());
+    let (status, _) = app
+        .post_signed("/v1/users", body.clone(), Some(&forged))
+        .await;
+    assert_eq!(status, 401, "a token signed with another secret");
+    let user = Identity {
+        user_id: "665f1c2e9b1d8a0012345678".into(),
+        display_name: "Ida".into(),
+        email: "ida@example.com".into(),
+    };
+    for caller in [Caller::User, Caller::Transaction] {
+        let token = key().sign_as(caller, Some(&user), Some("192.0.2.1"), SystemTime::now());
+        for path in [
+            "/v1/users",
+            "/v1/sessions",
+            "/v1/sessions/current",
+            "/v1/sessions/end",
+        ] {
+            let (status, answer) = app.post_signed(path, body.clone(), Some(&token)).await;
+            assert_eq!(status, 403, "{caller:?} at {path}: {answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_client_address() {
+    let limits = LoginLimits {
+        registrations_per_address_per_hour: 3,
+        ..LoginLimits::default()
+    };
+    let app = spawn_app_with(
+        SessionPolicy {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(60),
+        },
+        limits,
+    )
+    .await;
+    let address = unique_name("203.0.113.12");
+    let register_from = |address: String| {
+        let app = &app;
+        async move {
+            let body =
+                json!({ "email": email(), "password": "correct horse", "display_name": "Jo" });
+            let response = app
+                .service
+                .http
+                .post(app.service.url("/v1/users"))
+                .header(IDENTITY_HEADER, gateway_token(&address))
+                .json(&body)
+                .send()
+                .await
+                .expect("POST");
+            let retry_after = response.headers().get("retry-after").cloned();
+            (response.status().as_u16(), retry_after)
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(register_from(address.clone()).await.0, 201);
+    }
+    let (status, retry_after) = register_from(address.clone()).await;
+    assert_eq!(status, 429, "the fourth account from one address this hour");
+    assert!(retry_after.is_some(), "429 says when to come back");
+    assert_eq!(
+        register_from(unique_name("203.0.113.13")).await.0,
+        201,
+        "another address is not limited"
+    );
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn three_hundred_concurrent_registrations_keep_memory_bounded() {
+    // The real binary in its own process, so its memory is its own.
+    let infra = Infra::from_env();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_user-service"))
+        .env("PORT", port.to_string())
+        .env("MONGODB_URI", &infra.mongodb_uri)
+        .env("MONGODB_DATABASE", unique_name("users"))
+        .env("REDIS_URL", &infra.redis_url)
+        .env("INTERNAL_AUTH_SECRET", SECRET)
+        .env("REGISTRATIONS_PER_ADDRESS_PER_HOUR", "100000")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start the user service");
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(format!("{base}/readyz"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(200)
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "never ready");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the user service exited: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let child = Reap(child);
+    let before = rss_kib(pid);
+
+    let http = reqwest::Client::new();
+    let address = unique_name("203.0.113.30");
+    let burst = (0..300).map(|n| {
+        let (http, base, token) = (http.clone(), base.clone(), gateway_token(&address));
+        async move {
+            let body = json!({
+                "email": format!("{}-{n}@example.com", unique_name("crowd")),
+                "password": "correct horse",
+                "display_name": "Crowd",
+            });
+            http.post(format!("{base}/v1/users"))
+                .header(IDENTITY_HEADER, token)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    });
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let peak = tokio::spawn({
+        let watching = watching.clone();
+        async move {
+            let mut peak = 0;
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kib(pid));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak
+        }
+    });
+    let statuses = futures::future::join_all(burst).await;
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = peak.await.expect("watcher");
+    drop(child);
+
+    let mut counts = std::collections::BTreeMap::new();
+    for status in &statuses {
+        *counts.entry(*status).or_insert(0) += 1;
+    }
+    assert!(
+        statuses.iter().all(|s| matches!(s, 201 | 429 | 503)),
+        "every answer is 2xx, 429 or 503: {counts:?}"
+    );
+    assert!(
+        counts.get(&201).copied().unwrap_or(0) > 0,
+        "some got in: {counts:?}"
+    );
+    // A few hashes at a time at 19 MiB each; unbounded, 300 of them took 6 GiB.
+    let growth_mib = peak.saturating_sub(before) / 1024;
+    eprintln!("300 registrations: {counts:?}, resident memory +{growth_mib} MiB");
+    assert!(
+        growth_mib < 300,
+        "resident memory grew by {growth_mib} MiB (from {} MiB): {counts:?}",
+        before / 1024
     );
 }
 

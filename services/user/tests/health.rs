@@ -22,6 +22,11 @@ async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
             absolute: Duration::from_secs(60),
         },
         login_limits: user_service::LoginLimits::default(),
+        hashing: user_service::HashingLimits::default(),
+        identity: common::identity::IdentityKey::new(
+            "user-health-tests-secret-0123456789".to_owned().into(),
+        )
+        .expect("secret"),
     };
     let app = testkit::spawn(user_service::build(config).await.expect("service builds")).await;
 

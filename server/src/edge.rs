@@ -1,0 +1,231 @@
+//! What the gateway does to every request before a page or server function sees it, and to
+//! every response on its way out: it works out the client's address, refuses state-changing
+//! requests from other sites (CSRF), and adds the security headers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER, REFERRER_POLICY,
+    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use common::client::{ClientAddress, TrustedProxies};
+
+/// The per-response nonce that lets the page's own inline scripts (Leptos's hydration
+/// script) run under the Content-Security-Policy, and nothing else inline.
+#[derive(Debug, Clone)]
+pub struct CspNonce(pub Arc<str>);
+
+/// What the edge needs to know about the site.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// `scheme://host[:port]` of `PUBLIC_URL`, lower-cased: the only origin whose
+    /// state-changing requests are accepted.
+    origin: String,
+    /// Served over https: HSTS, and the WebSocket is `wss:`.
+    https: bool,
+    trusted_proxies: TrustedProxies,
+}
+
+impl Edge {
+    /// The edge of a site reached at `public_url`.
+    pub fn new(public_url: &str, trusted_proxies: TrustedProxies) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(public_url)
+            .map_err(|err| anyhow::anyhow!("PUBLIC_URL {public_url:?} is not a URL: {err}"))?;
+        let origin = url.origin();
+        if !origin.is_tuple() {
+            anyhow::bail!("PUBLIC_URL {public_url:?} has no origin (scheme://host)");
+        }
+        Ok(Self {
+            origin: origin.ascii_serialization().to_ascii_lowercase(),
+            https: url.scheme() == "https",
+            trusted_proxies,
+        })
+    }
+
+    /// Whether a request came from a page of this site. Browsers send `Sec-Fetch-Site` (all
+    /// current ones) and `Origin` (on every POST); `Referer` is the fallback for old ones. A
+    /// request with none of them is not from a browser page of ours, and is refused too.
+    fn is_same_origin(&self, headers: &HeaderMap) -> bool {
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        if header("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+            return false;
+        }
+        if let Some(origin) = header(ORIGIN.as_str()) {
+            return origin
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(&self.origin);
+        }
+        match header(REFERER.as_str()).and_then(|r| reqwest::Url::parse(r).ok()) {
+            Some(referer) => referer
+                .origin()
+                .ascii_serialization()
+                .eq_ignore_ascii_case(&self.origin),
+            None => false,
+        }
+    }
+
+    fn content_security_policy(&self, nonce: &str) -> String {
+        // The live socket is on this origin; older browsers do not count ws: as 'self'.
+        let socket = if self.https {
+            self.origin.replacen("https://", "wss://", 1)
+        } else {
+            self.origin.replacen("http://", "ws://", 1)
+        };
+        format!(
+            "default-src 'self'; \
+             script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; \
+             img-src 'self' https: data:; \
+             connect-src 'self' {socket}; \
+             font-src 'self'; \
+             object-src 'none'; \
+             base-uri 'none'; \
+             form-action 'self'; \
+             frame-ancestors 'none'"
+        )
+    }
+}
+
+/// Puts the client's address ([`ClientAddress`]) into the request's extensions, reading
+/// `X-Forwarded-For` only from `TRUSTED_PROXIES`.
+pub async fn client_address(
+    State(edge): State<Arc<Edge>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
+    if let Some(peer) = peer {
+        let client = edge.trusted_proxies.client_of(peer, request.headers());
+        request.extensions_mut().insert::<ClientAddress>(client);
+    }
+    next.run(request).await
+}
+
+/// Refuses, with 403, every request that could change something (anything but GET, HEAD and
+/// OPTIONS: server functions, form posts, log in and log out) unless it comes from a page of
+/// this site. Log-in CSRF included: another site cannot sign a visitor into its account.
+pub async fn same_origin_only(
+    State(edge): State<Arc<Edge>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if safe || edge.is_same_origin(request.headers()) {
+        return next.run(request).await;
+    }
+    tracing::warn!(
+        method = %request.method(),
+        path = request.uri().path(),
+        origin = ?request.headers().get(ORIGIN),
+        "refused a cross-site request"
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "This request came from another site, so it was refused. Open the marketplace and try again from its own page.",
+    )
+        .into_response()
+}
+
+/// Makes a nonce for the page (see [`CspNonce`]) and adds the security headers to every
+/// response: a Content-Security-Policy that runs only this site's scripts and styles, no
+/// framing, no MIME sniffing, a strict referrer policy, and HSTS over https.
+pub async fn security_headers(
+    State(edge): State<Arc<Edge>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    use base64::Engine;
+    let nonce: Arc<str> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(rand::random::<[u8; 16]>())
+        .into();
+    request.extensions_mut().insert(CspNonce(nonce.clone()));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let mut set = |name, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set(
+        CONTENT_SECURITY_POLICY,
+        &edge.content_security_policy(&nonce),
+    );
+    set(X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(X_FRAME_OPTIONS, "DENY");
+    set(REFERRER_POLICY, "strict-origin-when-cross-origin");
+    if edge.https {
+        set(
+            STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge() -> Edge {
+        Edge::new("https://shop.example/", TrustedProxies::default()).expect("valid")
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, value.parse().expect("a header value"));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_this_sites_pages_may_change_things() {
+        let edge = edge();
+        assert!(edge.is_same_origin(&headers(&[("origin", "https://shop.example")])));
+        assert!(edge.is_same_origin(&headers(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://shop.example")
+        ])));
+        assert!(edge.is_same_origin(&headers(&[("referer", "https://shop.example/login")])));
+        for refused in [
+            headers(&[]),
+            headers(&[("origin", "https://evil.example")]),
+            headers(&[("origin", "http://shop.example")]),
+            headers(&[("origin", "https://shop.example.evil.example")]),
+            headers(&[("origin", "null")]),
+            headers(&[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://shop.example"),
+            ]),
+            headers(&[("sec-fetch-site", "same-site")]),
+            headers(&[("referer", "https://evil.example/?https://shop.example")]),
+        ] {
+            assert!(!edge.is_same_origin(&refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn the_policy_allows_the_nonce_and_the_socket_only() {
+        let policy = edge().content_security_policy("abc");
+        assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'"));
+        assert!(policy.contains("connect-src 'self' wss://shop.example"));
+        assert!(policy.contains("frame-ancestors 'none'"));
+        assert!(!policy.contains("unsafe-inline"));
+    }
+}
