@@ -201,15 +201,6 @@ pub async fn save_item(
         .map_err(form_field)
 }
 
-/// A fresh random key for one filled-in "add item" form.
-#[server]
-pub async fn new_form_key() -> Result<String, AppError> {
-    Ok(rand::random::<[u8; 12]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
 /// Buys `lines` (JSON: `[{"item_id": "...", "quantity": 2}]`) for the signed-in user.
 /// `key` is the form's idempotency key: the same key never buys twice.
 #[server]

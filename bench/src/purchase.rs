@@ -100,14 +100,27 @@ async fn main() -> anyhow::Result<()> {
     let mut sessions = Vec::new();
     for n in 0..buyers {
         let email = format!("{}-{n}@bench.example", unique_name("buyer"));
+        // What the gateway signs for its own calls; each buyer from an address of its own, so
+        // the per-address limits see sixteen people, not one.
+        let address = format!("198.18.{}.{}", n / 250, n % 250 + 1);
+        let as_gateway = || {
+            key.sign_as(
+                common::identity::Caller::Gateway,
+                None,
+                Some(&address),
+                std::time::SystemTime::now(),
+            )
+        };
         http.post(format!("{user_service}/v1/users"))
+            .header(common::identity::IDENTITY_HEADER, as_gateway())
             .json(&json!({ "email": email, "password": "bench-password", "display_name": format!("Bench buyer {n}") }))
             .send()
             .await?
             .error_for_status()?;
         let session: Value = http
             .post(format!("{user_service}/v1/sessions"))
-            .json(&json!({ "email": email, "password": "bench-password", "client_address": format!("bench-{n}") }))
+            .header(common::identity::IDENTITY_HEADER, as_gateway())
+            .json(&json!({ "email": email, "password": "bench-password" }))
             .send()
             .await?
             .error_for_status()?
@@ -141,6 +154,8 @@ async fn main() -> anyhow::Result<()> {
                 let response = http
                     .post(format!("{gateway}{action}"))
                     .header("cookie", cookie)
+                    // A form on the gateway's own page (the gateway refuses cross-site posts).
+                    .header("origin", gateway.as_str())
                     .form(&[("lines", lines.as_str()), ("key", key.as_str())])
                     .send()
                     .await;

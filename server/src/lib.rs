@@ -21,6 +21,10 @@ use common::{Readiness, Service};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// The largest request body the gateway reads.
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -131,6 +135,9 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .layer(CompressionLayer::new())
         // After compression: a WebSocket handshake has no body to compress.
         .merge(live_updates)
+        // No form of this site sends more; a larger body is refused (413) before anything
+        // reads it.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         // Outermost last: the address first, then the origin check, then the headers, so
         // that refusals carry the headers too.
         .layer(from_fn_with_state(edge.clone(), edge::same_origin_only))

@@ -19,24 +19,14 @@ fn ws(base_url: &str, path: &str) -> String {
     format!("{}{path}", base_url.replacen("http://", "ws://", 1))
 }
 
-/// A session at the user service, as the cookie the gateway reads.
+/// A session signed in through the gateway's log-in form: the cookie and the session id.
 async fn session_cookie(stack: &Stack, email: &str) -> (String, String) {
-    let answer: serde_json::Value = stack
-        .user
-        .http
-        .post(stack.user.url("/v1/sessions"))
-        .json(&serde_json::json!({ "email": email, "password": "a good password" }))
-        .send()
-        .await
-        .expect("log in")
-        .json()
-        .await
-        .expect("json");
-    let session = answer["session_id"]
-        .as_str()
-        .expect("session id")
+    let cookie = stack.sign_in(email).await;
+    let session = cookie
+        .strip_prefix("session=")
+        .expect("a session cookie")
         .to_owned();
-    (format!("session={session}"), session)
+    (cookie, session)
 }
 
 fn bought_by(events: &[LiveEvent], buyer: &str) -> usize {
@@ -77,12 +67,22 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
         visitor.subscribe("user").await,
         ServerMessage::Refused { .. }
     ));
-    // A socket on the second instance.
-    let mut elsewhere = LiveSocket::connect(&ws(&other_instance.base_url, "/v1/live"), origin, &[])
-        .await
-        .expect("accepted")
-        .subscribed("feed")
-        .await;
+    // A socket on the second instance (an anonymous visitor, as the gateway signs one).
+    let anonymous = stack.key.sign_as(
+        common::identity::Caller::Gateway,
+        None,
+        Some("192.0.2.20"),
+        std::time::SystemTime::now(),
+    );
+    let mut elsewhere = LiveSocket::connect(
+        &ws(&other_instance.base_url, "/v1/live"),
+        origin,
+        &[(common::identity::IDENTITY_HEADER, &anonymous)],
+    )
+    .await
+    .expect("accepted")
+    .subscribed("feed")
+    .await;
 
     // The seller, signed in elsewhere (straight at the second instance with a signed identity).
     let seller_identity = stack.key.sign(&seller, std::time::SystemTime::now());
@@ -138,6 +138,7 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
         .user
         .http
         .post(stack.user.url("/v1/sessions/end"))
+        .header(common::identity::IDENTITY_HEADER, &anonymous)
         .json(&serde_json::json!({ "session_id": session }))
         .send()
         .await

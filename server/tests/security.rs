@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use app::api::{
     AddItem, Buy, Catalog, CheckServices, CurrentUser, Item, LogIn, LogOut, MyItems, MyPurchases,
-    MySales, NewFormKey, Register, SaveItem,
+    MySales, Register, SaveItem,
 };
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -133,7 +133,7 @@ fn bad_bodies() -> Vec<(&'static str, Vec<u8>, &'static str)> {
 async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
     use leptos::server_fn::ServerFn;
     let stack = spawn_stack().await;
-    let (_, cookie) = signed_in(&stack, "Tess").await;
+    let (tess, mut cookie) = signed_in(&stack, "Tess").await;
     let functions = [
         <Register as ServerFn>::PATH,
         <LogIn as ServerFn>::PATH,
@@ -143,7 +143,6 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
         <MyItems as ServerFn>::PATH,
         <AddItem as ServerFn>::PATH,
         <SaveItem as ServerFn>::PATH,
-        <NewFormKey as ServerFn>::PATH,
         <Buy as ServerFn>::PATH,
         <MyPurchases as ServerFn>::PATH,
         <MySales as ServerFn>::PATH,
@@ -154,21 +153,25 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
     for path in functions {
         for (what, body, content_type) in bad_bodies() {
             // Signed in and not, so input is checked behind the sign-in check too.
-            for cookie in [Some(cookie.as_str()), None] {
+            for signed_in in [true, false] {
                 let mut request = client
                     .post(stack.gateway.url(path))
                     .header("content-type", content_type)
                     .header("accept", "application/json")
                     .body(body.clone());
-                if let Some(cookie) = cookie {
-                    request = request.header(COOKIE, cookie);
+                if signed_in {
+                    request = request.header(COOKIE, &cookie);
                 }
                 let response = request.send().await.expect("POST");
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
-                let context = format!("{path} with {what} (signed in: {})", cookie.is_some());
+                let context = format!("{path} with {what} (signed in: {signed_in})");
                 assert!(status.as_u16() < 500, "{context}: {status} {text}");
                 assert_plain(&text, &context);
+                if signed_in && path == <LogOut as ServerFn>::PATH {
+                    // Logging out works whatever the body; sign in again for the rest.
+                    cookie = stack.sign_in(&tess.email).await;
+                }
             }
         }
     }

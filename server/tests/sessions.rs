@@ -147,3 +147,42 @@ async fn a_wrong_password_leaves_no_cookie() {
         response.status()
     );
 }
+
+#[tokio::test]
+async fn logging_in_ends_the_session_the_browser_had_before() {
+    let stack = spawn_stack().await;
+    let (email, _) = support::register(&stack, "Pia").await;
+    let before = stack.sign_in(&email).await;
+    let signed_in = |cookie: String| {
+        let stack = &stack;
+        async move {
+            stack
+                .gateway
+                .http
+                .get(stack.gateway.url("/seller"))
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .expect("GET /seller")
+                .text()
+                .await
+                .expect("html")
+                .contains("Signed in as")
+        }
+    };
+    assert!(signed_in(before.clone()).await);
+
+    // The same browser logs in again (or someone fixed a session id in it beforehand).
+    let response = browser_without_js(&stack)
+        .post(stack.server_fn::<app::api::LogIn>())
+        .header(COOKIE, &before)
+        .form(&[("email", email.as_str()), ("password", "a good password")])
+        .send()
+        .await
+        .expect("POST the login form");
+    let after = session_cookie(&response);
+    let after = after.split(';').next().expect("name=value").to_owned();
+    assert_ne!(after, before, "a new session id");
+    assert!(signed_in(after).await, "the new session works");
+    assert!(!signed_in(before).await, "the old session has ended");
+}

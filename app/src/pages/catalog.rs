@@ -92,7 +92,7 @@ pub fn ItemCard(item: ItemView) -> impl IntoView {
     let stock = stock_text(item.stock);
     view! {
         <article class="item-card">
-            <img src=image alt="" width="320" height="240" loading="lazy" />
+            <img src=image alt="" width="320" height="240" loading="lazy" referrerpolicy="no-referrer" />
             <h2>
                 <a href=href>{item.title.clone()}</a>
             </h2>

@@ -90,7 +90,13 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
     view! {
         <Title text=format!("{} · Marketplace", item.title) />
         <article class="item-page">
-            <img src=image alt=format!("Picture of {}", item.title) width="640" height="480" />
+            <img
+                src=image
+                alt=format!("Picture of {}", item.title)
+                width="640"
+                height="480"
+                referrerpolicy="no-referrer"
+            />
             <div class="item-info">
                 <h1>{item.title.clone()}</h1>
                 <p class="price">{money(item.price_cents)}</p>

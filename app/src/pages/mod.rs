@@ -81,6 +81,23 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 }
 
 /// Percent-encodes a query value.
+/// A fresh random key for one filled-in form (a purchase's idempotency key, an item's
+/// request id), made where the form is rendered: no round trip, and nothing for an async
+/// server render to wait for.
+pub fn fresh_form_key() -> String {
+    #[cfg(feature = "ssr")]
+    let bytes: [u8; 12] = rand::random();
+    #[cfg(not(feature = "ssr"))]
+    let bytes = {
+        let mut bytes = [0u8; 12];
+        if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
+            let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+        }
+        bytes
+    };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn encode_query(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {

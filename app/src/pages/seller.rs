@@ -145,14 +145,8 @@ fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
             .map(|item| format!("Listed “{}”.", item.title))
     };
     // A key per filled-in form: submitting the same form twice lists the item once.
-    let form_key = Resource::new(|| (), |_| api::new_form_key());
-    let request_id = move || {
-        form_key
-            .get()
-            .and_then(Result::ok)
-            .map(|key| format!("{key}-{}", add.version().get()))
-            .unwrap_or_default()
-    };
+    let form_key = super::fresh_form_key();
+    let request_id = move || format!("{form_key}-{}", add.version().get());
     let form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
         if add.value().with(|v| matches!(v, Some(Ok(_))))
@@ -183,9 +177,7 @@ fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
                     hint="An https:// address of a picture."
                     error
                 />
-                <Transition fallback=|| ()>
-                    <input type="hidden" name="request_id" value=request_id />
-                </Transition>
+                <input type="hidden" name="request_id" value=request_id />
                 <button type="submit">"Add item"</button>
                 <p class="form-success" aria-live="polite">{added}</p>
             </ActionForm>

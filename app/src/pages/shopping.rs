@@ -13,13 +13,8 @@ use crate::store::Store;
 /// A fresh idempotency key for one purchase form; a new one after each purchase.
 fn purchase_key() -> impl Fn() -> String + Copy {
     let store = Store::get();
-    let key = Resource::new(|| (), |_| api::new_form_key());
-    move || {
-        key.get()
-            .and_then(Result::ok)
-            .map(|k| format!("{k}-{}", store.buy.version().get()))
-            .unwrap_or_default()
-    }
+    let key = StoredValue::new(super::fresh_form_key());
+    move || format!("{}-{}", key.get_value(), store.buy.version().get())
 }
 
 #[component]
@@ -48,9 +43,7 @@ pub fn BuyNow(item_id: String) -> impl IntoView {
     view! {
         <ActionForm action=store.buy attr:class="buy-now">
             <input type="hidden" name="lines" value=lines />
-            <Transition fallback=|| ()>
-                <input type="hidden" name="key" value=key />
-            </Transition>
+            <input type="hidden" name="key" value=key />
             <button type="submit">"Buy now"</button>
             <FormError error />
         </ActionForm>

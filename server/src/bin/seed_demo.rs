@@ -9,7 +9,7 @@
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use serde_json::{Value, json};
 
 const SELLERS: [(&str, &str); 3] = [
@@ -389,8 +389,12 @@ async fn main() -> anyhow::Result<()> {
 
     let mut sellers = Vec::new();
     for (email, name) in SELLERS {
+        // The user service takes requests from the gateway only; the seed acts as one.
+        let as_gateway =
+            || key.sign_as(Caller::Gateway, None, Some("seed-demo"), SystemTime::now());
         let registered = http
             .post(format!("{user_url}/v1/users"))
+            .header(IDENTITY_HEADER, as_gateway())
             .json(&json!({ "email": email, "password": password, "display_name": name }))
             .send()
             .await?;
@@ -405,7 +409,8 @@ async fn main() -> anyhow::Result<()> {
         }
         let session: Value = http
             .post(format!("{user_url}/v1/sessions"))
-            .json(&json!({ "email": email, "password": password, "client_address": "seed-demo" }))
+            .header(IDENTITY_HEADER, as_gateway())
+            .json(&json!({ "email": email, "password": password }))
             .send()
             .await?
             .error_for_status()

@@ -95,24 +95,45 @@ impl Stock {
 pub struct ImageUrl(String);
 
 impl ImageUrl {
+    const HINT: &'static str =
+        "must be an https:// address of a picture (or one of the site's own /images/ paths)";
+
+    /// An `https://host/...` address without credentials or backslashes, or a plain path
+    /// under the site's own `/images/` (the demo pictures). Nothing else: no `http:`, no
+    /// `//host` or `/\host` that a browser would take to another site, no `javascript:`.
     pub fn parse(raw: &str) -> Result<Option<Self>, FieldError> {
-        let url = raw.trim();
-        if url.is_empty() {
+        let text = raw.trim();
+        if text.is_empty() {
             return Ok(None);
         }
-        let allowed_start =
-            url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/');
-        if !allowed_start
-            || url.starts_with("//")
-            || url.len() > 500
-            || url.chars().any(|c| c.is_whitespace() || c == '"')
+        let refuse = || FieldError::new("image_url", Self::HINT);
+        if text.len() > 500
+            || text.contains('\\')
+            || text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '"')
         {
-            return Err(FieldError::new(
-                "image_url",
-                "must be an http(s) address or a path starting with /",
-            ));
+            return Err(refuse());
         }
-        Ok(Some(Self(url.to_owned())))
+        if let Some(path) = text.strip_prefix("/images/") {
+            let plain = path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+            if !plain || path.contains("..") || path.contains("//") || path.is_empty() {
+                return Err(refuse());
+            }
+            return Ok(Some(Self(text.to_owned())));
+        }
+        let url = url::Url::parse(text).map_err(|_| refuse())?;
+        let has_host = url.host_str().is_some_and(|host| !host.is_empty());
+        if url.scheme() != "https"
+            || !has_host
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(refuse());
+        }
+        Ok(Some(Self(url.into())))
     }
 
     pub fn into_inner(self) -> String {
@@ -218,8 +239,15 @@ mod tests {
         for bad in [
             "javascript:alert(1)",
             "//evil.example/x.png",
+            "/\\evil.example/x.png",
+            "https:\\\\evil.example/x.png",
+            "http://example.com/a.png",
+            "https://user:secret@example.com/a.png",
+            "https://example.com\\@evil.example/a.png",
             "data:image/png;base64,xx",
             "/a b.png",
+            "/images/../api/log_out",
+            "/api/log_out",
         ] {
             assert!(ImageUrl::parse(bad).is_err(), "{bad}");
         }

@@ -24,8 +24,13 @@ fn key(secret: &str) -> IdentityKey {
 }
 
 async fn spawn_app() -> App {
+    spawn_app_on(&Infra::from_env().redis_addr()).await
+}
+
+/// The service with its cache in the Redis at `redis_addr` (host:port), through a proxy.
+async fn spawn_app_on(redis_addr: &str) -> App {
     let infra = Infra::from_env();
-    let redis = TcpProxy::start(&infra.redis_addr()).await;
+    let redis = TcpProxy::start(redis_addr).await;
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         mongo: MongoSettings {
@@ -227,6 +232,18 @@ async fn bad_input_gets_a_4xx_naming_the_field_never_a_500() {
         (with("stock", json!(-1)), "stock"),
         (with("stock", json!(1_000_001)), "stock"),
         (with("image_url", json!("javascript:alert(1)")), "image_url"),
+        (
+            with("image_url", json!("http://example.com/a.png")),
+            "image_url",
+        ),
+        (
+            with("image_url", json!("/\\evil.example/a.png")),
+            "image_url",
+        ),
+        (
+            with("image_url", json!("https://user:pw@example.com/a.png")),
+            "image_url",
+        ),
         (with("request_id", json!("r".repeat(65))), "request_id"),
         (with("seller_id", json!("someone")), "seller_id"),
         (with("$set", json!({ "sold": 1 })), "$set"),
@@ -385,4 +402,73 @@ async fn with_redis_away_reads_and_writes_still_work_and_the_cache_comes_back() 
     let hits = app.cache_hits().await;
     app.get(&path).await;
     assert_eq!(app.cache_hits().await, hits + 1, "the cache is used again");
+}
+
+#[tokio::test]
+async fn a_full_cache_evicts_its_entries_only_and_the_catalog_stays_right() {
+    use fred::prelude::{ClientLike, KeysInterface};
+    // The cache's own Redis as infra.sh and compose run it, only much smaller.
+    let cache =
+        testkit::PrivateRedis::start(&["--maxmemory", "3mb", "--maxmemory-policy", "volatile-lru"])
+            .await;
+    let app = spawn_app_on(&testkit::host_port(&cache.url)).await;
+    let redis = common::infra::redis::connect(&cache.url).expect("redis client");
+    redis.wait_for_connect().await.expect("connect");
+    let ann = seller("Ann");
+    let lamp = app.list(&ann, "Eviction lamp", 1_000, 5).await;
+    let lamp_id = lamp["id"].as_str().expect("id").to_owned();
+    let (status, _) = app.get(&format!("/v1/items/{lamp_id}")).await;
+    assert_eq!(status, 200);
+
+    // Far more than 3 MB of cache entries: one catalog page per search, each ~kilobytes, and
+    // bulky ones beside them with a TTL, as every cache entry has.
+    let filler = "x".repeat(64 * 1024);
+    for n in 0..120 {
+        let _: () = redis
+            .set(
+                format!("filler-{n}"),
+                filler.as_str(),
+                Some(fred::types::Expiration::EX(600)),
+                None,
+                false,
+            )
+            .await
+            .expect("a cache-like entry is stored, not refused");
+        let (status, _) = app.get(&format!("/v1/items?q=lamp{n}")).await;
+        assert_eq!(
+            status, 200,
+            "the catalog keeps answering while the cache is full"
+        );
+    }
+    let stats: String = redis
+        .info(Some(fred::types::InfoKind::Stats))
+        .await
+        .expect("INFO");
+    let evicted: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("evicted_keys");
+    assert!(evicted > 0, "nothing was evicted: {stats}");
+
+    // Generation counters have no TTL, so they are never evicted: an edit is still seen at
+    // once, never an old cached copy.
+    let generations: Vec<String> = redis
+        .custom(
+            fred::types::CustomCommand::new_static("KEYS", None, false),
+            vec!["*-gen*"],
+        )
+        .await
+        .expect("KEYS");
+    assert!(!generations.is_empty(), "the generation counters are gone");
+    let (status, _) = app
+        .post_as(
+            Some(&ann),
+            &format!("/v1/items/{lamp_id}"),
+            json!({ "price_cents": 1_234 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, item) = app.get(&format!("/v1/items/{lamp_id}")).await;
+    assert_eq!((status, item["price_cents"].as_i64()), (200, Some(1_234)));
 }

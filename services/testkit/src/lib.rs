@@ -7,12 +7,14 @@ mod kafka;
 mod live;
 mod mailbox;
 mod proxy;
+mod redis;
 mod service;
 
 pub use kafka::{KafkaBroker, produce, read_topic};
 pub use live::{Ending, LiveSocket};
 pub use mailbox::{Email, EmailBody, Mailbox};
 pub use proxy::TcpProxy;
+pub use redis::PrivateRedis;
 pub use service::{TestService, spawn};
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -152,6 +152,40 @@ async fn register_log_in_who_am_i_and_log_out() {
 }
 
 #[tokio::test]
+async fn redis_holds_no_session_id_only_its_hash() {
+    use fred::prelude::{ClientLike, KeysInterface};
+    let app = spawn_app().await;
+    let email = email();
+    app.register(&email, "correct horse", "Quin").await;
+    let (_, login) = app.log_in(&email, "correct horse").await;
+    let session = login["session_id"].as_str().expect("session id").to_owned();
+    let redis = common::infra::redis::connect(&Infra::from_env().redis_url).expect("redis");
+    redis.wait_for_connect().await.expect("connect");
+    let found: Vec<String> = redis
+        .custom(
+            fred::types::CustomCommand::new_static("KEYS", None, false),
+            vec![format!("*{session}*")],
+        )
+        .await
+        .expect("KEYS");
+    assert!(found.is_empty(), "a key names the session id: {found:?}");
+    let exists: i64 = redis
+        .exists(format!("session:{session}"))
+        .await
+        .expect("EXISTS");
+    assert_eq!(exists, 0);
+    // Nor any value: a dump of Redis gives no cookie that works.
+    let user_id = login["user"]["id"].as_str().expect("user id");
+    let members: Vec<String> =
+        fred::prelude::SetsInterface::smembers(&redis, format!("user-sessions:{user_id}"))
+            .await
+            .expect("SMEMBERS");
+    assert_eq!(members.len(), 1);
+    assert_ne!(members[0], session);
+    assert_eq!(app.whoami(&session).await.0, 200, "and the session works");
+}
+
+#[tokio::test]
 async fn every_login_gets_a_new_session_id() {
     let app = spawn_app().await;
     let email = email();
