@@ -95,7 +95,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let backends = config.backends();
     let edge = Arc::new(edge::Edge::new(
         &config.public_url,
@@ -147,6 +147,16 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .await?
         .with_metrics_on(config.metrics_listen)
         .await?)
+}
+
+/// The app's routes, listed once per process. Listing them runs the app with resource
+/// loading suppressed for the whole process (leptos#4773): a page being rendered meanwhile,
+/// by another gateway in the same process, had its resource never load and hung (the item
+/// page time-outs the tests saw). Listed once, before any gateway serves, it never overlaps.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// What every page render and server function gets: the services, and the page's CSP nonce

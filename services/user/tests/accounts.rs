@@ -51,6 +51,18 @@ async fn spawn_app_with(sessions: SessionPolicy, login_limits: LoginLimits) -> A
     }
 }
 
+/// A service with one-minute sessions and these sign-in limits.
+async fn spawn_app_limited(limits: LoginLimits) -> App {
+    spawn_app_with(
+        SessionPolicy {
+            idle: Duration::from_secs(60),
+            absolute: Duration::from_secs(60),
+        },
+        limits,
+    )
+    .await
+}
+
 async fn spawn_app() -> App {
     spawn_app_with(
         SessionPolicy {
@@ -340,14 +352,7 @@ async fn repeated_failures_lock_that_address_out_of_the_account_and_the_lock_gro
         first_lock: Duration::from_secs(2),
         ..LoginLimits::default()
     };
-    let app = spawn_app_with(
-        SessionPolicy {
-            idle: Duration::from_secs(60),
-            absolute: Duration::from_secs(60),
-        },
-        limits,
-    )
-    .await;
+    let app = spawn_app_limited(limits).await;
     let (victim, bystander) = (email(), email());
     app.register(&victim, "correct horse", "Fay").await;
     app.register(&bystander, "correct horse", "Gus").await;
@@ -413,14 +418,7 @@ async fn an_attacker_cannot_lock_the_owner_out_from_their_own_address() {
         slowdown: Duration::from_millis(300),
         ..LoginLimits::default()
     };
-    let app = spawn_app_with(
-        SessionPolicy {
-            idle: Duration::from_secs(60),
-            absolute: Duration::from_secs(60),
-        },
-        limits,
-    )
-    .await;
+    let app = spawn_app_limited(limits).await;
     let victim = email();
     app.register(&victim, "correct horse", "Hal").await;
     let attacker = unique_name("203.0.113.99");
@@ -492,14 +490,7 @@ async fn registrations_are_limited_per_client_address() {
         registrations_per_address_per_hour: 3,
         ..LoginLimits::default()
     };
-    let app = spawn_app_with(
-        SessionPolicy {
-            idle: Duration::from_secs(60),
-            absolute: Duration::from_secs(60),
-        },
-        limits,
-    )
-    .await;
+    let app = spawn_app_limited(limits).await;
     let address = unique_name("203.0.113.12");
     let register_from = |address: String| {
         let app = &app;
@@ -653,14 +644,7 @@ async fn one_client_address_is_rate_limited() {
         attempts_per_address_per_minute: 3,
         ..LoginLimits::default()
     };
-    let app = spawn_app_with(
-        SessionPolicy {
-            idle: Duration::from_secs(60),
-            absolute: Duration::from_secs(60),
-        },
-        limits,
-    )
-    .await;
+    let app = spawn_app_limited(limits).await;
     let address = unique_name("203.0.113.7");
     let mut limited = 0;
     for n in 0..10 {
