@@ -501,3 +501,54 @@ async fn every_response_carries_the_security_headers_and_the_page_nonce() {
         .expect("GET the metrics port");
     assert_eq!(private.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
+    // The gateway believes X-Forwarded-For only from 127.0.0.1, where this test connects from.
+    let stack = support::spawn_stack_with(StackOptions {
+        trusted_proxies: Some("127.0.0.1/32".into()),
+        ..StackOptions::default()
+    })
+    .await;
+    let (email, _) = register(&stack, "Wes").await;
+    // Addresses of this run only (TEST-NET-2 and -3, picked at random): the counters live in
+    // the shared Redis.
+    let n = rand_octets();
+    let (busy, quiet) = (format!("198.51.100.{}", n.0), format!("203.0.113.{}", n.1));
+    let attempt = |client: String| {
+        let stack = &stack;
+        let email = email.clone();
+        async move {
+            browser_without_js(stack)
+                .post(stack.server_fn::<LogIn>())
+                .header("x-forwarded-for", format!("10.9.8.7, {client}"))
+                .header("accept", "application/json")
+                .form(&[("email", email.as_str()), ("password", "not the password")])
+                .send()
+                .await
+                .expect("POST log in")
+                .status()
+        }
+    };
+    let mut limited = false;
+    for _ in 0..40 {
+        if attempt(busy.clone()).await == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "one forwarded client was never rate-limited");
+    assert_eq!(
+        attempt(quiet).await,
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy is not limited with it"
+    );
+}
+
+fn rand_octets() -> (u8, u8) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    ((nanos % 250 + 1) as u8, ((nanos / 250) % 250 + 1) as u8)
+}

@@ -227,6 +227,8 @@ pub struct StackOptions {
     pub public_url: Option<String>,
     /// The inventory cache's own Redis; default the main one.
     pub cache_redis_url: Option<String>,
+    /// `TRUSTED_PROXIES` of the gateway; default none.
+    pub trusted_proxies: Option<String>,
 }
 
 pub async fn spawn_stack_with(options: StackOptions) -> Stack {
@@ -317,7 +319,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
         receipt_url: receipt.base_url.clone(),
         notification_url: live_link.url("http"),
         metrics_listen: any_port(),
-        trusted_proxies: Default::default(),
+        trusted_proxies: common::client::TrustedProxies::parse(
+            options.trusted_proxies.as_deref().unwrap_or_default(),
+        )
+        .expect("trusted proxies"),
     })
     .await
     .expect("gateway");
