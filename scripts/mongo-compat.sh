@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures each MongoDB-wire candidate against what the services need: starts a private
-# instance of each on a free port and runs services/common/tests/mongo_wire_compat.rs against
+# instance of each on a free port and runs services/common/tests/api/mongo_wire_compat.rs against
 # it. The results are recorded in docs/mongo-wire-compat.md.
 source "$(dirname "$0")/lib/common.sh"
 cd "$PROJECT_ROOT"
@@ -20,7 +20,7 @@ run_against() { # NAME COMMAND...
   wait_for_port 127.0.0.1 "$port" 30 "$name"
   say "$name"
   MONGODB_URI="mongodb://127.0.0.1:$port" cargo test --locked -p marketplace-common --features mongo \
-    --test mongo_wire_compat 2>&1 | grep -E '^test |test result' || true
+    --test api mongo_wire_compat:: 2>&1 | grep -E '^test |test result' || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$dir"
 }

@@ -3,7 +3,9 @@
 # Installs what is missing (servers, toolchain, Chromium), starts the local servers that are
 # not running yet and stops those again at the end, builds the site, checks formatting and
 # lints, runs every test, then makes the release build of every binary (what the container
-# images hold). Arguments go to `cargo test`, e.g. `scripts/test.sh -p notification-service`.
+# images hold). Arguments go to `cargo test`, e.g. `scripts/test.sh -p notification-service`,
+# or for one module of a crate's single test binary (`tests/api/`):
+# `scripts/test.sh -p user-service --test api accounts::`.
 source "$(dirname "$0")/lib/common.sh"
 cd "$PROJECT_ROOT"
 

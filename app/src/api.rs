@@ -1,7 +1,9 @@
 //! Server functions: declared here for both sides, run only on the gateway, where they call
 //! the services over HTTP.
 
-use common::types::{CatalogPage, ItemView, UserView};
+use wire::inventory::CatalogPage;
+use wire::inventory::ItemView;
+use wire::user::UserView;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +102,7 @@ pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError>
 #[server]
 pub async fn item(item_id: String) -> Result<Option<ItemView>, AppError> {
     let backends = crate::ssr::backends()?;
-    let Ok(item_id) = common::ids::ItemId::parse(&item_id) else {
+    let Ok(item_id) = wire::ids::ItemId::parse(&item_id) else {
         crate::ssr::set_status(http::StatusCode::NOT_FOUND);
         return Ok(None);
     };
@@ -117,7 +119,7 @@ pub async fn my_items() -> Result<Vec<ItemView>, AppError> {
     }
     let backends = crate::ssr::backends()?;
     let seller = backends.require_user().await?;
-    let seller_id = common::ids::UserId::parse(&seller.id).map_err(|_| {
+    let seller_id = wire::ids::UserId::parse(&seller.id).map_err(|_| {
         tracing::error!("the user service gave a malformed user id");
         crate::ssr::unavailable()
     })?;
@@ -132,7 +134,7 @@ pub async fn my_items() -> Result<Vec<ItemView>, AppError> {
 /// Reads the price field as cents, naming the field when it is not an amount.
 #[cfg(feature = "ssr")]
 fn price_cents(price: &str) -> Result<i64, AppError> {
-    common::types::parse_money(price)
+    wire::money::parse_money(price)
         .map_err(|reason| crate::ssr::bad_field("price", format!("Price {reason}")))
 }
 
@@ -189,7 +191,7 @@ pub async fn save_item(
     stock: String,
 ) -> Result<ItemView, AppError> {
     let backends = crate::ssr::backends()?;
-    let item_id = common::ids::ItemId::parse(&item_id)
+    let item_id = wire::ids::ItemId::parse(&item_id)
         .map_err(|err| crate::ssr::bad_field("item_id", format!("The item {err}.")))?;
     let seller = backends.require_user().await?;
     let body =
@@ -204,7 +206,7 @@ pub async fn save_item(
 /// Buys `lines` (JSON: `[{"item_id": "...", "quantity": 2}]`) for the signed-in user.
 /// `key` is the form's idempotency key: the same key never buys twice.
 #[server]
-pub async fn buy(lines: String, key: String) -> Result<common::types::PurchaseView, AppError> {
+pub async fn buy(lines: String, key: String) -> Result<wire::transaction::PurchaseView, AppError> {
     let backends = crate::ssr::backends()?;
     let buyer = backends.current_user().await?.ok_or_else(|| {
         crate::ssr::set_status(http::StatusCode::UNAUTHORIZED);
@@ -222,7 +224,7 @@ pub async fn buy(lines: String, key: String) -> Result<common::types::PurchaseVi
 #[cfg(feature = "ssr")]
 #[derive(Debug, Serialize, Deserialize)]
 struct OrderLineInput {
-    item_id: common::ids::ItemId,
+    item_id: wire::ids::ItemId,
     quantity: i64,
 }
 
@@ -246,10 +248,10 @@ fn order_lines(json: &str) -> Result<Vec<OrderLineInput>, AppError> {
 
 /// The signed-in buyer's purchases, newest first.
 #[server]
-pub async fn my_purchases() -> Result<Vec<common::types::PurchaseView>, AppError> {
+pub async fn my_purchases() -> Result<Vec<wire::transaction::PurchaseView>, AppError> {
     #[derive(Deserialize)]
     struct Page {
-        purchases: Vec<common::types::PurchaseView>,
+        purchases: Vec<wire::transaction::PurchaseView>,
     }
     let backends = crate::ssr::backends()?;
     let buyer = backends.require_user().await?;
@@ -261,7 +263,7 @@ pub async fn my_purchases() -> Result<Vec<common::types::PurchaseView>, AppError
 
 /// What the signed-in seller sold.
 #[server]
-pub async fn my_sales() -> Result<common::types::SalesReport, AppError> {
+pub async fn my_sales() -> Result<wire::transaction::SalesReport, AppError> {
     let backends = crate::ssr::backends()?;
     let seller = backends.require_user().await?;
     backends

@@ -1,10 +1,10 @@
+use wire::socket_topics;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use std::time::Duration;
 
-use common::events::FEED_TOPIC;
 
 use crate::live::{banner_text, time_ago};
 use crate::store::Store;
@@ -71,7 +71,7 @@ pub fn Header() -> impl IntoView {
 #[component]
 pub fn NewsFeed() -> impl IntoView {
     let live = Store::get().live;
-    live.follow(|| Some(FEED_TOPIC.to_owned()));
+    live.follow(|| Some(socket_topics::FEED.to_owned()));
     // "2 min ago" moves on by itself.
     let now = RwSignal::new(js_now());
     Effect::new(move |_| {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::serve::REQUEST_ID_HEADER;
-use common::types::UserView;
+use wire::user::UserView;
 use http::StatusCode;
 use http::header::{COOKIE, SET_COOKIE};
 use leptos::prelude::*;

@@ -1,14 +1,14 @@
 //! The global store (Leptos context + signals): the session user, the account actions that
 //! change it, and the cart. Pages read it with `Store::get()`.
 
-use common::types::UserView;
+use wire::socket_topics;
+use wire::user::UserView;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Buy, LogIn, LogOut, Register, current_user};
 use crate::error::AppError;
 use crate::live::Live;
-use common::events::USER_TOPIC;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
@@ -77,7 +77,7 @@ impl Store {
                 .map(|user| user.id)
         };
         // The user's own events (purchases made in another tab or browser) while signed in.
-        live.follow(move || signed_in_as().map(|_| USER_TOPIC.to_owned()));
+        live.follow(move || signed_in_as().map(|_| socket_topics::USER.to_owned()));
         // The socket carries the identity it was opened with: a new one after logging in or out.
         Effect::new(move |previous: Option<Option<String>>| {
             let current = signed_in_as();

@@ -9,13 +9,15 @@
 //!   cargo build --release -p notification-service
 //!   cargo run --release -p bench --bin fanout-bench -- [clients] [rounds]
 
+use wire::redis_channels;
 use bench::percentile;
 use common::config::env_or;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use common::events::{FEED_CHANNEL, LiveEvent, ServerMessage};
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
@@ -265,7 +267,7 @@ async fn main() -> anyhow::Result<()> {
         let payload = serde_json::to_string(&purchase(round))?;
         let sent = Instant::now();
         publisher
-            .publish::<(), _, _>(FEED_CHANNEL, payload.as_str())
+            .publish::<(), _, _>(redis_channels::FEED, payload.as_str())
             .await?;
         let mut received = 0;
         let mut last = Duration::ZERO;

@@ -1,4 +1,5 @@
-use common::types::{CatalogPage, ItemView};
+use wire::inventory::CatalogPage;
+use wire::inventory::ItemView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -1,4 +1,5 @@
-use common::types::ItemView;
+use wire::socket_topics;
+use wire::inventory::ItemView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -7,7 +8,6 @@ use super::shopping::{AddToCart, BuyNow};
 use super::{NotFound, image_of, money, stock_text};
 use crate::api;
 use crate::store::Store;
-use common::events::item_topic;
 
 /// `/items?itemId=…`: one item, rendered completely on the server; an unknown or malformed
 /// id is a 404 page.
@@ -19,7 +19,7 @@ pub fn ItemPage() -> impl IntoView {
     // Live numbers and "N viewing now" while the page is open.
     Store::get()
         .live
-        .follow(move || Some(item_topic(&item_id())).filter(|_| !item_id().is_empty()));
+        .follow(move || Some(socket_topics::item(&item_id())).filter(|_| !item_id().is_empty()));
 
     view! {
         <Suspense fallback=|| view! { <p>"Loading the item…"</p> }>

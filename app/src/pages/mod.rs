@@ -113,7 +113,7 @@ pub fn encode_query(value: &str) -> String {
 }
 
 /// The item's picture, or the placeholder when it has none.
-pub fn image_of(item: &common::types::ItemView) -> String {
+pub fn image_of(item: &wire::inventory::ItemView) -> String {
     item.image_url
         .clone()
         .unwrap_or_else(|| "/images/placeholder.svg".to_owned())
@@ -129,7 +129,7 @@ pub fn stock_text(stock: i64) -> String {
 }
 
 pub fn money(cents: i64) -> String {
-    format!("${}", common::types::format_cents(cents))
+    format!("${}", wire::money::format_cents(cents))
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-use common::types::{ItemView, format_cents};
+use wire::inventory::ItemView;
+use wire::money::format_cents;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;

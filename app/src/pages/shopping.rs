@@ -1,6 +1,7 @@
 //! Buying: "Add to cart", "Buy now", the cart page and the purchase history.
 
-use common::types::{PurchaseView, format_cents};
+use wire::transaction::PurchaseView;
+use wire::money::format_cents;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;

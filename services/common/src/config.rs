@@ -5,11 +5,16 @@ use std::fmt::Display;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
+/// An environment variable that is set but unusable, naming the variable, its value and why,
+/// so a misconfigured service stops at startup with a clear message.
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name} has an invalid value {value:?}: {reason}")]
 pub struct ConfigError {
+    /// The variable, e.g. `PORT`.
     pub name: String,
+    /// What it held, shown so the typo can be spotted.
     pub value: String,
+    /// Why the value was refused, e.g. the parser's error.
     pub reason: String,
 }
 
@@ -49,19 +54,29 @@ pub fn listen_addr(default_port: u16) -> Result<SocketAddr, ConfigError> {
 
 /// Addresses of the infrastructure, shared by every service that uses them.
 pub mod defaults {
+    /// `MONGODB_URI` when unset: the local MongoDB.
     pub const MONGODB_URI: &str = "mongodb://127.0.0.1:27017";
+    /// `REDIS_URL` when unset: the local Redis.
     pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+    /// `KAFKA_BROKERS` when unset: the local Kafka broker.
     pub const KAFKA_BROKERS: &str = "127.0.0.1:9092";
+    /// `SMTP_URL` when unset: the local SMTP server, without TLS or login.
     pub const SMTP_URL: &str = "smtp://127.0.0.1:1025";
 }
 
 /// Default ports of the services; the gateway finds them at these unless told otherwise.
 pub mod ports {
+    /// The web gateway that browsers talk to.
     pub const GATEWAY: u16 = 3000;
+    /// Accounts, sessions and sign-in.
     pub const USER: u16 = 8081;
+    /// Items and the public catalog.
     pub const INVENTORY: u16 = 8082;
+    /// Purchases.
     pub const TRANSACTION: u16 = 8083;
+    /// Receipt emails, sent by a Kafka consumer.
     pub const RECEIPT: u16 = 8084;
+    /// The live-updates WebSocket hub.
     pub const NOTIFICATION: u16 = 8085;
 }
 

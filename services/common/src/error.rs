@@ -1,36 +1,60 @@
-//! The one JSON shape of every error a service returns, so the gateway can show the message
-//! next to the field that caused it.
+//! One way for every service to fail: a service's error enum implements [`ServiceError`]
+//! (status, field, message), and [`respond`] turns it into the one answer shape,
+//! [`ErrorBody`], logging what went wrong on our side without ever sending it.
+
+use std::time::Duration;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// A sentence a person can read.
-    pub error: String,
+pub use wire::ErrorBody;
+
+/// What a service's error says about itself; [`respond`] does the rest.
+pub trait ServiceError: std::error::Error + Sized {
+    /// The HTTP status of the answer.
+    fn status(&self) -> StatusCode;
+
     /// The input field at fault, when one is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    fn field(&self) -> Option<&str> {
+        None
+    }
+
+    /// The sentence for the caller; by default the error's `Display`.
+    fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// When the caller may try again (`Retry-After`), for 429 and 503.
+    fn retry_after(&self) -> Option<Duration> {
+        match self.status() {
+            StatusCode::SERVICE_UNAVAILABLE => Some(Duration::from_secs(5)),
+            _ => None,
+        }
+    }
 }
 
-impl ErrorBody {
-    pub fn new(error: impl Into<String>) -> Self {
-        Self {
-            error: error.into(),
-            field: None,
-        }
+/// The answer for `err`: its status, `Retry-After` when it has one, and an [`ErrorBody`]
+/// with its sentence. A 5xx is logged with its cause chain; the caller sees the sentence.
+pub fn respond<E: ServiceError>(err: E) -> Response {
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!(error = ?err, "request failed on our side");
     }
+    let body = ErrorBody {
+        error: err.message(),
+        field: err.field().map(str::to_owned),
+    };
+    let mut response = error_response(status, body);
+    if let Some(wait) = err.retry_after()
+        && let Ok(value) = HeaderValue::from_str(&(wait.as_secs_f64().ceil().max(1.0) as u64).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
 
-    pub fn for_field(field: impl Into<String>, error: impl Into<String>) -> Self {
-        Self {
-            error: error.into(),
-            field: Some(field.into()),
-        }
-    }
-
-    pub fn into_response_with(self, status: StatusCode) -> Response {
-        (status, Json(self)).into_response()
-    }
+/// `body` as JSON with `status`.
+pub fn error_response(status: StatusCode, body: ErrorBody) -> Response {
+    (status, Json(body)).into_response()
 }

@@ -27,19 +27,26 @@ pub struct Readiness {
     timeout: Duration,
 }
 
+/// The body of `/readyz`.
 #[derive(Debug, Serialize)]
 pub struct ReadinessReport {
+    /// True only when every check passed; `/readyz` answers 503 otherwise.
     pub ready: bool,
+    /// Each dependency's outcome, without the failure reason (that goes to the log only).
     pub checks: Vec<CheckReport>,
 }
 
+/// One dependency's entry in `/readyz`.
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
+    /// The check's short name, e.g. "mongo".
     pub name: &'static str,
+    /// Whether it answered within the timeout.
     pub ok: bool,
 }
 
 impl Readiness {
+    /// The checks `/readyz` runs, each given 2 s to answer.
     pub fn new(checks: Vec<Box<dyn ReadinessCheck>>) -> Self {
         Self {
             checks: Arc::new(checks),

@@ -18,8 +18,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use wire::UserId;
+
 use crate::config::ConfigError;
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, error_response};
 
 /// The header that carries a signed token from one service to the next.
 pub const IDENTITY_HEADER: &str = "x-marketplace-identity";
@@ -29,8 +31,8 @@ const MIN_SECRET_LEN: usize = 32;
 /// The signed-in user a request acts for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    /// The user's id (24 hexadecimal digits).
-    pub user_id: String,
+    /// The user's id.
+    pub user_id: UserId,
     /// The name others see.
     pub display_name: String,
     /// Where the user's receipts go.
@@ -68,7 +70,7 @@ pub struct Signed {
 struct Claims {
     aud: Caller,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    sub: Option<String>,
+    sub: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,10 +228,12 @@ impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
             Self::NotSigned => {
-                ErrorBody::new("sign in first").into_response_with(StatusCode::UNAUTHORIZED)
+                error_response(StatusCode::UNAUTHORIZED, ErrorBody::new("sign in first"))
             }
-            Self::WrongCaller => ErrorBody::new("this endpoint does not serve that caller")
-                .into_response_with(StatusCode::FORBIDDEN),
+            Self::WrongCaller => error_response(
+                StatusCode::FORBIDDEN,
+                ErrorBody::new("this endpoint does not serve that caller"),
+            ),
         }
     }
 }
@@ -314,7 +318,7 @@ mod tests {
 
     fn alice() -> Identity {
         Identity {
-            user_id: "665f1c2e9b1d8a0012345678".into(),
+            user_id: "665f1c2e9b1d8a0012345678".parse().expect("an id"),
             display_name: "Alice".into(),
             email: "alice@example.com".into(),
         }

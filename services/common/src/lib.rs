@@ -1,13 +1,12 @@
 //! What every marketplace service shares, so that no service writes it again:
 //! configuration from the environment, telemetry, `/healthz` + `/readyz`, serving with
-//! graceful shutdown, the JSON error shape, signed identities, input parsing, clients for the
-//! infrastructure, and the wire types that services, gateway and browser exchange.
+//! graceful shutdown, one error trait and answer, signed identities, request bodies decoded
+//! into their contract types, and clients for the infrastructure. The contracts themselves
+//! are in the `wire` crate.
 //!
-//! Without the default "server" feature only [`types`] is built (the browser uses that).
+//! Everything is behind the default "server" feature.
 
-pub mod events;
-pub mod ids;
-pub mod types;
+#![warn(missing_docs)]
 
 #[cfg(feature = "server")]
 pub mod client;

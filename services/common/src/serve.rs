@@ -44,6 +44,8 @@ async fn remember_request_id(request: axum::extract::Request, next: Next) -> Res
     }
 }
 
+/// A service bound to its port with its router, ready to
+/// [`run_until_stopped`](Self::run_until_stopped).
 pub struct Service {
     name: &'static str,
     listener: TcpListener,
@@ -69,6 +71,8 @@ impl Drop for AbortOnDrop {
 }
 
 impl Service {
+    /// Binds `addr` now (port 0 picks a free one), so the caller can learn the port before
+    /// serving; `name` labels the service's logs and metrics.
     pub async fn bind(
         name: &'static str,
         addr: SocketAddr,
@@ -111,6 +115,7 @@ impl Service {
         self
     }
 
+    /// The address actually bound, e.g. to learn the port that port 0 picked.
     pub fn local_addr(&self) -> SocketAddr {
         // A bound TCP listener always has a local address.
         self.listener
@@ -118,6 +123,8 @@ impl Service {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// Serves until SIGTERM or Ctrl-C, lets requests in flight finish, then stops the background
+    /// work and runs the stop hooks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(service = self.name, addr = %self.local_addr(), "listening");
         metrics::install();

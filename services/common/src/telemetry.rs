@@ -22,6 +22,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
+/// Installs logging, and trace export when configured, for `service`; call once at startup
+/// (later calls in the same process change nothing).
 pub fn init(service: &'static str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));

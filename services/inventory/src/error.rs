@@ -1,34 +1,55 @@
 //! Every way an inventory request can fail, and its status. Internal details are logged,
-//! never returned.
+//! never returned (see `common::error`).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use common::ErrorBody;
+use common::error::ServiceError;
 use common::input::FieldError;
 
+/// An inventory request that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A field of the request at fault: 422.
     #[error(transparent)]
     Field(#[from] FieldError),
+    /// 404.
     #[error("there is no item with this id")]
     ItemNotFound,
+    /// 403: someone else's item.
     #[error("only the item's seller may change it")]
     NotTheSeller,
+    /// MongoDB failed: 503.
     #[error("the catalog is unavailable right now; try again shortly")]
     Unavailable(#[from] mongodb::error::Error),
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            Self::Field(field) => return field.clone().into_response(),
+impl ServiceError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Field(field) => field.status(),
             Self::ItemNotFound => StatusCode::NOT_FOUND,
             Self::NotTheSeller => StatusCode::FORBIDDEN,
-            Self::Unavailable(source) => {
-                tracing::error!(error = ?source, "MongoDB failed");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-        };
-        ErrorBody::new(self.to_string()).into_response_with(status)
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Field(field) => Some(&field.field),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Field(field) => field.message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        common::error::respond(self)
     }
 }

@@ -7,7 +7,9 @@ use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use common::types::{CatalogPage, ItemView};
+use wire::inventory::CatalogPage;
+use wire::{ItemId, UserId};
+use wire::inventory::ItemView;
 
 use crate::domain::{CatalogQuery, regex_literal};
 
@@ -15,7 +17,7 @@ use crate::domain::{CatalogQuery, regex_literal};
 pub struct ItemDocument {
     #[serde(rename = "_id")]
     pub id: ObjectId,
-    pub seller_id: String,
+    pub seller_id: UserId,
     pub seller_name: String,
     pub title: String,
     pub description: String,
@@ -32,7 +34,7 @@ pub struct ItemDocument {
 impl ItemDocument {
     pub fn view(&self) -> ItemView {
         ItemView {
-            id: self.id.to_hex(),
+            id: ItemId::from_bytes(self.id.bytes()),
             seller_id: self.seller_id.clone(),
             seller_name: self.seller_name.clone(),
             title: self.title.clone(),
@@ -104,7 +106,7 @@ impl Items {
             Err(err) if is_duplicate_key(&err) => {
                 let existing = self
                     .collection
-                    .find_one(doc! { "seller_id": &item.seller_id, "request_id": &item.request_id })
+                    .find_one(doc! { "seller_id": item.seller_id.as_str(), "request_id": &item.request_id })
                     .await?;
                 match existing {
                     Some(existing) => Ok((existing, false)),
@@ -143,9 +145,9 @@ impl Items {
         })
     }
 
-    pub async fn of_seller(&self, seller_id: &str) -> mongodb::error::Result<Vec<ItemDocument>> {
+    pub async fn of_seller(&self, seller_id: &UserId) -> mongodb::error::Result<Vec<ItemDocument>> {
         self.collection
-            .find(doc! { "seller_id": seller_id })
+            .find(doc! { "seller_id": seller_id.as_str() })
             .sort(doc! { "created_at": -1, "_id": -1 })
             .limit(1_000)
             .await?
@@ -158,7 +160,7 @@ impl Items {
     pub async fn edit(
         &self,
         id: ObjectId,
-        seller_id: &str,
+        seller_id: &UserId,
         changes: ItemChanges,
     ) -> mongodb::error::Result<EditOutcome> {
         let mut set = doc! { "updated_at": bson::DateTime::now() };
@@ -180,7 +182,7 @@ impl Items {
         let edited = self
             .collection
             .find_one_and_update(
-                doc! { "_id": id, "seller_id": seller_id },
+                doc! { "_id": id, "seller_id": seller_id.as_str() },
                 doc! { "$set": set },
             )
             .return_document(ReturnDocument::After)

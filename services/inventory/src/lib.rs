@@ -9,6 +9,10 @@ mod items;
 mod reservations;
 mod routes;
 
+/// How tests configure the service: [`Config::for_tests`].
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::time::Duration;
 
 use axum::Router;

@@ -14,6 +14,9 @@ use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
+use wire::ItemId;
+use wire::inventory::{ReservedLine, Shortage};
+
 use crate::items::ItemDocument;
 
 /// One line of a purchase as asked for.
@@ -21,29 +24,6 @@ use crate::items::ItemDocument;
 pub struct WantedLine {
     pub item_id: ObjectId,
     pub quantity: i64,
-}
-
-/// One reserved line, with what the item was at the moment it was reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReservedLine {
-    pub item_id: String,
-    pub quantity: i64,
-    pub title: String,
-    pub seller_id: String,
-    pub seller_name: String,
-    pub unit_price_cents: i64,
-    /// The item's numbers right after this reservation, for live pages.
-    pub sold_after: i64,
-    pub stock_after: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shortage {
-    pub item_id: String,
-    /// `None` when the item does not exist.
-    pub title: Option<String>,
-    pub available: i64,
-    pub wanted: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +101,7 @@ impl Reservations {
         // New, or interrupted earlier (a crash, a concurrent retry): take what is not taken yet.
         for line in &reservation.wanted {
             let item_id = line.item_id.to_hex();
-            if reservation.taken.iter().any(|t| t.item_id == item_id) {
+            if reservation.taken.iter().any(|t| t.item_id.as_str() == item_id) {
                 continue;
             }
             match self.take(id, line).await? {
@@ -214,7 +194,7 @@ impl Reservations {
     async fn shortage(&self, line: &WantedLine) -> mongodb::error::Result<Shortage> {
         let item = self.items.find_one(doc! { "_id": line.item_id }).await?;
         Ok(Shortage {
-            item_id: line.item_id.to_hex(),
+            item_id: ItemId::from_bytes(line.item_id.bytes()),
             title: item.as_ref().map(|i| i.title.clone()),
             available: item.map_or(0, |i| i.stock),
             wanted: line.quantity,
@@ -223,7 +203,7 @@ impl Reservations {
 
     async fn give_back(&self, id: &str, taken: &[ReservedLine]) -> mongodb::error::Result<()> {
         for line in taken {
-            let Ok(item_id) = ObjectId::parse_str(&line.item_id) else {
+            let Ok(item_id) = ObjectId::parse_str(line.item_id.as_str()) else {
                 continue;
             };
             // Only an item still marked with this reservation gives back, so this runs once.
@@ -258,7 +238,7 @@ impl Reservations {
             .await?;
         // The in-flight marks are no longer needed once the outcome is stored.
         for line in taken {
-            if let Ok(item_id) = ObjectId::parse_str(&line.item_id) {
+            if let Ok(item_id) = ObjectId::parse_str(line.item_id.as_str()) {
                 self.items
                     .update_one(
                         doc! { "_id": item_id },
@@ -295,7 +275,7 @@ impl Reservations {
             return Ok(false);
         };
         for line in lines {
-            if let Ok(item_id) = ObjectId::parse_str(&line.item_id) {
+            if let Ok(item_id) = ObjectId::parse_str(line.item_id.as_str()) {
                 self.items
                     .update_one(
                         doc! { "_id": item_id },
@@ -324,7 +304,7 @@ impl Reservations {
 
 fn reserved_line(item: &ItemDocument, quantity: i64) -> ReservedLine {
     ReservedLine {
-        item_id: item.id.to_hex(),
+        item_id: ItemId::from_bytes(item.id.bytes()),
         quantity,
         title: item.title.clone(),
         seller_id: item.seller_id.clone(),

@@ -1,29 +1,22 @@
-//! The inventory service's HTTP API. Reads are public; writes need a signed identity from
-//! the gateway (`x-marketplace-identity`).
-//!
-//! | method and path | answer |
-//! | --- | --- |
-//! | `GET /v1/items?page=&per_page=&q=` | a catalog page, newest first |
-//! | `GET /v1/items/{id}` | one item; 404 unknown; 422 malformed id |
-//! | `GET /v1/sellers/{seller_id}/items` | that seller's items |
-//! | `POST /v1/items` | create (body: `title`, `description`, `price_cents`, `stock`, `image_url`, `request_id`) |
-//! | `POST /v1/items/{id}` | edit by its seller (any of those fields but `request_id`) |
-//! | `POST /v1/reservations` | take stock for a purchase, all lines or none (`reservation_id`, `lines`); the transaction service only |
-//! | `POST /v1/reservations/{id}/release` | give a reservation's stock back; the transaction service only |
-//! | `GET /v1/cache/stats` | cache hits and misses of this copy |
+//! The inventory service's HTTP API; its requests and answers are in `wire::inventory`.
+//! Reads are public; writes need a signed identity from the gateway
+//! (`x-marketplace-identity`); reservations only the transaction service's.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mongodb::bson::{self, oid::ObjectId};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use common::identity::{ForTransaction, SignedIn};
-use common::ids::PurchaseId;
-use common::input::{FieldError, JsonObject};
-use common::types::{CatalogPage, ItemView};
+use common::input::{Body, FieldError};
+use wire::PurchaseId;
+use wire::error::ErrorBody;
+use wire::inventory::{
+    CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
+    ReservationRequest, Reserved, ShortageBody,
+};
 
 use crate::AppState;
 use crate::cache::{CATALOG_GENERATION, item_generation};
@@ -32,6 +25,7 @@ use crate::error::ApiError;
 use crate::items::{EditOutcome, ItemChanges, ItemDocument};
 use crate::reservations::{Outcome, WantedLine};
 
+/// The routes, on the service's state.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/items", get(catalog).post(create_item))
@@ -41,13 +35,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reservations/{id}/release", post(release))
         .route("/v1/cache/stats", get(cache_stats))
         .with_state(state)
-}
-
-#[derive(Deserialize)]
-struct CatalogParams {
-    page: Option<String>,
-    per_page: Option<String>,
-    q: Option<String>,
 }
 
 async fn catalog(
@@ -89,28 +76,25 @@ async fn item(
 async fn seller_items(
     State(state): State<AppState>,
     Path(seller_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let seller_id = ObjectId::parse_str(seller_id.trim())
-        .map_err(|_| FieldError::new("seller_id", "must be a user id (24 hexadecimal digits)"))?;
-    let items = state.items.of_seller(&seller_id.to_hex()).await?;
+) -> Result<Json<ItemsBody>, ApiError> {
+    let seller_id = wire::UserId::parse(&seller_id)
+        .map_err(|err| FieldError::new("seller_id", err.to_string()))?;
+    let items = state.items.of_seller(&seller_id).await?;
     let items: Vec<ItemView> = items.iter().map(ItemDocument::view).collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ItemsBody { items }))
 }
-
-const ITEM_FIELDS: [&str; 5] = ["title", "description", "price_cents", "stock", "image_url"];
 
 async fn create_item(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
-    body: JsonObject,
+    Body(new): Body<NewItem>,
 ) -> Result<(StatusCode, Json<ItemView>), ApiError> {
-    body.allow_only(&[&ITEM_FIELDS[..], &["request_id"]].concat())?;
-    let title = Title::parse(&body.text("title")?)?;
-    let description = Description::parse(&body.optional_text("description")?.unwrap_or_default())?;
-    let price = PriceCents::parse(body.whole_number("price_cents")?)?;
-    let stock = Stock::parse(body.whole_number("stock")?)?;
-    let image_url = ImageUrl::parse(&body.optional_text("image_url")?.unwrap_or_default())?;
-    let request_id = match body.optional_text("request_id")? {
+    let title = Title::parse(&new.title)?;
+    let description = Description::parse(new.description.as_deref().unwrap_or_default())?;
+    let price = PriceCents::parse(new.price_cents)?;
+    let stock = Stock::parse(new.stock)?;
+    let image_url = ImageUrl::parse(new.image_url.as_deref().unwrap_or_default())?;
+    let request_id = match new.request_id {
         Some(id) if !id.trim().is_empty() && id.len() <= 64 => id.trim().to_owned(),
         Some(_) => return Err(FieldError::new("request_id", "must be 1 to 64 characters").into()),
         None => ObjectId::new().to_hex(),
@@ -148,33 +132,28 @@ async fn edit_item(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
     Path(id): Path<String>,
-    body: JsonObject,
+    Body(edit): Body<ItemEdit>,
 ) -> Result<Json<ItemView>, ApiError> {
     let id = parse_item_id(&id)?;
-    body.allow_only(&ITEM_FIELDS)?;
     let changes = ItemChanges {
-        title: body
-            .optional_text("title")?
+        title: edit
+            .title
             .map(|t| Title::parse(&t))
             .transpose()?
             .map(Title::into_inner),
-        description: body
-            .optional_text("description")?
+        description: edit
+            .description
             .map(|d| Description::parse(&d))
             .transpose()?
             .map(Description::into_inner),
-        price_cents: body
-            .optional_whole_number("price_cents")?
+        price_cents: edit
+            .price_cents
             .map(PriceCents::parse)
             .transpose()?
             .map(PriceCents::get),
-        stock: body
-            .optional_whole_number("stock")?
-            .map(Stock::parse)
-            .transpose()?
-            .map(Stock::get),
-        image_url: body
-            .optional_text("image_url")?
+        stock: edit.stock.map(Stock::parse).transpose()?.map(Stock::get),
+        image_url: edit
+            .image_url
             .map(|u| ImageUrl::parse(&u))
             .transpose()?
             .map(|u| u.map(ImageUrl::into_inner)),
@@ -190,25 +169,22 @@ async fn edit_item(
     }
 }
 
-async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
+async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {
     let (hits, misses) = state.cache.stats();
-    Json(json!({ "hits": hits, "misses": misses }))
+    Json(CacheStats { hits, misses })
 }
 
 async fn reserve(
     State(state): State<AppState>,
     ForTransaction(_buyer): ForTransaction,
-    body: JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    body.allow_only(&["reservation_id", "lines"])?;
-    let reservation_id = PurchaseId::parse(&body.text("reservation_id")?)
-        .map_err(|err| FieldError::new("reservation_id", err.to_string()))?;
-    let reservation_id = reservation_id.as_str();
-    let wanted = common::orders::parse_lines(&body)?
+    Body(request): Body<ReservationRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    let reservation_id = request.reservation_id.as_str();
+    let wanted = common::orders::normalise_lines(request.lines)?
         .into_iter()
         .map(|line| {
             Ok(WantedLine {
-                item_id: parse_item_id(&line.item_id)?,
+                item_id: parse_item_id(line.item_id.as_str())?,
                 quantity: line.quantity,
             })
         })
@@ -219,17 +195,20 @@ async fn reserve(
     }
     state.cache.invalidate(CATALOG_GENERATION).await;
     match outcome {
-        Outcome::Reserved { lines } => Ok((StatusCode::CREATED, Json(json!({ "lines": lines })))),
+        Outcome::Reserved { lines } => {
+            Ok((StatusCode::CREATED, Json(Reserved { lines })).into_response())
+        }
         Outcome::Short { shortage } => {
             let error = match (&shortage.title, shortage.available) {
                 (None, _) => "one of the items is no longer for sale".to_owned(),
                 (Some(title), 0) => format!("{title} is sold out"),
                 (Some(title), n) => format!("only {n} of {title} left"),
             };
-            Ok((
-                StatusCode::CONFLICT,
-                Json(json!({ "error": error, "field": "lines", "shortage": shortage })),
-            ))
+            let body = ShortageBody {
+                error: ErrorBody::for_field("lines", error),
+                shortage,
+            };
+            Ok((StatusCode::CONFLICT, Json(body)).into_response())
         }
     }
 }

@@ -2,11 +2,13 @@
 //! sockets want it; each message is parsed and serialised once and handed to every socket
 //! through a broadcast channel.
 
+use wire::{redis_channels, socket_topics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
-use common::events::{FEED_CHANNEL, FEED_TOPIC, LiveEvent, ServerMessage, USER_TOPIC};
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 use fred::prelude::{Client, EventInterface, PubsubInterface};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
@@ -202,10 +204,10 @@ impl Hub {
 
 /// The browser-facing topic name of a Redis channel.
 fn topic_of(channel: &str) -> &str {
-    if channel == FEED_CHANNEL {
-        FEED_TOPIC
+    if channel == redis_channels::FEED {
+        socket_topics::FEED
     } else if channel.starts_with("user:") {
-        USER_TOPIC
+        socket_topics::USER
     } else {
         channel
     }

@@ -12,6 +12,10 @@ mod presence;
 mod quota;
 mod socket;
 
+/// How tests configure the service: [`Config::for_tests`].
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::time::Duration;
 
 use axum::Router;

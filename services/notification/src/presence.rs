@@ -7,11 +7,13 @@
 //! crashed instance's viewers drop out within `ttl + heartbeat`. Each count carries a sequence
 //! number from the same transaction, so a browser can ignore a count that arrives late.
 
+use wire::redis_channels;
+use wire::ItemId;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::events::{LiveEvent, item_channel};
+use wire::events::LiveEvent;
 use common::infra::redis::publish_live;
 use fred::prelude::{Client, KeysInterface, SortedSetsInterface, TransactionInterface};
 use tokio::task::JoinHandle;
@@ -23,7 +25,7 @@ pub struct Presence {
     instance: String,
     timing: PresenceTiming,
     /// Item id → this instance's sockets viewing it.
-    local: Mutex<HashMap<String, HashSet<u64>>>,
+    local: Mutex<HashMap<ItemId, HashSet<u64>>>,
 }
 
 enum Change {
@@ -32,11 +34,11 @@ enum Change {
     Prune,
 }
 
-fn members_key(item_id: &str) -> String {
+fn members_key(item_id: &ItemId) -> String {
     format!("presence:item:{item_id}")
 }
 
-fn sequence_key(item_id: &str) -> String {
+fn sequence_key(item_id: &ItemId) -> String {
     format!("presence:item:{item_id}:seq")
 }
 
@@ -61,18 +63,18 @@ impl Presence {
         format!("{}:{socket}", self.instance)
     }
 
-    pub async fn join(&self, item_id: &str, socket: u64) {
+    pub async fn join(&self, item_id: &ItemId, socket: u64) {
         self.local
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(item_id.to_owned())
+            .entry(item_id.clone())
             .or_default()
             .insert(socket);
         self.update(item_id, Change::Join(self.member(socket)))
             .await;
     }
 
-    pub async fn leave(&self, item_id: &str, socket: u64) {
+    pub async fn leave(&self, item_id: &ItemId, socket: u64) {
         {
             let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(sockets) = local.get_mut(item_id) {
@@ -89,7 +91,7 @@ impl Presence {
     /// This instance is stopping: its viewers leave every count now, instead of when their
     /// entries expire. (Their browsers reconnect to another instance and join again.)
     pub async fn leave_all(&self) {
-        let viewed: Vec<(String, Vec<u64>)> =
+        let viewed: Vec<(ItemId, Vec<u64>)> =
             std::mem::take(&mut *self.local.lock().unwrap_or_else(PoisonError::into_inner))
                 .into_iter()
                 .map(|(item, sockets)| (item, sockets.into_iter().collect()))
@@ -104,13 +106,13 @@ impl Presence {
 
     /// Applies the change, prunes expired viewers and publishes the count. Presence is
     /// best effort: with Redis away the count pauses, and the next heartbeat catches up.
-    async fn update(&self, item_id: &str, change: Change) {
+    async fn update(&self, item_id: &ItemId, change: Change) {
         if let Err(err) = self.try_update(item_id, change).await {
-            tracing::warn!(%err, item_id, "could not update presence");
+            tracing::warn!(%err, %item_id, "could not update presence");
         }
     }
 
-    async fn try_update(&self, item_id: &str, change: Change) -> Result<(), fred::error::Error> {
+    async fn try_update(&self, item_id: &ItemId, change: Change) -> Result<(), fred::error::Error> {
         let key = members_key(item_id);
         let sequence = sequence_key(item_id);
         let now = now_millis();
@@ -142,11 +144,11 @@ impl Presence {
             return Ok(());
         };
         let event = LiveEvent::Viewers {
-            item_id: item_id.to_owned(),
+            item_id: item_id.clone(),
             count: count.max(0) as u64,
             seq: seq.max(0) as u64,
         };
-        publish_live(&self.redis, &item_channel(item_id), &event).await;
+        publish_live(&self.redis, &redis_channels::item(item_id), &event).await;
         Ok(())
     }
 
@@ -172,7 +174,7 @@ impl Presence {
     }
 
     async fn heartbeat(&self) {
-        let viewed: Vec<(String, Vec<u64>)> = self
+        let viewed: Vec<(ItemId, Vec<u64>)> = self
             .local
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -183,13 +185,13 @@ impl Presence {
             match self.refresh(&item_id, &sockets).await {
                 Ok(pruned) if pruned > 0 => self.update(&item_id, Change::Prune).await,
                 Ok(_) => {}
-                Err(err) => tracing::warn!(%err, item_id, "presence heartbeat failed"),
+                Err(err) => tracing::warn!(%err, %item_id, "presence heartbeat failed"),
             }
         }
     }
 
     /// Pushes this instance's members' expiry forward; returns how many expired ones it pruned.
-    async fn refresh(&self, item_id: &str, sockets: &[u64]) -> Result<i64, fred::error::Error> {
+    async fn refresh(&self, item_id: &ItemId, sockets: &[u64]) -> Result<i64, fred::error::Error> {
         let key = members_key(item_id);
         let now = now_millis();
         let expiry = now + self.timing.ttl.as_millis() as f64;

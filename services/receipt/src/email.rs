@@ -1,7 +1,7 @@
 //! The receipt email: plain text and HTML, listing every line and the total.
 
-use common::events::PurchaseEvent;
-use common::types::format_cents;
+use wire::events::PurchaseEvent;
+use wire::money::format_cents;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
@@ -31,7 +31,7 @@ pub fn receipt(event: &PurchaseEvent, from: &Mailbox) -> Result<Message, String>
             event.buyer_email
         )
     })?;
-    let order = short_id(&event.transaction_id).to_uppercase();
+    let order = short_id(event.transaction_id.as_str()).to_uppercase();
 
     let mut text = format!(
         "Hello {},\n\nthank you for your purchase. Order {order}:\n\n",

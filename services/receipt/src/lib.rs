@@ -6,6 +6,10 @@ mod email;
 mod receipts;
 mod worker;
 
+/// How tests configure the service: [`Config::for_tests`].
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -17,7 +21,10 @@ use common::infra::kafka::{self, KafkaCheck};
 use common::infra::mongo::{MongoCheck, MongoSettings};
 use common::infra::smtp::{SmtpCheck, SmtpSettings};
 use common::{Readiness, Service};
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use common::error::ServiceError;
+use wire::receipt::{SetAsideRecords, WorkerStats};
 
 const SERVICE: &str = "receipt-service";
 
@@ -41,7 +48,7 @@ impl Config {
             mongo: MongoSettings::from_env(),
             kafka_brokers: kafka::brokers_from_env(),
             smtp: SmtpSettings::from_env(),
-            purchases_topic: env_or("PURCHASES_TOPIC", common::events::PURCHASES_TOPIC),
+            purchases_topic: env_or("PURCHASES_TOPIC", wire::kafka_topics::PURCHASES),
             group: env_or("RECEIPT_GROUP", "receipt-workers"),
             from: env_or("RECEIPT_FROM", "Marketplace <receipts@marketplace.test>"),
         })
@@ -98,33 +105,45 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
 }
 
 /// What this worker did, and which partitions it holds now.
-async fn stats_route(State(state): State<AppState>) -> Json<Value> {
+async fn stats_route(State(state): State<AppState>) -> Json<WorkerStats> {
     let partitions = state
         .stats
         .partitions
         .lock()
         .map(|p| p.clone())
         .unwrap_or_default();
-    Json(json!({
-        "sent": state.stats.sent.load(Ordering::Relaxed),
-        "duplicates_skipped": state.stats.duplicates_skipped.load(Ordering::Relaxed),
-        "set_aside": state.stats.set_aside.load(Ordering::Relaxed),
-        "partitions": partitions,
-    }))
+    Json(WorkerStats {
+        sent: state.stats.sent.load(Ordering::Relaxed),
+        duplicates_skipped: state.stats.duplicates_skipped.load(Ordering::Relaxed),
+        set_aside: state.stats.set_aside.load(Ordering::Relaxed),
+        partitions,
+    })
+}
+
+/// Why an operator endpoint failed.
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    /// MongoDB failed: 503.
+    #[error("MongoDB is unavailable")]
+    Unavailable(#[from] mongodb::error::Error),
+}
+
+impl ServiceError for ApiError {
+    fn status(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        common::error::respond(self)
+    }
 }
 
 /// Records that can never be sent, newest first, for an operator.
-async fn set_aside_route(
-    State(state): State<AppState>,
-) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
-    match state.receipts.list_set_aside().await {
-        Ok(records) => Ok(Json(json!({ "records": records }))),
-        Err(err) => {
-            tracing::error!(%err, "cannot list set-aside records");
-            Err((
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "error": "MongoDB is unavailable" })),
-            ))
-        }
-    }
+async fn set_aside_route(State(state): State<AppState>) -> Result<Json<SetAsideRecords>, ApiError> {
+    let records = state.receipts.list_set_aside().await?;
+    Ok(Json(SetAsideRecords {
+        records: records.into_iter().map(receipts::SetAside::view).collect(),
+    }))
 }

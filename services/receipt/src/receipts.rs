@@ -23,6 +23,20 @@ pub struct SetAside {
     pub at: bson::DateTime,
 }
 
+impl SetAside {
+    /// What an operator sees of it.
+    pub fn view(self) -> wire::receipt::SetAsideRecord {
+        wire::receipt::SetAsideRecord {
+            topic: self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            payload: self.payload,
+            reason: self.reason,
+            at: self.at.timestamp_millis(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Receipts {
     sent: Collection<SentReceipt>,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::events::PurchaseEvent;
+use wire::events::PurchaseEvent;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::sync::Mutex;
@@ -155,7 +155,7 @@ impl Worker {
         let transient = |e: mongodb::error::Error| Failure::Transient(format!("MongoDB: {e}"));
         if self
             .receipts
-            .was_sent(&event.transaction_id)
+            .was_sent(event.transaction_id.as_str())
             .await
             .map_err(transient)?
         {
@@ -178,7 +178,7 @@ impl Worker {
         }
         // Until this is recorded a crash would send the receipt again; keep the gap short.
         let mut wait = Duration::from_millis(50);
-        while let Err(err) = self.receipts.mark_sent(&event.transaction_id).await {
+        while let Err(err) = self.receipts.mark_sent(event.transaction_id.as_str()).await {
             tracing::warn!(%err, "receipt sent but not yet recorded; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));

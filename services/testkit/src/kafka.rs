@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+/// A Kafka broker of the test's own, to stop and restart without disturbing the shared one;
+/// its storage is deleted on drop.
 pub struct KafkaBroker {
     dir: PathBuf,
     port: u16,

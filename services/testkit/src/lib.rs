@@ -2,7 +2,10 @@
 //! servers that `scripts/infra.sh up` starts, private instances a test owns, and cuttable TCP
 //! proxies that let a test take a dependency away from one service without disturbing others.
 
+#![warn(missing_docs)]
+
 pub mod browser;
+mod identity;
 mod kafka;
 mod live;
 mod mailbox;
@@ -10,6 +13,7 @@ mod proxy;
 mod redis;
 mod service;
 
+pub use identity::{IDENTITY_SECRET, identity_key};
 pub use kafka::{KafkaBroker, produce, read_topic};
 pub use live::{Ending, LiveSocket};
 pub use mailbox::{Email, EmailBody, Mailbox};
@@ -22,14 +26,21 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Addresses of the shared local servers (same variables and defaults as the services).
 #[derive(Debug, Clone)]
 pub struct Infra {
+    /// The shared MongoDB (`MONGODB_URI`).
     pub mongodb_uri: String,
+    /// The shared Redis (`REDIS_URL`).
     pub redis_url: String,
+    /// The shared Kafka's bootstrap list (`KAFKA_BROKERS`).
     pub kafka_brokers: String,
+    /// The shared SMTP server the services send mail to (`SMTP_URL`).
     pub smtp_url: String,
+    /// The HTTP API that reads that server's mail back, for [`Mailbox`] (`MAIL_API_URL`).
     pub mail_api_url: String,
 }
 
 impl Infra {
+    /// Reads the same variables as the services, falling back to the local servers that
+    /// `scripts/infra.sh up` starts.
     pub fn from_env() -> Self {
         let var = |name: &str, default: &str| {
             std::env::var(name)
@@ -46,14 +57,17 @@ impl Infra {
         }
     }
 
+    /// `host:port` of the shared MongoDB, e.g. for a [`TcpProxy`] to stand in front of.
     pub fn mongo_addr(&self) -> String {
         host_port(&self.mongodb_uri)
     }
 
+    /// `host:port` of the shared Redis, e.g. for a [`TcpProxy`] to stand in front of.
     pub fn redis_addr(&self) -> String {
         host_port(&self.redis_url)
     }
 
+    /// `host:port` of the shared SMTP server, e.g. for a [`TcpProxy`] to stand in front of.
     pub fn smtp_addr(&self) -> String {
         host_port(&self.smtp_url)
     }

@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use common::events::{ClientMessage, LiveEvent, ServerMessage};
+use wire::socket::ClientMessage;
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -13,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// One live-updates WebSocket, held as a browser tab holds it.
 pub struct LiveSocket {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Read while waiting for something else; handed out by `next` in order.
@@ -22,7 +25,9 @@ pub struct LiveSocket {
 /// How a socket ended, as seen from the browser side.
 #[derive(Debug)]
 pub enum Ending {
+    /// The server sent a close frame (with its code and reason, if any).
     Closed(Option<CloseFrame>),
+    /// The connection ended or failed without a close frame.
     Dropped,
 }
 
@@ -58,6 +63,7 @@ impl LiveSocket {
         }
     }
 
+    /// Sends a raw text frame, e.g. a malformed message the server must answer with an error.
     pub async fn send_text(&mut self, text: impl Into<String>) {
         self.stream
             .send(Message::text(text.into()))
@@ -98,6 +104,7 @@ impl LiveSocket {
         self
     }
 
+    /// Stops receiving `topic`; the server sends no answer to wait for.
     pub async fn unsubscribe(&mut self, topic: &str) {
         self.send(&ClientMessage::Unsubscribe {
             topic: topic.to_owned(),
@@ -218,6 +225,7 @@ impl LiveSocket {
         }
     }
 
+    /// Closes the socket cleanly, as closing the tab does.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
     }

@@ -4,20 +4,27 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+/// One message in the mailbox, as a search lists it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Email {
+    /// The mailbox's id for it, to fetch its content with [`Mailbox::body`].
     #[serde(rename = "ID")]
     pub id: String,
+    /// The subject line, enough to tell which email it is.
     #[serde(rename = "Subject")]
     pub subject: String,
 }
 
+/// A message's content, to check what the recipient reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmailBody {
+    /// The subject line.
     #[serde(rename = "Subject")]
     pub subject: String,
+    /// The plain-text part.
     #[serde(rename = "Text")]
     pub text: String,
+    /// The HTML part.
     #[serde(rename = "HTML")]
     pub html: String,
 }
@@ -27,6 +34,8 @@ struct Search {
     messages: Vec<Email>,
 }
 
+/// Reads back what the services sent to the shared SMTP server; `Mailbox::default()` finds it
+/// through `MAIL_API_URL`.
 pub struct Mailbox {
     api: String,
     http: reqwest::Client,
@@ -78,6 +87,7 @@ impl Mailbox {
         }
     }
 
+    /// Fetches the full content of an email that [`to`](Self::to) listed.
     pub async fn body(&self, email: &Email) -> EmailBody {
         self.http
             .get(format!("{}/api/v1/message/{}", self.api, email.id))

@@ -10,6 +10,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// A cuttable TCP proxy in front of a shared server, so one service under test can lose a
+/// dependency; it stops on drop.
 pub struct TcpProxy {
     addr: SocketAddr,
     target: String,

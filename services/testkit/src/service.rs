@@ -4,10 +4,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A service running in the test process, and an HTTP client to call it; see [`spawn`].
 pub struct TestService {
+    /// `http://127.0.0.1:<port>`, to build request URLs from (see [`url`](Self::url)).
     pub base_url: String,
     /// Where its `/metrics` is served (the gateway serves it on a port of its own).
     pub metrics_url: String,
+    /// A client with a 10 s timeout, so a hung request fails the test instead of hanging it.
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -36,6 +39,7 @@ impl TestService {
         self.task.abort();
     }
 
+    /// The full URL of `path` (e.g. "/readyz") on the service.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -52,6 +56,7 @@ impl TestService {
         (status, response.json().await.expect("/readyz answers JSON"))
     }
 
+    /// Asserts that `/healthz` answers 200: the process is up, whatever its dependencies say.
     pub async fn assert_alive(&self) {
         let response = self
             .http

@@ -1,20 +1,24 @@
 //! Every way a transaction-service request can fail, and its status. Internal details are
-//! logged, never returned.
+//! logged, never returned (see `common::error`).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use common::ErrorBody;
+use common::error::ServiceError;
 use common::input::FieldError;
 
+/// A transaction-service request that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A field of the request at fault: 422.
     #[error(transparent)]
     Field(#[from] FieldError),
+    /// 422: one key, two different purchases.
     #[error("this Idempotency-Key was already used for a different purchase")]
     KeyReused,
-    /// Not enough stock or no such item; the same answer on every retry.
+    /// Not enough stock or no such item; the same answer on every retry: 409.
     #[error("{0}")]
     Rejected(String),
+    /// MongoDB or the inventory service failed: 503.
     #[error("purchases are unavailable right now; try again shortly (nothing was charged twice)")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -25,20 +29,33 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
+impl ServiceError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Field(_) | Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Rejected(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Field(field) => Some(&field.field),
+            Self::KeyReused => Some("Idempotency-Key"),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Field(field) => field.message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            Self::Field(field) => return field.clone().into_response(),
-            Self::KeyReused => {
-                return ErrorBody::for_field("Idempotency-Key", self.to_string())
-                    .into_response_with(StatusCode::UNPROCESSABLE_ENTITY);
-            }
-            Self::Rejected(_) => StatusCode::CONFLICT,
-            Self::Unavailable(source) => {
-                tracing::error!(error = ?source, "a dependency failed");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-        };
-        ErrorBody::new(self.to_string()).into_response_with(status)
+        common::error::respond(self)
     }
 }

@@ -9,6 +9,10 @@ mod outbox;
 mod routes;
 mod transactions;
 
+/// How tests configure the service: [`Config::for_tests`].
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -54,7 +58,7 @@ impl Config {
 #[derive(Clone)]
 pub(crate) struct AppState {
     transactions: transactions::Transactions,
-    inventory: inventory::InventoryClient,
+    inventory: clients::InventoryClient,
     redis: fred::prelude::Client,
     identity: IdentityKey,
     relay_wake: Arc<Notify>,
@@ -87,10 +91,12 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     ));
     let state = AppState {
         transactions,
-        inventory: inventory::InventoryClient::new(
-            config.inventory_url.clone(),
+        inventory: clients::InventoryClient::new(
+            clients::http_client(),
+            &config.inventory_url,
             config.identity.clone(),
-        ),
+        )
+        .map_err(|err| anyhow::anyhow!("INVENTORY_URL: {err}"))?,
         redis: redis.clone(),
         identity: config.identity,
         relay_wake,

@@ -1,20 +1,27 @@
 //! Small events on Redis pub/sub for live pages. At most once: pages re-read the durable
 //! state when they (re)connect, so a lost event only delays a number, never falsifies it.
 
-use common::events::{FEED_CHANNEL, LiveEvent, item_channel, user_channel};
+use wire::redis_channels;
+use wire::events::LiveEvent;
 use common::infra::redis::publish_live;
 use fred::prelude::Client;
 
+use wire::{PurchaseId, UserId};
+
+use crate::inventory::ItemNumbers;
 use crate::transactions::TransactionDocument;
 
+/// Tells the feed, the buyer's tabs, each seller's tabs and each item's page about a
+/// completed purchase.
 pub async fn publish_purchase(
     redis: &Client,
     purchase: &TransactionDocument,
-    items: &[(String, i64, i64)],
+    items: &[ItemNumbers],
 ) {
+    let purchase_id = PurchaseId::from_bytes(purchase.id.bytes());
     let mut events = vec![
         (
-            FEED_CHANNEL.to_owned(),
+            redis_channels::FEED.to_owned(),
             LiveEvent::Purchase {
                 buyer_name: purchase.buyer_name.clone(),
                 titles: purchase.lines.iter().map(|l| l.title.clone()).collect(),
@@ -22,30 +29,26 @@ pub async fn publish_purchase(
             },
         ),
         (
-            user_channel(&purchase.buyer_id),
+            redis_channels::user(&purchase.buyer_id),
             LiveEvent::PurchasesChanged {
-                transaction_id: purchase.id.to_hex(),
+                transaction_id: purchase_id.clone(),
             },
         ),
     ];
-    let mut sellers: Vec<&str> = purchase
-        .lines
-        .iter()
-        .map(|l| l.seller_id.as_str())
-        .collect();
+    let mut sellers: Vec<&UserId> = purchase.lines.iter().map(|l| &l.seller_id).collect();
     sellers.sort_unstable();
     sellers.dedup();
     for seller in sellers {
         events.push((
-            user_channel(seller),
+            redis_channels::user(seller),
             LiveEvent::SalesChanged {
-                transaction_id: purchase.id.to_hex(),
+                transaction_id: purchase_id.clone(),
             },
         ));
     }
     for (item_id, sold, stock) in items {
         events.push((
-            item_channel(item_id),
+            redis_channels::item(item_id),
             LiveEvent::ItemChanged {
                 item_id: item_id.clone(),
                 sold: *sold,

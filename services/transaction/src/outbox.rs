@@ -4,10 +4,10 @@
 //! a copy killed between sending and marking "sent" means the purchase is sent again later,
 //! which the receipt workers recognise by its transaction id.
 
+use wire::kafka_topics;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::events::PURCHASES_TOPIC;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::Notify;
@@ -79,5 +79,5 @@ async fn record_backlog(transactions: &Transactions) {
 }
 
 pub fn default_topic() -> String {
-    common::config::env_or("PURCHASES_TOPIC", PURCHASES_TOPIC)
+    common::config::env_or("PURCHASES_TOPIC", kafka_topics::PURCHASES)
 }

@@ -1,23 +1,20 @@
-//! The transaction service's HTTP API; every route needs a signed identity.
-//!
-//! | method and path | answer |
-//! | --- | --- |
-//! | `POST /v1/purchases` (header `Idempotency-Key`, body `lines: [{item_id, quantity}]`) | 201 the purchase; 409 not enough stock; the same key and body again return the first answer |
-//! | `GET /v1/purchases?page=` | the caller's purchases, newest first |
-//! | `GET /v1/sales` | lines of the caller's items that sold, with totals |
-//! | `GET /v1/outbox` | purchases not yet relayed to Kafka (for operators) |
+//! The transaction service's HTTP API; its requests and answers are in
+//! `wire::transaction`. Every route but the operators' outbox count needs a signed identity.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use common::identity::SignedIn;
-use common::input::{FieldError, JsonObject};
+use common::input::{Body, FieldError};
 use common::orders;
-use common::types::{PurchaseView, SalesReport};
+use wire::PurchaseId;
+use wire::transaction::{
+    HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
+};
+use wire::transaction::PurchaseView;
+use wire::transaction::SalesReport;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -27,6 +24,7 @@ use crate::transactions::{Status, request_hash};
 
 const PAGE_SIZE: u64 = 20;
 
+/// The routes, on the service's state.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/purchases", post(purchase).get(history))
@@ -37,7 +35,7 @@ pub fn router(state: AppState) -> Router {
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, FieldError> {
     let key = headers
-        .get("idempotency-key")
+        .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .ok_or_else(|| {
@@ -59,11 +57,10 @@ async fn purchase(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
     headers: HeaderMap,
-    body: JsonObject,
+    Body(request): Body<PurchaseRequest>,
 ) -> Result<(StatusCode, Json<PurchaseView>), ApiError> {
     let key = idempotency_key(&headers)?;
-    body.allow_only(&["lines"])?;
-    let lines = orders::parse_lines(&body)?;
+    let lines = orders::normalise_lines(request.lines)?;
     let hash = request_hash(&lines);
 
     let transaction = state
@@ -84,9 +81,8 @@ async fn purchase(
         Status::Pending => {}
     }
 
-    let reservation = state
-        .inventory
-        .reserve(&transaction.id.to_hex(), &buyer, &lines)
+    let reservation_id = PurchaseId::from_bytes(transaction.id.bytes());
+    let reservation = crate::inventory::reserve(&state.inventory, &reservation_id, &buyer, &lines)
         .await
         .map_err(ApiError::Unavailable)?;
     match reservation {
@@ -114,16 +110,11 @@ async fn purchase(
     }
 }
 
-#[derive(Deserialize)]
-struct PageParams {
-    page: Option<String>,
-}
-
 async fn history(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
-    Query(params): Query<PageParams>,
-) -> Result<Json<Value>, ApiError> {
+    Query(params): Query<HistoryParams>,
+) -> Result<Json<PurchaseHistory>, ApiError> {
     let page = match params
         .page
         .as_deref()
@@ -141,9 +132,12 @@ async fn history(
         .transactions
         .history(&buyer.user_id, page, PAGE_SIZE)
         .await?;
-    Ok(Json(
-        json!({ "purchases": purchases, "page": page, "per_page": PAGE_SIZE, "total": total }),
-    ))
+    Ok(Json(PurchaseHistory {
+        purchases,
+        page,
+        per_page: PAGE_SIZE,
+        total,
+    }))
 }
 
 async fn sales(
@@ -153,8 +147,8 @@ async fn sales(
     Ok(Json(state.transactions.sales(&seller.user_id).await?))
 }
 
-async fn outbox(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "pending": state.transactions.outbox_backlog().await? }),
-    ))
+async fn outbox(State(state): State<AppState>) -> Result<Json<OutboxBacklog>, ApiError> {
+    Ok(Json(OutboxBacklog {
+        pending: state.transactions.outbox_backlog().await?,
+    }))
 }

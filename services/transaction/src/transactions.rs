@@ -9,10 +9,14 @@ use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use common::events::PurchaseEvent;
+use wire::events::PurchaseEvent;
 use common::identity::Identity;
-use common::orders::OrderLine;
-use common::types::{PurchaseLine, PurchaseView, SaleView, SalesReport};
+use wire::transaction::OrderLine;
+use wire::{ItemId, PurchaseId, UserId};
+use wire::transaction::PurchaseLine;
+use wire::transaction::PurchaseView;
+use wire::transaction::SaleView;
+use wire::transaction::SalesReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,7 +38,7 @@ pub enum Outbox {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WantedLine {
-    pub item_id: String,
+    pub item_id: ItemId,
     pub quantity: i64,
 }
 
@@ -42,7 +46,7 @@ pub struct WantedLine {
 pub struct TransactionDocument {
     #[serde(rename = "_id")]
     pub id: ObjectId,
-    pub buyer_id: String,
+    pub buyer_id: UserId,
     pub buyer_name: String,
     pub buyer_email: String,
     pub idempotency_key: String,
@@ -61,7 +65,7 @@ pub struct TransactionDocument {
 impl TransactionDocument {
     pub fn view(&self) -> PurchaseView {
         PurchaseView {
-            id: self.id.to_hex(),
+            id: PurchaseId::from_bytes(self.id.bytes()),
             lines: self.lines.clone(),
             total_cents: self.total_cents,
             created_at: self.created_at.timestamp_millis(),
@@ -70,7 +74,7 @@ impl TransactionDocument {
 
     pub fn event(&self) -> PurchaseEvent {
         PurchaseEvent {
-            transaction_id: self.id.to_hex(),
+            transaction_id: PurchaseId::from_bytes(self.id.bytes()),
             buyer_id: self.buyer_id.clone(),
             buyer_name: self.buyer_name.clone(),
             buyer_email: self.buyer_email.clone(),
@@ -165,7 +169,7 @@ impl Transactions {
             Err(err) if is_duplicate_key(&err) => {
                 let existing = self
                     .collection
-                    .find_one(doc! { "buyer_id": &buyer.user_id, "idempotency_key": key })
+                    .find_one(doc! { "buyer_id": buyer.user_id.as_str(), "idempotency_key": key })
                     .await?;
                 existing.ok_or(err)
             }
@@ -223,11 +227,11 @@ impl Transactions {
     /// The buyer's completed purchases, newest first.
     pub async fn history(
         &self,
-        buyer_id: &str,
+        buyer_id: &UserId,
         page: u64,
         per_page: u64,
     ) -> mongodb::error::Result<(Vec<PurchaseView>, u64)> {
-        let filter = doc! { "buyer_id": buyer_id, "status": to_bson(&Status::Completed)? };
+        let filter = doc! { "buyer_id": buyer_id.as_str(), "status": to_bson(&Status::Completed)? };
         let total = self.collection.count_documents(filter.clone()).await?;
         let docs: Vec<TransactionDocument> = self
             .collection
@@ -242,10 +246,10 @@ impl Transactions {
     }
 
     /// Every line this seller sold, newest first (at most the latest 1,000 purchases).
-    pub async fn sales(&self, seller_id: &str) -> mongodb::error::Result<SalesReport> {
+    pub async fn sales(&self, seller_id: &UserId) -> mongodb::error::Result<SalesReport> {
         let docs: Vec<TransactionDocument> = self
             .collection
-            .find(doc! { "status": to_bson(&Status::Completed)?, "lines.seller_id": seller_id })
+            .find(doc! { "status": to_bson(&Status::Completed)?, "lines.seller_id": seller_id.as_str() })
             .sort(doc! { "created_at": -1, "_id": -1 })
             .limit(1_000)
             .await?
@@ -256,9 +260,9 @@ impl Transactions {
             .flat_map(|tx| {
                 tx.lines
                     .iter()
-                    .filter(|l| l.seller_id == seller_id)
+                    .filter(|l| &l.seller_id == seller_id)
                     .map(|line| SaleView {
-                        transaction_id: tx.id.to_hex(),
+                        transaction_id: PurchaseId::from_bytes(tx.id.bytes()),
                         item_id: line.item_id.clone(),
                         title: line.title.clone(),
                         buyer_name: tx.buyer_name.clone(),

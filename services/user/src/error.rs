@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use common::ErrorBody;
+use common::error::ServiceError;
 use common::input::FieldError;
 
+/// A user-service request that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A field of the request at fault: 422.
     #[error(transparent)]
     Field(#[from] FieldError),
     #[error("an account with this email already exists")]
@@ -44,45 +46,48 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            Self::Field(field) => return field.clone().into_response(),
-            Self::EmailTaken => {
-                return ErrorBody::for_field("email", self.to_string())
-                    .into_response_with(StatusCode::CONFLICT);
-            }
+impl ServiceError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Field(field) => field.status(),
+            Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials | Self::NoSession => StatusCode::UNAUTHORIZED,
             Self::TooManyAttempts(_) | Self::TooManyRegistrations(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Unavailable(source) => {
-                tracing::error!(error = ?source, "a dependency failed");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Internal(source) => {
-                tracing::error!(error = ?source, "internal error");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        let retry_after = match &self {
+            Self::Busy | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::Field(field) => Some(&field.field),
+            Self::EmailTaken => Some("email"),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Field(field) => field.message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
             Self::TooManyAttempts(wait) | Self::TooManyRegistrations(wait) => Some(*wait),
             Self::Busy => Some(Duration::from_secs(1)),
             Self::Unavailable(_) => Some(Duration::from_secs(5)),
             _ => None,
-        };
-        let mut response = ErrorBody::new(self.to_string()).into_response_with(status);
-        if let Some(wait) = retry_after
-            && let Ok(value) = (wait.as_secs_f64().ceil().max(1.0) as u64)
-                .to_string()
-                .parse()
-        {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, value);
         }
-        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        common::error::respond(self)
     }
 }
 

@@ -1,28 +1,23 @@
-//! The user service's HTTP API. Only the gateway may call it: every request carries the
-//! gateway's signed token ([`FromGateway`]), which also says the browser's address; a
-//! browser user's token, or none, is refused (403 / 401).
-//!
-//! | method and path | body | answer |
-//! | --- | --- | --- |
-//! | `POST /v1/users` | `email`, `password`, `display_name` | 201 `{user}`; 409 email taken; 422 field; 429 too many from this address; 503 busy |
-//! | `POST /v1/sessions` | `email`, `password` | 201 `{session_id, user}`; 401; 429; 503 busy |
-//! | `POST /v1/sessions/current` | `session_id` | 200 `{user}`; 401 when ended or unknown |
-//! | `POST /v1/sessions/end` | `session_id` | 204, also when already ended |
+//! The user service's HTTP API; its requests and answers are in `wire::user`. Only the
+//! gateway may call it: every request carries the gateway's signed token ([`FromGateway`]),
+//! which also says the browser's address; a browser user's token, or none, is refused
+//! (403 / 401).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use mongodb::bson::{self, oid::ObjectId};
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::ApiError;
 use crate::users::{InsertError, UserDocument};
 use common::identity::FromGateway;
-use common::input::JsonObject;
+use common::input::Body;
+use wire::user::{LogInRequest, RegisterRequest, SessionBody, SessionRequest, UserBody};
 
+/// The routes, on the service's state.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/users", post(register))
@@ -35,12 +30,11 @@ pub fn router(state: AppState) -> Router {
 async fn register(
     State(state): State<AppState>,
     gateway: FromGateway,
-    body: JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    body.allow_only(&["email", "password", "display_name"])?;
-    let email = Email::parse(&body.text("email")?)?;
-    let password = Password::parse(body.text("password")?)?;
-    let display_name = DisplayName::parse(&body.text("display_name")?)?;
+    Body(request): Body<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserBody>), ApiError> {
+    let email = Email::parse(&request.email)?;
+    let password = Password::parse(request.password)?;
+    let display_name = DisplayName::parse(&request.display_name)?;
     if let Err(refused) = state
         .login_guard
         .admit_registration(&gateway.client_address)
@@ -65,7 +59,7 @@ async fn register(
     match state.users.insert(&user).await {
         Ok(()) => {
             tracing::info!(user_id = %user.id, "account registered");
-            Ok((StatusCode::CREATED, Json(json!({ "user": user.view() }))))
+            Ok((StatusCode::CREATED, Json(UserBody { user: user.view() })))
         }
         Err(InsertError::EmailTaken) => Err(ApiError::EmailTaken),
         Err(InsertError::Database(err)) => Err(err.into()),
@@ -75,11 +69,12 @@ async fn register(
 async fn log_in(
     State(state): State<AppState>,
     FromGateway { client_address }: FromGateway,
-    body: JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    body.allow_only(&["email", "password"])?;
-    let typed_email = body.text("email")?;
-    let password = body.text("password")?;
+    Body(request): Body<LogInRequest>,
+) -> Result<(StatusCode, Json<SessionBody>), ApiError> {
+    let LogInRequest {
+        email: typed_email,
+        password,
+    } = request;
     // Anything that is not an email cannot be an account: same answer as a wrong password.
     let email_key = Email::parse(&typed_email)
         .map(|e| e.key)
@@ -106,11 +101,14 @@ async fn log_in(
                 .login_guard
                 .record_success(&email_key, &client_address)
                 .await?;
-            let session_id = state.sessions.create(&user.id.to_hex()).await?;
+            let session_id = state.sessions.create(&wire::UserId::from_bytes(user.id.bytes())).await?;
             tracing::info!(user_id = %user.id, "signed in");
             Ok((
                 StatusCode::CREATED,
-                Json(json!({ "session_id": session_id, "user": user.view() })),
+                Json(SessionBody {
+                    session_id,
+                    user: user.view(),
+                }),
             ))
         }
         _ => {
@@ -126,10 +124,8 @@ async fn log_in(
 async fn current_session(
     State(state): State<AppState>,
     _gateway: FromGateway,
-    body: JsonObject,
-) -> Result<Json<Value>, ApiError> {
-    body.allow_only(&["session_id"])?;
-    let session_id = body.text("session_id")?;
+    Body(SessionRequest { session_id }): Body<SessionRequest>,
+) -> Result<Json<UserBody>, ApiError> {
     let user_id = state
         .sessions
         .resolve(&session_id)
@@ -140,16 +136,14 @@ async fn current_session(
         .by_id(&user_id)
         .await?
         .ok_or(ApiError::NoSession)?;
-    Ok(Json(json!({ "user": user.view() })))
+    Ok(Json(UserBody { user: user.view() }))
 }
 
 async fn end_session(
     State(state): State<AppState>,
     _gateway: FromGateway,
-    body: JsonObject,
+    Body(SessionRequest { session_id }): Body<SessionRequest>,
 ) -> Result<StatusCode, ApiError> {
-    body.allow_only(&["session_id"])?;
-    let session_id = body.text("session_id")?;
     if let Some(user_id) = state.sessions.end(&session_id).await? {
         tracing::info!(%user_id, "signed out");
     }

@@ -5,7 +5,9 @@
 //! Redis holds only the SHA-256 of each id: a copy of Redis's data yields no cookie that
 //! works. (A fast hash is enough: the id is 256 random bits, not a password.)
 
-use common::events::{LiveEvent, user_channel};
+use wire::redis_channels;
+use wire::UserId;
+use wire::events::LiveEvent;
 use common::infra::redis::publish_live;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,7 +22,7 @@ pub struct SessionPolicy {
 
 #[derive(Serialize, Deserialize)]
 struct SessionRecord {
-    user_id: String,
+    user_id: UserId,
     /// Unix time in milliseconds.
     created_at: u64,
 }
@@ -55,7 +57,7 @@ fn session_key(id: &str) -> String {
     format!("session:{}", fingerprint(id))
 }
 
-fn user_sessions_key(user_id: &str) -> String {
+fn user_sessions_key(user_id: &UserId) -> String {
     format!("user-sessions:{user_id}")
 }
 
@@ -74,13 +76,13 @@ impl Sessions {
 
     /// A new session for `user_id` (a fresh id at every login, so an id known before login
     /// is worth nothing after it).
-    pub async fn create(&self, user_id: &str) -> Result<String, fred::error::Error> {
+    pub async fn create(&self, user_id: &UserId) -> Result<String, fred::error::Error> {
         let id: String = rand::random::<[u8; 32]>()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         let record = serde_json::to_string(&SessionRecord {
-            user_id: user_id.to_owned(),
+            user_id: user_id.clone(),
             created_at: now_millis(),
         })
         .unwrap_or_default();
@@ -105,7 +107,7 @@ impl Sessions {
     }
 
     /// The user of a live session, renewing its idle timeout; `None` when unknown or expired.
-    pub async fn resolve(&self, id: &str) -> Result<Option<String>, fred::error::Error> {
+    pub async fn resolve(&self, id: &str) -> Result<Option<UserId>, fred::error::Error> {
         if !is_well_formed(id) {
             return Ok(None);
         }
@@ -128,7 +130,7 @@ impl Sessions {
     }
 
     /// Ends the session; returns whose it was. Ending an unknown session is not an error.
-    pub async fn end(&self, id: &str) -> Result<Option<String>, fred::error::Error> {
+    pub async fn end(&self, id: &str) -> Result<Option<UserId>, fred::error::Error> {
         if !is_well_formed(id) {
             return Ok(None);
         }
@@ -146,7 +148,7 @@ impl Sessions {
                 .await?;
             // The notification service closes the user's live sockets; those of their other
             // sessions reconnect by themselves and are let in again.
-            publish_live(&self.redis, &user_channel(user_id), &LiveEvent::SignedOut).await;
+            publish_live(&self.redis, &redis_channels::user(user_id), &LiveEvent::SignedOut).await;
         }
         Ok(user_id)
     }

@@ -1,7 +1,7 @@
 //! The `users` collection: one document per account, unique by the lower-cased email.
 
 use common::infra::mongo::is_duplicate_key;
-use common::types::UserView;
+use wire::user::UserView;
 use mongodb::bson::{self, doc, oid::ObjectId};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
@@ -22,7 +22,7 @@ impl UserDocument {
     /// What other services and the gateway see of a user (never the hash).
     pub fn view(&self) -> UserView {
         UserView {
-            id: self.id.to_hex(),
+            id: wire::UserId::from_bytes(self.id.bytes()),
             email: self.email.clone(),
             display_name: self.display_name.clone(),
         }
@@ -80,8 +80,8 @@ impl Users {
             .await
     }
 
-    pub async fn by_id(&self, id: &str) -> mongodb::error::Result<Option<UserDocument>> {
-        let Ok(id) = ObjectId::parse_str(id) else {
+    pub async fn by_id(&self, id: &wire::UserId) -> mongodb::error::Result<Option<UserDocument>> {
+        let Ok(id) = ObjectId::parse_str(id.as_str()) else {
             return Ok(None);
         };
         self.collection.find_one(doc! { "_id": id }).await

@@ -1,3 +1,6 @@
+//! Kafka: the broker list from the environment and a readiness check that asks the
+//! brokers for cluster metadata.
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +22,8 @@ pub struct KafkaCheck {
 }
 
 impl KafkaCheck {
+    /// A check against `brokers` (comma-separated host:port). Fails only on a bad client
+    /// configuration: the brokers need not be up yet.
     pub fn new(brokers: &str) -> Result<Self, rdkafka::error::KafkaError> {
         let client: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)

@@ -1,3 +1,6 @@
+//! MongoDB: settings from the environment, a client that starts while the server is away,
+//! index creation that waits for it, and the readiness check.
+
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -11,11 +14,14 @@ use crate::health::ReadinessCheck;
 /// `MONGODB_URI` and `MONGODB_DATABASE` (default "marketplace").
 #[derive(Debug, Clone)]
 pub struct MongoSettings {
+    /// Connection string, credentials and options included.
     pub uri: String,
+    /// The database that holds the service's collections.
     pub database: String,
 }
 
 impl MongoSettings {
+    /// Reads both variables, falling back to the local server and "marketplace".
     pub fn from_env() -> Self {
         Self {
             uri: env_or("MONGODB_URI", defaults::MONGODB_URI),
@@ -23,6 +29,8 @@ impl MongoSettings {
         }
     }
 
+    /// Connects (lazily, see [`connect`]) and opens the configured database; `app_name` tells the
+    /// server's logs which service is connected.
     pub async fn database(&self, app_name: &str) -> mongodb::error::Result<Database> {
         Ok(connect(&self.uri, app_name).await?.database(&self.database))
     }
@@ -38,6 +46,7 @@ pub async fn connect(uri: &str, app_name: &str) -> mongodb::error::Result<Client
     Client::with_options(options)
 }
 
+/// Pings the database; ready when MongoDB answers.
 pub struct MongoCheck(pub Database);
 
 impl ReadinessCheck for MongoCheck {

@@ -1,3 +1,6 @@
+//! Redis: the URL from the environment, a client that reconnects by itself, the readiness
+//! check, and publishing of live events.
+
 use std::time::Duration;
 
 use fred::prelude::{Builder, Client, ClientLike, Config, ReconnectPolicy};
@@ -30,6 +33,7 @@ pub fn connect(url: &str) -> Result<Client, fred::error::Error> {
     Ok(client)
 }
 
+/// Sends `PING`; ready when Redis answers.
 pub struct RedisCheck(pub Client);
 
 impl ReadinessCheck for RedisCheck {
@@ -50,7 +54,7 @@ impl ReadinessCheck for RedisCheck {
 
 /// Publishes a live event on a Redis pub/sub channel. At most once by design: a failure is
 /// logged, and pages re-read the durable state when they reconnect.
-pub async fn publish_live(redis: &Client, channel: &str, event: &crate::events::LiveEvent) {
+pub async fn publish_live(redis: &Client, channel: &str, event: &wire::events::LiveEvent) {
     use fred::prelude::PubsubInterface;
     let Ok(json) = serde_json::to_string(event) else {
         return;

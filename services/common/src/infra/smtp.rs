@@ -1,3 +1,6 @@
+//! SMTP: the server's URL from the environment (kept secret), a transport to send with, and
+//! the readiness check.
+
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -12,6 +15,7 @@ use crate::health::ReadinessCheck;
 /// It may carry a password, so it is kept secret and never logged.
 #[derive(Clone)]
 pub struct SmtpSettings {
+    /// The server's URL, credentials included.
     pub url: SecretString,
 }
 
@@ -24,6 +28,7 @@ impl std::fmt::Debug for SmtpSettings {
 }
 
 impl SmtpSettings {
+    /// Reads `SMTP_URL`, falling back to the local server.
     pub fn from_env() -> Self {
         let url = std::env::var("SMTP_URL")
             .ok()
@@ -34,6 +39,7 @@ impl SmtpSettings {
         }
     }
 
+    /// A transport that sends mail to the configured server, each step giving up after 5 s.
     pub fn transport(
         &self,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {

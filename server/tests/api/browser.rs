@@ -1,0 +1,165 @@
+//! A real headless Chromium against the gateway: the page hydrates and its controls work.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use testkit::browser::{click_button, fill, wait_for_hydration, wait_for_text, with_browser};
+
+use crate::helpers::spawn_stack;
+
+#[tokio::test]
+async fn the_status_page_hydrates_and_shows_what_the_services_answer() {
+    let stack = spawn_stack().await;
+    let url = stack.gateway.url("/status");
+
+    with_browser(|browser| async move {
+        browser.goto(&url).await.expect("open the status page");
+        wait_for_hydration(&browser).await;
+
+        // The server function asked every service for /readyz over HTTP.
+        let status = wait_for_text(
+            &browser,
+            ".service-status",
+            Duration::from_secs(20),
+            |text| {
+                [
+                    "user",
+                    "inventory",
+                    "transaction",
+                    "receipt",
+                    "notification",
+                ]
+                .iter()
+                .all(|name| text.contains(&format!("{name}: ready")))
+            },
+        )
+        .await;
+        assert!(!status.contains("unavailable"), "{status}");
+
+        // Works only in a hydrated page: the click runs in WebAssembly and calls the server
+        // function again.
+        let count = browser
+            .find(Locator::Css(".check-count"))
+            .await
+            .expect("count")
+            .text()
+            .await
+            .expect("text");
+        assert_eq!(count, "Checked 1 time");
+        click_button(&browser, "Check again").await;
+        wait_for_text(&browser, ".check-count", Duration::from_secs(10), |t| {
+            t == "Checked 2 times"
+        })
+        .await;
+        wait_for_text(&browser, ".service-status", Duration::from_secs(10), |t| {
+            t.contains("notification: ready")
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_seller_lists_an_item_that_a_shopper_finds_and_opens() {
+    let stack = spawn_stack().await;
+    let base = stack.gateway.base_url.clone();
+    let email = format!("{}@example.com", testkit::unique_name("seller"));
+    let title = format!(
+        "Walnut bowl {}",
+        testkit::unique_name("n").rsplit('_').next().unwrap_or("1")
+    );
+
+    with_browser(|browser| async move {
+        browser
+            .goto(&format!("{base}/register"))
+            .await
+            .expect("open /register");
+        wait_for_hydration(&browser).await;
+        fill(&browser, "#field-email", &email).await;
+        fill(&browser, "#field-display_name", "Wanda's Woodwork").await;
+        fill(&browser, "#field-password", "sawdust-and-oil").await;
+        click_button(&browser, "Register").await;
+
+        // Registered and signed in: the seller dashboard with its "box to enter an item".
+        wait_for_text(
+            &browser,
+            ".site-header .who",
+            Duration::from_secs(15),
+            |t| t.contains("Wanda's Woodwork"),
+        )
+        .await;
+        wait_for_text(&browser, "#add-item", Duration::from_secs(15), |t| {
+            t == "Add an item"
+        })
+        .await;
+        assert!(
+            browser
+                .current_url()
+                .await
+                .expect("url")
+                .path()
+                .ends_with("/seller")
+        );
+
+        fill(&browser, "#field-title", &title).await;
+        fill(
+            &browser,
+            "#field-description",
+            "Turned from one piece of walnut.",
+        )
+        .await;
+        fill(&browser, "#field-price", "not money").await;
+        fill(&browser, "#field-stock", "3").await;
+        click_button(&browser, "Add item").await;
+        let error = wait_for_text(
+            &browser,
+            "#field-price-error",
+            Duration::from_secs(10),
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert!(
+            error.contains("amount"),
+            "the price error sits next to the price: {error}"
+        );
+
+        fill(&browser, "#field-price", "19.99").await;
+        click_button(&browser, "Add item").await;
+        wait_for_text(&browser, ".own-items", Duration::from_secs(10), |t| {
+            t.contains(&title)
+        })
+        .await;
+
+        click_button(&browser, "Log out").await;
+        wait_for_text(
+            &browser,
+            ".site-header .account",
+            Duration::from_secs(10),
+            |t| t.contains("Log in"),
+        )
+        .await;
+
+        browser
+            .goto(&format!("{base}/?q=walnut"))
+            .await
+            .expect("search the catalog");
+        let link = browser
+            .find(Locator::LinkText(&title))
+            .await
+            .expect("the item is in the catalog");
+        let href = link.attr("href").await.expect("href").expect("a link");
+        assert!(href.starts_with("/items?itemId="), "{href}");
+        link.click().await.expect("open the item");
+        wait_for_text(&browser, "h1", Duration::from_secs(10), |t| t == title).await;
+        wait_for_text(&browser, ".price", Duration::from_secs(5), |t| {
+            t == "$19.99"
+        })
+        .await;
+        let url = browser.current_url().await.expect("url");
+        assert_eq!(
+            format!("{}?{}", url.path(), url.query().unwrap_or_default()),
+            href
+        );
+    })
+    .await;
+}

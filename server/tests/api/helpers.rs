@@ -1,0 +1,394 @@
+//! The whole marketplace started inside the test process: every service on port 0 against
+//! the real local servers (a fresh database name per stack), and the gateway in front.
+
+use common::infra::mongo::MongoSettings;
+use testkit::{Infra, TestService, identity_key, unique_name};
+
+pub struct Stack {
+    pub gateway: TestService,
+    pub user: TestService,
+    pub inventory: TestService,
+    pub transaction: TestService,
+    pub receipt: TestService,
+    pub notification: TestService,
+    /// Between the gateway and the notification service.
+    pub live_link: std::sync::Arc<testkit::TcpProxy>,
+    /// In front of the inventory service for the gateway and the transaction service; records
+    /// what they send.
+    pub inventory_link: std::sync::Arc<testkit::TcpProxy>,
+    /// Between every service and the main Redis (sessions, presence, pub/sub), to cut.
+    pub redis_link: std::sync::Arc<testkit::TcpProxy>,
+    /// The gateway's own origin, which the notification service allows.
+    pub origin: String,
+    /// Where the gateway believes it is reached (`PUBLIC_URL`): the origin its forms must
+    /// come from.
+    pub public_url: String,
+    pub key: common::identity::IdentityKey,
+}
+
+impl Stack {
+    /// Lists an item straight at the inventory service, as `seller`; returns its id.
+    pub async fn list_item(
+        &self,
+        seller: &common::identity::Identity,
+        title: &str,
+        price_cents: i64,
+        stock: i64,
+    ) -> String {
+        let response = self
+            .inventory
+            .http
+            .post(self.inventory.url("/v1/items"))
+            .header(common::identity::IDENTITY_HEADER, self.key.sign(seller, std::time::SystemTime::now()))
+            .json(&serde_json::json!({ "title": title, "price_cents": price_cents, "stock": stock, "description": "Test item." }))
+            .send()
+            .await
+            .expect("list an item");
+        assert_eq!(response.status().as_u16(), 201);
+        let item: serde_json::Value = response.json().await.expect("item");
+        item["id"].as_str().expect("id").to_owned()
+    }
+
+    /// One of `item_id` for `buyer`, straight at the transaction service; the purchase's id.
+    pub async fn buy(&self, buyer: &common::identity::Identity, item_id: &str) -> String {
+        let response = self
+            .transaction
+            .http
+            .post(self.transaction.url("/v1/purchases"))
+            .header(
+                common::identity::IDENTITY_HEADER,
+                self.key.sign(buyer, std::time::SystemTime::now()),
+            )
+            .header("Idempotency-Key", unique_name("key"))
+            .json(&serde_json::json!({ "lines": [{ "item_id": item_id, "quantity": 1 }] }))
+            .send()
+            .await
+            .expect("purchase");
+        assert_eq!(response.status().as_u16(), 201);
+        let purchase: serde_json::Value = response.json().await.expect("purchase");
+        purchase["id"].as_str().expect("purchase id").to_owned()
+    }
+
+    /// The path of a server function, as the pages' forms post to it.
+    pub fn server_fn<F: leptos::server_fn::ServerFn>(&self) -> String {
+        self.gateway.url(F::PATH)
+    }
+
+    /// Signs `email` (password "a good password") in through the gateway's log-in form;
+    /// the `Cookie` header value of the session.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let response = browser_without_js(self)
+            .post(self.server_fn::<app::api::LogIn>())
+            .form(&[("email", email), ("password", "a good password")])
+            .send()
+            .await
+            .expect("POST the log-in form");
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|c| c.to_str().ok())
+            .find(|c| c.contains("session=") && !c.contains("Max-Age=0"))
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("no session cookie: {}", response.status()))
+            .to_owned()
+    }
+
+    /// An item as the inventory service has it now.
+    pub async fn item(&self, item_id: &str) -> serde_json::Value {
+        self.inventory
+            .http
+            .get(self.inventory.url(&format!("/v1/items/{item_id}")))
+            .send()
+            .await
+            .expect("GET the item")
+            .json()
+            .await
+            .expect("item")
+    }
+
+    /// GETs the item's page from the gateway, expecting 200.
+    pub async fn open_item_page(&self, item_id: &str) {
+        let response = self
+            .gateway
+            .http
+            .get(self.gateway.url(&format!("/items?itemId={item_id}")))
+            .send()
+            .await
+            .expect("item page");
+        assert_eq!(response.status().as_u16(), 200);
+    }
+}
+
+/// A client that posts the way a browser's plain form post on one of the site's pages does
+/// (Accept: HTML, the page's Origin) and does not follow redirects, so the test sees them.
+pub fn browser_without_js(stack: &Stack) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("text/html,application/xhtml+xml"),
+    );
+    headers.insert(
+        reqwest::header::ORIGIN,
+        reqwest::header::HeaderValue::from_str(stack.public_url.trim_end_matches('/'))
+            .expect("an origin"),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// A seller identity for items listed straight at the inventory service.
+pub fn seller(name: &str) -> common::identity::Identity {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = (u64::from(std::process::id()) << 32)
+        | NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    common::identity::Identity {
+        user_id: format!("{n:024x}"),
+        display_name: name.to_owned(),
+        email: format!("seller-{n:x}@example.com"),
+    }
+}
+
+fn any_port() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A port free right now, for a server whose address must be known before it starts.
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind(any_port())
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+/// A notification instance on the shared Redis; viewers of a crashed one leave within 3 s.
+pub async fn spawn_notification(allowed_origins: Vec<String>) -> TestService {
+    spawn_notification_on(&Infra::from_env().redis_url, allowed_origins).await
+}
+
+async fn spawn_notification_on(redis_url: &str, allowed_origins: Vec<String>) -> TestService {
+    let service = notification_service::build(notification_service::Config {
+        redis_url: redis_url.to_owned(),
+        allowed_origins,
+        presence: notification_service::PresenceTiming {
+            ttl: std::time::Duration::from_secs(2),
+            heartbeat: std::time::Duration::from_secs(1),
+        },
+        ..notification_service::Config::for_tests(&Infra::from_env())
+    })
+    .await
+    .expect("notification service");
+    testkit::spawn(service).await
+}
+
+/// Where `scripts/build-site.sh` put the hydrate bundle.
+fn site_root() -> String {
+    let root = std::env::var("SITE_ROOT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site").to_owned());
+    let wasm = std::path::Path::new(&root).join("pkg/marketplace_bg.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run scripts/build-site.sh first",
+        wasm.display()
+    );
+    root
+}
+
+/// The stack, with the gateway reached at its own address.
+pub async fn spawn_stack() -> Stack {
+    spawn_stack_with(StackOptions::default()).await
+}
+
+/// The stack with the gateway believing it is reached at `public_url`.
+pub async fn spawn_stack_at(public_url: &str) -> Stack {
+    spawn_stack_with(StackOptions {
+        public_url: Some(public_url.to_owned()),
+        ..StackOptions::default()
+    })
+    .await
+}
+
+/// How a test's stack differs from the usual one.
+#[derive(Default)]
+pub struct StackOptions {
+    /// `PUBLIC_URL`; default the gateway's own address.
+    pub public_url: Option<String>,
+    /// `TRUSTED_PROXIES` of the gateway; default none.
+    pub trusted_proxies: Option<String>,
+}
+
+pub async fn spawn_stack_with(options: StackOptions) -> Stack {
+    let mut infra = Infra::from_env();
+    let redis_link = testkit::TcpProxy::start(&infra.redis_addr()).await;
+    infra.redis_url = redis_link.url("redis");
+    let mongo = MongoSettings {
+        uri: infra.mongodb_uri.clone(),
+        database: unique_name("stack"),
+    };
+    // Transaction and receipt services of one stack share a topic no other stack uses.
+    let topic = unique_name("purchases");
+
+    // Every service reaches Redis through the stack's link (`infra.redis_url`), and all use
+    // the database of the stack.
+    let user = user_service::build(user_service::Config {
+        mongo: mongo.clone(),
+        // Every test signs up from 127.0.0.1 on one shared Redis.
+        login_limits: user_service::LoginLimits {
+            registrations_per_address_per_hour: 1_000_000,
+            ..user_service::LoginLimits::default()
+        },
+        ..user_service::Config::for_tests(&infra)
+    });
+    let inventory = inventory_service::build(inventory_service::Config {
+        mongo: mongo.clone(),
+        ..inventory_service::Config::for_tests(&infra)
+    });
+    let inventory = testkit::spawn(inventory.await.expect("inventory service")).await;
+    // What the gateway and the transaction service send the inventory service is kept, for
+    // checks of the wire.
+    let inventory_link =
+        testkit::TcpProxy::start_recording(&testkit::host_port(&inventory.base_url)).await;
+    let transaction = transaction_service::build(transaction_service::Config {
+        mongo: mongo.clone(),
+        purchases_topic: topic.clone(),
+        inventory_url: inventory_link.url("http"),
+        ..transaction_service::Config::for_tests(&infra)
+    });
+    let receipt = receipt_service::build(receipt_service::Config {
+        mongo: mongo.clone(),
+        purchases_topic: topic.clone(),
+        ..receipt_service::Config::for_tests(&infra)
+    });
+    // The gateway's address is chosen first: it is the Origin the notification service allows.
+    let gateway_listen = free_port();
+    let origin = format!("http://{gateway_listen}");
+    let public_url = options.public_url.unwrap_or_else(|| origin.clone());
+    let notification =
+        spawn_notification_on(&infra.redis_url, vec![origin.clone(), public_url.clone()]);
+
+    let user = testkit::spawn(user.await.expect("user service")).await;
+    let transaction = testkit::spawn(transaction.await.expect("transaction service")).await;
+    let receipt = testkit::spawn(receipt.await.expect("receipt service")).await;
+    let notification = notification.await;
+    // The gateway reaches it through a proxy a test can cut, as a network failure would.
+    let live_link = testkit::TcpProxy::start(&testkit::host_port(&notification.base_url)).await;
+
+    let gateway = server::build(server::Config {
+        listen: gateway_listen,
+        public_url: public_url.clone(),
+        site_root: site_root(),
+        identity: identity_key(),
+        user_url: user.base_url.clone(),
+        inventory_url: inventory_link.url("http"),
+        transaction_url: transaction.base_url.clone(),
+        receipt_url: receipt.base_url.clone(),
+        notification_url: live_link.url("http"),
+        metrics_listen: any_port(),
+        trusted_proxies: common::client::TrustedProxies::parse(
+            options.trusted_proxies.as_deref().unwrap_or_default(),
+        )
+        .expect("trusted proxies"),
+    })
+    .await
+    .expect("gateway");
+    Stack {
+        gateway: testkit::spawn(gateway).await,
+        user,
+        inventory,
+        transaction,
+        receipt,
+        notification,
+        live_link,
+        inventory_link,
+        redis_link,
+        origin,
+        public_url,
+        key: identity_key(),
+    }
+}
+
+/// Set to the name of the test a process runs alone.
+const ALONE: &str = "MARKETPLACE_TEST_ALONE";
+
+/// For a test whose numbers are process-wide (telemetry, gauges): runs `test` (its full name,
+/// `module::function`) again, alone in a new process of this test binary, and fails if it fails
+/// there. True in that process, where the test goes on; false in this one, where it returns.
+pub async fn alone_in_a_process(test: &str) -> bool {
+    if std::env::var(ALONE).is_ok_and(|alone| alone == test) {
+        return true;
+    }
+    let binary = std::env::current_exe().expect("the test binary");
+    let output = tokio::process::Command::new(binary)
+        .args([test, "--exact", "--nocapture"])
+        .env(ALONE, test)
+        .output()
+        .await
+        .expect("run the test binary again");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{test} alone in a process: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    false
+}
+
+/// Registers `name` at the user service; their email (password "a good password") and identity.
+pub async fn register(stack: &Stack, name: &str) -> (String, common::identity::Identity) {
+    let local_part: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let email = format!("{}@example.com", unique_name(&local_part));
+    let gateway_token = stack.key.sign_as(
+        common::identity::Caller::Gateway,
+        None,
+        Some(&unique_name("192.0.2.1")),
+        std::time::SystemTime::now(),
+    );
+    let response: serde_json::Value = stack
+        .user
+        .http
+        .post(stack.user.url("/v1/users"))
+        .header(common::identity::IDENTITY_HEADER, gateway_token)
+        .json(&serde_json::json!({ "email": email, "password": "a good password", "display_name": name }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let id = response["user"]["id"].as_str().expect("user id").to_owned();
+    (
+        email.clone(),
+        common::identity::Identity {
+            user_id: id,
+            display_name: name.to_owned(),
+            email,
+        },
+    )
+}
+
+/// Logs in through the login page of a real browser.
+pub async fn log_in(browser: &fantoccini::Client, base: &str, email: &str) {
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("open /login");
+    testkit::browser::wait_for_hydration(browser).await;
+    testkit::browser::fill(browser, "#field-email", email).await;
+    testkit::browser::fill(browser, "#field-password", "a good password").await;
+    testkit::browser::click_button(browser, "Log in").await;
+    testkit::browser::wait_for_text(
+        browser,
+        ".site-header .account",
+        std::time::Duration::from_secs(15),
+        |t| t.contains("Signed in as"),
+    )
+    .await;
+}

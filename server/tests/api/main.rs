@@ -1,0 +1,12 @@
+//! The gateway's integration tests, in one binary: `--test api`.
+
+mod browser;
+mod deployment;
+mod helpers;
+mod live;
+mod operations;
+mod pages;
+mod security;
+mod sessions;
+mod shopping;
+mod tracing;

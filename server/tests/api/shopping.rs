@@ -1,0 +1,153 @@
+//! A buyer fills a cart in a real browser, checks out, sees the purchase and gets the receipt
+//! email; the seller sees the sale.
+
+use std::time::Duration;
+
+use testkit::browser::{click, click_button, wait_for_hydration, wait_for_text, with_browser};
+use testkit::{Mailbox, unique_name};
+
+use crate::helpers::{log_in, register, spawn_stack};
+
+#[tokio::test]
+async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale() {
+    let stack = spawn_stack().await;
+    let base = stack.gateway.base_url.clone();
+    let (seller_email, seller) = register(&stack, "Selma").await;
+    let (buyer_email, _) = register(&stack, "Bruno").await;
+    let tag = unique_name("t")
+        .rsplit('_')
+        .next()
+        .unwrap_or("x")
+        .to_owned();
+    let (lamp, mug) = (format!("Lamp {tag}"), format!("Mug {tag}"));
+    stack.list_item(&seller, &lamp, 4_000, 5).await;
+    stack.list_item(&seller, &mug, 1_250, 5).await;
+
+    let (receipt_to, lamp_title) = (buyer_email.clone(), lamp.clone());
+    with_browser(|browser| async move {
+        log_in(&browser, &base, &buyer_email).await;
+        browser
+            .goto(&format!("{base}/?q={tag}"))
+            .await
+            .expect("search");
+        wait_for_hydration(&browser).await;
+        for title in [&lamp, &mug] {
+            let button = format!("//button[@aria-label='Add {title} to cart']");
+            click(&browser, &button).await;
+        }
+        click(
+            &browser,
+            &format!("//button[@aria-label='Add {mug} to cart']"),
+        )
+        .await;
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(3)"
+        })
+        .await;
+
+        // The same cart in another tab, and after a reload.
+        let first_tab = browser.window().await.expect("this tab");
+        let second_tab = browser.new_window(true).await.expect("a second tab").handle;
+        browser
+            .switch_to_window(second_tab.clone())
+            .await
+            .expect("to the second tab");
+        browser
+            .goto(&format!("{base}/"))
+            .await
+            .expect("open the catalog");
+        wait_for_hydration(&browser).await;
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(3)"
+        })
+        .await;
+        browser.refresh().await.expect("reload");
+        wait_for_hydration(&browser).await;
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(3)"
+        })
+        .await;
+        browser
+            .switch_to_window(first_tab)
+            .await
+            .expect("back to the first tab");
+
+        browser
+            .goto(&format!("{base}/cart"))
+            .await
+            .expect("open the cart");
+        wait_for_hydration(&browser).await;
+        wait_for_text(&browser, ".cart-total", Duration::from_secs(10), |t| {
+            t.contains("$65.00")
+        })
+        .await;
+        click_button(&browser, "Checkout").await;
+
+        let purchases = wait_for_text(&browser, ".purchases", Duration::from_secs(20), |t| {
+            t.contains(&lamp)
+        })
+        .await;
+        assert!(
+            purchases.contains(&format!("2 × {mug}")) && purchases.contains("$65.00"),
+            "{purchases}"
+        );
+        assert!(
+            browser
+                .current_url()
+                .await
+                .expect("url")
+                .path()
+                .ends_with("/purchases")
+        );
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(0)"
+        })
+        .await;
+        // The checkout emptied the cart in the other tab too, without a reload.
+        let this_tab = browser.window().await.expect("this tab");
+        browser
+            .switch_to_window(second_tab)
+            .await
+            .expect("to the second tab");
+        wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
+            t == "(0)"
+        })
+        .await;
+        browser.switch_to_window(this_tab).await.expect("back");
+
+        click_button(&browser, "Log out").await;
+        wait_for_text(
+            &browser,
+            ".site-header .account",
+            Duration::from_secs(10),
+            |t| t.contains("Log in"),
+        )
+        .await;
+        log_in(&browser, &base, &seller_email).await;
+        browser
+            .goto(&format!("{base}/seller"))
+            .await
+            .expect("open /seller");
+        let sales = wait_for_text(&browser, "table.sales", Duration::from_secs(15), |t| {
+            t.contains("Bruno")
+        })
+        .await;
+        assert!(
+            sales.contains(&lamp) && sales.contains(&mug) && sales.contains("$65.00"),
+            "{sales}"
+        );
+    })
+    .await;
+
+    let mailbox = Mailbox::default();
+    let receipts = mailbox
+        .wait_for(&receipt_to, 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(receipts.len(), 1, "one receipt email for the one purchase");
+    let body = mailbox.body(&receipts[0]).await;
+    assert!(
+        body.text.contains(&lamp_title) && body.text.contains("Total: $65.00"),
+        "{}",
+        body.text
+    );
+}

@@ -1,0 +1,80 @@
+//! The transaction service: purchases, a buyer's history and a seller's sales, each for the
+//! signed-in user.
+
+use common::identity::{Caller, Identity, IdentityKey};
+use reqwest::Method;
+use wire::transaction::{
+    HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
+    PurchaseView, SalesReport,
+};
+
+use crate::transport::{CallContext, CallError, Transport};
+
+/// Purchases and sales (see `wire::transaction` for the endpoints).
+#[derive(Debug, Clone)]
+pub struct TransactionClient {
+    transport: Transport,
+}
+
+impl TransactionClient {
+    /// A client of the transaction service at `base_url`.
+    pub fn new(http: reqwest::Client, base_url: &str, key: IdentityKey) -> Result<Self, CallError> {
+        Transport::new(http, base_url, key).map(|transport| Self { transport })
+    }
+
+    fn for_user(
+        &self,
+        method: Method,
+        segments: &[&str],
+        context: &CallContext,
+        user: &Identity,
+    ) -> reqwest::RequestBuilder {
+        self.transport
+            .request(method, segments, context, Caller::User, Some(user))
+    }
+
+    /// `POST /v1/purchases`: buys for `buyer`; the same `idempotency_key` never buys twice.
+    pub async fn purchase(
+        &self,
+        context: &CallContext,
+        buyer: &Identity,
+        idempotency_key: &str,
+        purchase: &PurchaseRequest,
+    ) -> Result<PurchaseView, CallError> {
+        let request = self
+            .for_user(Method::POST, &["v1", "purchases"], context, buyer)
+            .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
+            .json(purchase);
+        Transport::call(request).await
+    }
+
+    /// `GET /v1/purchases`: one page of `buyer`'s purchases, newest first.
+    pub async fn history(
+        &self,
+        context: &CallContext,
+        buyer: &Identity,
+        params: &HistoryParams,
+    ) -> Result<PurchaseHistory, CallError> {
+        let request = self
+            .for_user(Method::GET, &["v1", "purchases"], context, buyer)
+            .query(params);
+        Transport::call(request).await
+    }
+
+    /// `GET /v1/sales`: what `seller` sold.
+    pub async fn sales(
+        &self,
+        context: &CallContext,
+        seller: &Identity,
+    ) -> Result<SalesReport, CallError> {
+        Transport::call(self.for_user(Method::GET, &["v1", "sales"], context, seller)).await
+    }
+
+    /// `GET /v1/outbox`: purchases not yet relayed to Kafka.
+    pub async fn outbox(&self, context: &CallContext) -> Result<OutboxBacklog, CallError> {
+        let request = self
+            .transport
+            .request(Method::GET, &["v1", "outbox"], context, Caller::Gateway, None);
+        Transport::call(request).await
+    }
+}

@@ -1,0 +1,3 @@
+//! The integration tests of marketplace-common, in one binary: `--test api`.
+
+mod mongo_wire_compat;

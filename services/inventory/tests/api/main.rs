@@ -1,0 +1,5 @@
+//! The inventory service's integration tests, in one binary: `--test api`.
+
+mod catalog;
+mod health;
+mod reservations;

@@ -1,0 +1,282 @@
+//! Stock reservations through the inventory service's HTTP API against the real MongoDB:
+//! no oversell under concurrency, all or nothing, and retries that change nothing.
+
+use std::time::SystemTime;
+
+use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
+use inventory_service::Config;
+use serde_json::{Value, json};
+use testkit::{Infra, TestService};
+
+struct App {
+    service: TestService,
+    key: IdentityKey,
+    seller: Identity,
+}
+
+async fn spawn_app() -> App {
+    let config = Config::for_tests(&Infra::from_env());
+    let key = config.identity.clone();
+    let service = testkit::spawn(inventory_service::build(config).await.expect("inventory")).await;
+    let seller = Identity {
+        user_id: "5e11e5e11e5e11e5e11e5e11".parse().expect("an id"),
+        display_name: "Sal".into(),
+        email: "sal@example.com".into(),
+    };
+    App {
+        service,
+        key,
+        seller,
+    }
+}
+
+/// A fresh purchase id: reservations are made under the purchase's id.
+fn purchase_id() -> String {
+    mongodb::bson::oid::ObjectId::new().to_hex()
+}
+
+impl App {
+    /// A POST as the seller, relayed by the gateway.
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let token = self.key.sign(&self.seller, SystemTime::now());
+        self.post_with(path, body, &token).await
+    }
+
+    /// A POST as the transaction service acting for a buyer: what reservations take.
+    async fn post_as_transaction_service(&self, path: &str, body: Value) -> (u16, Value) {
+        let token = self.key.sign_as(
+            Caller::Transaction,
+            Some(&self.seller),
+            None,
+            SystemTime::now(),
+        );
+        self.post_with(path, body, &token).await
+    }
+
+    async fn post_with(&self, path: &str, body: Value, token: &str) -> (u16, Value) {
+        let response = self
+            .service
+            .http
+            .post(self.service.url(path))
+            .header(IDENTITY_HEADER, token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn list(&self, title: &str, price_cents: i64, stock: i64) -> String {
+        let (status, item) = self
+            .post(
+                "/v1/items",
+                json!({ "title": title, "price_cents": price_cents, "stock": stock }),
+            )
+            .await;
+        assert_eq!(status, 201, "{item}");
+        item["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn item(&self, id: &str) -> Value {
+        self.service
+            .http
+            .get(self.service.url(&format!("/v1/items/{id}")))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("item")
+    }
+
+    async fn reserve(&self, reservation_id: &str, lines: Value) -> (u16, Value) {
+        self.post_as_transaction_service(
+            "/v1/reservations",
+            json!({ "reservation_id": reservation_id, "lines": lines }),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_buyers_of_ten_in_stock_get_exactly_ten() {
+    let app = spawn_app().await;
+    let lamp = app.list("Lamp", 1_500, 10).await;
+    let ids: Vec<String> = (0..200).map(|_| purchase_id()).collect();
+    let attempts = ids
+        .iter()
+        .map(|id| app.reserve(id, json!([{ "item_id": lamp, "quantity": 1 }])));
+    let results = futures::future::join_all(attempts).await;
+
+    let reserved = results.iter().filter(|(status, _)| *status == 201).count();
+    let sold_out: Vec<&Value> = results
+        .iter()
+        .filter(|(status, _)| *status == 409)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(reserved, 10);
+    assert_eq!(sold_out.len(), 190, "every other buyer gets a clear answer");
+    assert!(
+        sold_out.iter().all(|b| b["error"] == "Lamp is sold out"),
+        "{:?}",
+        sold_out.first()
+    );
+    let item = app.item(&lamp).await;
+    assert_eq!(
+        (item["stock"].as_i64(), item["sold"].as_i64()),
+        (Some(0), Some(10))
+    );
+}
+
+#[tokio::test]
+async fn a_cart_is_all_or_nothing_and_names_the_short_item() {
+    let app = spawn_app().await;
+    let mug = app.list("Mug", 900, 5).await;
+    let vase = app.list("Vase", 4_000, 1).await;
+    let (status, answer) = app
+        .reserve(
+            &purchase_id(),
+            json!([{ "item_id": mug, "quantity": 2 }, { "item_id": vase, "quantity": 2 }]),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"], "only 1 of Vase left");
+    assert_eq!(answer["shortage"]["item_id"], vase.as_str());
+    assert_eq!(
+        app.item(&mug).await["stock"],
+        5,
+        "the mugs taken first were given back"
+    );
+    assert_eq!(app.item(&mug).await["sold"], 0);
+
+    let (status, answer) = app
+        .reserve(
+            &purchase_id(),
+            json!([{ "item_id": mug, "quantity": 2 }, { "item_id": vase, "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let lines = answer["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().any(|l| l["title"] == "Vase"
+        && l["unit_price_cents"] == 4_000
+        && l["seller_name"] == "Sal"));
+    assert_eq!(app.item(&vase).await["stock"], 0);
+}
+
+#[tokio::test]
+async fn retrying_a_reservation_returns_the_first_answer_and_takes_nothing_more() {
+    let app = spawn_app().await;
+    let book = app.list("Book", 1_200, 10).await;
+    let lines = json!([{ "item_id": book, "quantity": 3 }]);
+    let purchase = purchase_id();
+    let release = format!("/v1/reservations/{purchase}/release");
+    let retries = (0..10).map(|_| app.reserve(&purchase, lines.clone()));
+    let answers = futures::future::join_all(retries).await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 201),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .windows(2)
+            .all(|w| w[0].1["lines"][0]["item_id"] == w[1].1["lines"][0]["item_id"])
+    );
+    let item = app.item(&book).await;
+    assert_eq!(
+        (item["stock"].as_i64(), item["sold"].as_i64()),
+        (Some(7), Some(3)),
+        "taken once"
+    );
+
+    let (status, _) = app.post_as_transaction_service(&release, json!({})).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.post_as_transaction_service(&release, json!({})).await;
+    assert_eq!(status, 204);
+    let item = app.item(&book).await;
+    assert_eq!(
+        (item["stock"].as_i64(), item["sold"].as_i64()),
+        (Some(10), Some(0)),
+        "given back once"
+    );
+}
+
+#[tokio::test]
+async fn unknown_items_and_bad_lines_are_refused_clearly() {
+    let app = spawn_app().await;
+    let (status, answer) = app
+        .reserve(
+            &purchase_id(),
+            json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("one of the items is no longer for sale"))
+    );
+    let (status, answer) = app
+        .reserve(
+            &purchase_id(),
+            json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": -1 }]),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("quantity")),
+        "{answer}"
+    );
+    let response = app
+        .service
+        .http
+        .post(app.service.url("/v1/reservations"))
+        .json(&json!({ "reservation_id": "r-anon", "lines": [] }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        response.status().as_u16(),
+        401,
+        "reserving needs a signed identity"
+    );
+    let (status, answer) = app
+        .reserve(
+            "../items",
+            json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("reservation_id")),
+        "only a purchase id names a reservation: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_users_token_cannot_reserve_or_release_stock() {
+    let app = spawn_app().await;
+    let lamp = app.list("Desk lamp", 2_000, 5).await;
+    let purchase = purchase_id();
+    let lines = json!([{ "item_id": lamp, "quantity": 2 }]);
+    assert_eq!(app.reserve(&purchase, lines.clone()).await.0, 201);
+
+    // The same user's token as the gateway relays it for a browser: not the transaction
+    // service's, so neither endpoint serves it.
+    let (status, answer) = app
+        .post(
+            "/v1/reservations",
+            json!({ "reservation_id": purchase_id(), "lines": lines }),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, answer) = app
+        .post(&format!("/v1/reservations/{purchase}/release"), json!({}))
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let item = app.item(&lamp).await;
+    assert_eq!(
+        (item["stock"].as_i64(), item["sold"].as_i64()),
+        (Some(3), Some(2)),
+        "nothing was given back"
+    );
+}

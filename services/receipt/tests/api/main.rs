@@ -1,0 +1,5 @@
+//! The receipt service's integration tests, in one binary: `--test api`.
+
+mod crash;
+mod health;
+mod receipts;

@@ -1,0 +1,269 @@
+//! Receipt workers against the real Kafka broker, MongoDB and SMTP server; the test reads
+//! the mailbox back.
+
+use std::time::{Duration, Instant};
+
+use wire::events::PurchaseEvent;
+use common::infra::mongo::MongoSettings;
+use wire::transaction::PurchaseLine;
+use receipt_service::Config;
+use serde_json::Value;
+use testkit::{Infra, Mailbox, TestService, produce, unique_name};
+
+struct Setup {
+    infra: Infra,
+    topic: String,
+    group: String,
+    database: String,
+}
+
+impl Setup {
+    fn new() -> Self {
+        Self {
+            infra: Infra::from_env(),
+            topic: unique_name("purchases"),
+            group: unique_name("receipt-workers"),
+            database: unique_name("receipts"),
+        }
+    }
+
+    async fn worker(&self) -> TestService {
+        let config = Config {
+            mongo: MongoSettings {
+                uri: self.infra.mongodb_uri.clone(),
+                database: self.database.clone(),
+            },
+            purchases_topic: self.topic.clone(),
+            group: self.group.clone(),
+            ..Config::for_tests(&self.infra)
+        };
+        testkit::spawn(
+            receipt_service::build(config)
+                .await
+                .expect("receipt worker"),
+        )
+        .await
+    }
+
+    async fn publish(&self, event: &PurchaseEvent) {
+        let payload = serde_json::to_vec(event).expect("json");
+        produce(
+            &self.infra.kafka_brokers,
+            &self.topic,
+            event.transaction_id.as_str(),
+            &payload,
+        )
+        .await;
+    }
+}
+
+fn purchase(buyer_email: &str) -> PurchaseEvent {
+    let id = format!(
+        "{:0>24}",
+        unique_name("")
+            .replace('_', "")
+            .chars()
+            .rev()
+            .take(24)
+            .collect::<String>()
+    );
+    PurchaseEvent {
+        transaction_id: id.parse().expect("an id"),
+        buyer_id: "b".repeat(24).parse().expect("an id"),
+        buyer_name: "Rae <Buyer>".into(),
+        buyer_email: buyer_email.into(),
+        lines: vec![
+            PurchaseLine {
+                item_id: "a".repeat(24).parse().expect("an id"),
+                title: "Brass lamp".into(),
+                seller_id: "c".repeat(24).parse().expect("an id"),
+                seller_name: "Ada's Workshop".into(),
+                unit_price_cents: 4_950,
+                quantity: 2,
+                line_total_cents: 9_900,
+            },
+            PurchaseLine {
+                item_id: "d".repeat(24).parse().expect("an id"),
+                title: "Oak & walnut bowl".into(),
+                seller_id: "e".repeat(24).parse().expect("an id"),
+                seller_name: "Bo".into(),
+                unit_price_cents: 2_500,
+                quantity: 1,
+                line_total_cents: 2_500,
+            },
+        ],
+        total_cents: 12_400,
+        created_at: 0,
+    }
+}
+
+fn address() -> String {
+    format!("{}@example.com", unique_name("buyer"))
+}
+
+async fn stats(worker: &TestService) -> Value {
+    worker
+        .http
+        .get(worker.url("/v1/stats"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn a_purchase_gets_one_receipt_listing_its_lines_and_total_even_when_delivered_twice() {
+    let setup = Setup::new();
+    let worker = setup.worker().await;
+    let mailbox = Mailbox::default();
+    let to = address();
+    let event = purchase(&to);
+    setup.publish(&event).await;
+    setup.publish(&event).await;
+
+    let emails = mailbox.wait_for(&to, 1, Duration::from_secs(60)).await;
+    let started = Instant::now();
+    while stats(&worker).await["duplicates_skipped"] != 1
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        stats(&worker).await["duplicates_skipped"],
+        1,
+        "the second delivery was read"
+    );
+    assert_eq!(
+        mailbox.to(&to).await.len(),
+        1,
+        "one receipt, not two: {emails:?}"
+    );
+
+    let body = mailbox.body(&emails[0]).await;
+    assert!(
+        body.subject.starts_with("Your receipt for order"),
+        "{}",
+        body.subject
+    );
+    for expected in [
+        "2 × Brass lamp",
+        "49.50 each",
+        "$99.00",
+        "Oak & walnut bowl",
+        "Total: $124.00",
+    ] {
+        assert!(
+            body.text.contains(expected),
+            "{expected:?} missing from:\n{}",
+            body.text
+        );
+    }
+    assert!(
+        body.html.contains("Oak &amp; walnut bowl") && body.html.contains("$124.00"),
+        "{}",
+        body.html
+    );
+    assert!(
+        body.html.contains("Rae &lt;Buyer&gt;"),
+        "names are escaped in HTML: {}",
+        body.html
+    );
+}
+
+#[tokio::test]
+async fn a_record_that_can_never_be_sent_is_set_aside_and_the_next_one_still_goes_out() {
+    let setup = Setup::new();
+    let worker = setup.worker().await;
+    let mailbox = Mailbox::default();
+    // Same key for both, so both land in one partition, in this order.
+    produce(&setup.infra.kafka_brokers, &setup.topic, "k", b"{ not json").await;
+    let to = address();
+    let event = purchase(&to);
+    let payload = serde_json::to_vec(&event).expect("json");
+    produce(&setup.infra.kafka_brokers, &setup.topic, "k", &payload).await;
+
+    assert_eq!(
+        mailbox
+            .wait_for(&to, 1, Duration::from_secs(60))
+            .await
+            .len(),
+        1
+    );
+    let set_aside: Value = worker
+        .http
+        .get(worker.url("/v1/set-aside"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let records = set_aside["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{set_aside}");
+    assert_eq!(records[0]["payload"], "{ not json");
+    assert!(
+        records[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a purchase event")
+    );
+}
+
+#[tokio::test]
+async fn two_workers_share_the_partitions_and_one_takes_over_when_the_other_stops() {
+    let setup = Setup::new();
+    let first = setup.worker().await;
+    let second = setup.worker().await;
+    let mailbox = Mailbox::default();
+
+    let to: Vec<String> = (0..12).map(|_| address()).collect();
+    for address in &to {
+        setup.publish(&purchase(address)).await;
+    }
+    for address in &to {
+        assert_eq!(
+            mailbox
+                .wait_for(address, 1, Duration::from_secs(60))
+                .await
+                .len(),
+            1,
+            "{address}"
+        );
+    }
+    let started = Instant::now();
+    loop {
+        let (a, b) = (stats(&first).await, stats(&second).await);
+        let held = |s: &Value| s["partitions"].as_array().map_or(0, Vec::len);
+        if held(&a) > 0 && held(&b) > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "partitions not shared: {a} {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    first.stop();
+    let later: Vec<String> = (0..12).map(|_| address()).collect();
+    for address in &later {
+        setup.publish(&purchase(address)).await;
+    }
+    for address in later.iter().chain(&to) {
+        assert_eq!(
+            mailbox
+                .wait_for(address, 1, Duration::from_secs(60))
+                .await
+                .len(),
+            1,
+            "{address}"
+        );
+    }
+    let second_stats = stats(&second).await;
+    assert!(
+        second_stats["partitions"].as_array().map_or(0, Vec::len) >= 6,
+        "took over every partition: {second_stats}"
+    );
+}

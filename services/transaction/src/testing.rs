@@ -1,0 +1,26 @@
+use std::net::{Ipv4Addr, SocketAddr};
+
+use common::infra::mongo::MongoSettings;
+
+use crate::Config;
+
+impl Config {
+    /// The service on a free port of 127.0.0.1 against the shared local servers of `infra`,
+    /// in a database and with a purchases topic no other test uses, and the identity key every
+    /// service under test shares ([`testkit::identity_key`]). Its inventory service is an
+    /// address where nothing answers: a test that buys sets `inventory_url`.
+    pub fn for_tests(infra: &testkit::Infra) -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            mongo: MongoSettings {
+                uri: infra.mongodb_uri.clone(),
+                database: testkit::unique_name("transactions"),
+            },
+            redis_url: infra.redis_url.clone(),
+            kafka_brokers: infra.kafka_brokers.clone(),
+            purchases_topic: testkit::unique_name("purchases"),
+            identity: testkit::identity_key(),
+            inventory_url: "http://127.0.0.1:9".to_owned(),
+        }
+    }
+}

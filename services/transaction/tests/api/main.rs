@@ -1,0 +1,4 @@
+//! The transaction service's integration tests, in one binary: `--test api`.
+
+mod health;
+mod purchases;

@@ -1,0 +1,380 @@
+//! Purchases through the transaction service's HTTP API, with the real inventory service,
+//! MongoDB, Redis and Kafka.
+
+use std::time::{Duration, SystemTime};
+
+use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
+use serde_json::{Value, json};
+use testkit::{Infra, KafkaBroker, TestService, read_topic, unique_name};
+
+struct App {
+    transactions: TestService,
+    inventory: TestService,
+    key: IdentityKey,
+    topic: String,
+    kafka_brokers: String,
+}
+
+fn person(name: &str) -> Identity {
+    let id = unique_name("");
+    let hex: String = id.bytes().map(|b| format!("{:x}", b % 16)).collect();
+    Identity {
+        user_id: format!("{:0>24}", &hex[hex.len().saturating_sub(24)..]).parse().expect("an id"),
+        display_name: name.to_owned(),
+        email: format!("{}@example.com", unique_name(name)),
+    }
+}
+
+async fn spawn_app_with_kafka(kafka_brokers: &str) -> App {
+    let infra = Infra::from_env();
+    let inventory_config = inventory_service::Config::for_tests(&infra);
+    // Both services in one database, as in a deployment.
+    let mongo = inventory_config.mongo.clone();
+    let inventory = testkit::spawn(
+        inventory_service::build(inventory_config)
+            .await
+            .expect("inventory"),
+    )
+    .await;
+    let config = transaction_service::Config {
+        mongo,
+        kafka_brokers: kafka_brokers.to_owned(),
+        inventory_url: inventory.base_url.clone(),
+        ..transaction_service::Config::for_tests(&infra)
+    };
+    let (key, topic) = (config.identity.clone(), config.purchases_topic.clone());
+    let transactions = testkit::spawn(
+        transaction_service::build(config)
+            .await
+            .expect("transaction service"),
+    )
+    .await;
+    App {
+        transactions,
+        inventory,
+        key,
+        topic,
+        kafka_brokers: kafka_brokers.to_owned(),
+    }
+}
+
+async fn spawn_app() -> App {
+    spawn_app_with_kafka(&Infra::from_env().kafka_brokers).await
+}
+
+impl App {
+    /// A receipt worker on this app's broker and topic, mailing to the local SMTP server.
+    async fn receipt_worker(&self) -> TestService {
+        let config = receipt_service::Config {
+            kafka_brokers: self.kafka_brokers.clone(),
+            purchases_topic: self.topic.clone(),
+            ..receipt_service::Config::for_tests(&Infra::from_env())
+        };
+        testkit::spawn(
+            receipt_service::build(config)
+                .await
+                .expect("receipt worker"),
+        )
+        .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, who: &Identity) -> (u16, Value) {
+        let response = request
+            .header(IDENTITY_HEADER, self.key.sign(who, SystemTime::now()))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn list(&self, seller: &Identity, title: &str, price_cents: i64, stock: i64) -> String {
+        let request = self
+            .inventory
+            .http
+            .post(self.inventory.url("/v1/items"))
+            .json(&json!({ "title": title, "price_cents": price_cents, "stock": stock }));
+        let (status, item) = self.send(request, seller).await;
+        assert_eq!(status, 201, "{item}");
+        item["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn item(&self, id: &str) -> Value {
+        self.inventory
+            .http
+            .get(self.inventory.url(&format!("/v1/items/{id}")))
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn buy(&self, buyer: &Identity, key: &str, lines: Value) -> (u16, Value) {
+        let request = self
+            .transactions
+            .http
+            .post(self.transactions.url("/v1/purchases"))
+            .header("Idempotency-Key", key)
+            .json(&json!({ "lines": lines }));
+        self.send(request, buyer).await
+    }
+
+    async fn get(&self, path: &str, who: &Identity) -> (u16, Value) {
+        self.send(self.transactions.http.get(self.transactions.url(path)), who)
+            .await
+    }
+
+    async fn outbox_backlog(&self) -> u64 {
+        self.transactions
+            .http
+            .get(self.transactions.url("/v1/outbox"))
+            .send()
+            .await
+            .expect("GET")
+            .json::<Value>()
+            .await
+            .expect("json")["pending"]
+            .as_u64()
+            .expect("pending")
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_buyers_of_ten_lamps_ten_succeed_and_the_rest_hear_sold_out() {
+    let app = spawn_app().await;
+    let seller = person("Sam");
+    let lamp = app.list(&seller, "Red lamp", 2_500, 10).await;
+    let buyers: Vec<(Identity, String)> = (0..200)
+        .map(|n| (person(&format!("b{n}")), unique_name("key")))
+        .collect();
+    let attempts = buyers
+        .iter()
+        .map(|(buyer, key)| app.buy(buyer, key, json!([{ "item_id": lamp, "quantity": 1 }])));
+    let results = futures::future::join_all(attempts).await;
+
+    assert_eq!(results.iter().filter(|(s, _)| *s == 201).count(), 10);
+    let refused: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 409)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(refused.len(), 190);
+    assert!(
+        refused.iter().all(|b| b["error"] == "Red lamp is sold out"),
+        "{:?}",
+        refused.first()
+    );
+    let item = app.item(&lamp).await;
+    assert_eq!(
+        (item["stock"].as_i64(), item["sold"].as_i64()),
+        (Some(0), Some(10))
+    );
+}
+
+#[tokio::test]
+async fn the_same_purchase_sent_ten_times_at_once_is_made_once() {
+    let app = spawn_app().await;
+    let (seller, buyer) = (person("Sue"), person("Ben"));
+    let mug = app.list(&seller, "Mug", 1_200, 50).await;
+    let chair = app.list(&seller, "Chair", 8_000, 5).await;
+    let lines = json!([{ "item_id": mug, "quantity": 2 }, { "item_id": chair, "quantity": 1 }]);
+    let key = unique_name("checkout");
+
+    let answers =
+        futures::future::join_all((0..10).map(|_| app.buy(&buyer, &key, lines.clone()))).await;
+    assert!(answers.iter().all(|(s, _)| *s == 201), "{answers:?}");
+    let first = &answers[0].1;
+    assert!(
+        answers.iter().all(|(_, b)| b == first),
+        "every retry gets the first answer"
+    );
+    assert_eq!(first["total_cents"], 2 * 1_200 + 8_000);
+
+    let (_, again) = app
+        .buy(
+            &buyer,
+            &key,
+            json!([{ "item_id": chair, "quantity": 1 }, { "item_id": mug, "quantity": 2 }]),
+        )
+        .await;
+    assert_eq!(
+        &again, first,
+        "the same order written in another order is the same purchase"
+    );
+    let (status, answer) = app
+        .buy(&buyer, &key, json!([{ "item_id": mug, "quantity": 5 }]))
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("Idempotency-Key")),
+        "{answer}"
+    );
+
+    assert_eq!(app.item(&mug).await["stock"], 48, "stock taken once");
+    assert_eq!(app.item(&chair).await["sold"], 1);
+    let (_, history) = app.get("/v1/purchases", &buyer).await;
+    assert_eq!(history["total"], 1, "{history}");
+
+    let events = read_topic(&app.kafka_brokers, &app.topic, 2, Duration::from_secs(8)).await;
+    assert_eq!(events.len(), 1, "one purchase, one Kafka record");
+    let _receipts = app.receipt_worker().await;
+    let emails = testkit::Mailbox::default()
+        .wait_for(&buyer.email, 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(emails.len(), 1, "one purchase, one receipt email");
+}
+
+#[tokio::test]
+async fn a_purchase_needs_a_key_and_a_sane_order() {
+    let app = spawn_app().await;
+    let buyer = person("Ann");
+    let request = app
+        .transactions
+        .http
+        .post(app.transactions.url("/v1/purchases"))
+        .json(&json!({ "lines": [] }));
+    let (status, answer) = app.send(request, &buyer).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("Idempotency-Key")),
+        "{answer}"
+    );
+    let (status, answer) = app
+        .buy(
+            &buyer,
+            &unique_name("k"),
+            json!([{ "item_id": "x", "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("item_id")),
+        "{answer}"
+    );
+    let response = app
+        .transactions
+        .http
+        .post(app.transactions.url("/v1/purchases"))
+        .header("Idempotency-Key", "anonymous-key")
+        .json(&json!({ "lines": [] }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(
+        response.status().as_u16(),
+        401,
+        "buying needs a signed-in buyer"
+    );
+}
+
+#[tokio::test]
+async fn buyers_see_only_their_purchases_and_sellers_only_their_sales() {
+    let app = spawn_app().await;
+    let (ada, bo) = (person("Ada"), person("Bo"));
+    let (cy, di) = (person("Cy"), person("Di"));
+    let ada_item = app.list(&ada, "Ada's vase", 3_000, 10).await;
+    let bo_item = app.list(&bo, "Bo's book", 1_500, 10).await;
+
+    let (status, _) = app
+        .buy(
+            &cy,
+            &unique_name("k"),
+            json!([{ "item_id": ada_item, "quantity": 2 }, { "item_id": bo_item, "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = app
+        .buy(
+            &di,
+            &unique_name("k"),
+            json!([{ "item_id": bo_item, "quantity": 3 }]),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let (_, cy_history) = app.get("/v1/purchases", &cy).await;
+    assert_eq!(cy_history["total"], 1);
+    assert_eq!(cy_history["purchases"][0]["total_cents"], 2 * 3_000 + 1_500);
+    let (_, di_history) = app.get("/v1/purchases", &di).await;
+    assert_eq!(di_history["total"], 1);
+    assert_eq!(di_history["purchases"][0]["lines"][0]["title"], "Bo's book");
+
+    let (_, ada_sales) = app.get("/v1/sales", &ada).await;
+    let titles: Vec<&str> = ada_sales["sales"]
+        .as_array()
+        .expect("sales")
+        .iter()
+        .filter_map(|s| s["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Ada's vase"], "Ada sees only her own item's line");
+    assert_eq!(
+        (
+            ada_sales["total_quantity"].as_i64(),
+            ada_sales["total_cents"].as_i64()
+        ),
+        (Some(2), Some(6_000))
+    );
+    assert_eq!(ada_sales["sales"][0]["buyer_name"], "Cy");
+    let (_, bo_sales) = app.get("/v1/sales", &bo).await;
+    assert_eq!(
+        (
+            bo_sales["total_quantity"].as_i64(),
+            bo_sales["total_cents"].as_i64()
+        ),
+        (Some(4), Some(6_000))
+    );
+}
+
+#[tokio::test]
+async fn purchases_made_while_kafka_is_down_are_delivered_and_each_gets_one_receipt_when_it_returns()
+ {
+    let mut kafka = KafkaBroker::start().await;
+    let app = spawn_app_with_kafka(&kafka.brokers()).await;
+    let receipts = app.receipt_worker().await;
+    let seller = person("Kit");
+    let item = app.list(&seller, "Kite", 2_000, 20).await;
+
+    kafka.stop().await;
+    let buyers: Vec<Identity> = (0..5).map(|n| person(&format!("lu{n}"))).collect();
+    for buyer in &buyers {
+        let (status, body) = app
+            .buy(
+                buyer,
+                &unique_name("k"),
+                json!([{ "item_id": item, "quantity": 1 }]),
+            )
+            .await;
+        assert_eq!(status, 201, "accepted while Kafka is down: {body}");
+    }
+    assert_eq!(app.outbox_backlog().await, 5, "all five wait in the outbox");
+
+    kafka.restart().await;
+    let started = std::time::Instant::now();
+    while app.outbox_backlog().await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the outbox did not drain after Kafka returned"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let events = read_topic(&kafka.brokers(), &app.topic, 5, Duration::from_secs(30)).await;
+    let mut ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| serde_json::from_slice::<Value>(e).ok())
+        .filter_map(|e| e["transaction_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "every purchase reached Kafka");
+
+    let mailbox = testkit::Mailbox::default();
+    for buyer in &buyers {
+        let emails = mailbox
+            .wait_for(&buyer.email, 1, Duration::from_secs(60))
+            .await;
+        assert_eq!(emails.len(), 1, "exactly one receipt for {}", buyer.email);
+    }
+    receipts.stop();
+}

@@ -1,0 +1,4 @@
+//! The user service's integration tests, in one binary: `--test api`.
+
+mod accounts;
+mod health;

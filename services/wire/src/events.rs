@@ -1,0 +1,72 @@
+//! What travels on Kafka ([`PurchaseEvent`], on [`crate::kafka_topics::PURCHASES`]) and on
+//! Redis pub/sub ([`LiveEvent`], on the [`crate::redis_channels`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ItemId, PurchaseId, UserId};
+use crate::transaction::PurchaseLine;
+
+/// A completed purchase as the receipt workers receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseEvent {
+    /// The purchase; a receipt is sent once per id.
+    pub transaction_id: PurchaseId,
+    /// The buyer.
+    pub buyer_id: UserId,
+    /// The buyer's name, for the greeting.
+    pub buyer_name: String,
+    /// Where the receipt goes.
+    pub buyer_email: String,
+    /// What was bought.
+    pub lines: Vec<PurchaseLine>,
+    /// The sum of the lines, in cents.
+    pub total_cents: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Something live pages show, published on a Redis channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// On [`crate::redis_channels::FEED`]: someone bought something.
+    Purchase {
+        /// Who bought.
+        buyer_name: String,
+        /// The titles bought.
+        titles: Vec<String>,
+        /// Unix milliseconds.
+        at: i64,
+    },
+    /// On an item's channel: its numbers changed.
+    ItemChanged {
+        /// The item.
+        item_id: ItemId,
+        /// Units sold now.
+        sold: i64,
+        /// Units left now.
+        stock: i64,
+    },
+    /// On a user's channel: their purchases (and so their cart) changed.
+    PurchasesChanged {
+        /// The purchase that changed them.
+        transaction_id: PurchaseId,
+    },
+    /// On a seller's channel: someone bought their items.
+    SalesChanged {
+        /// The purchase.
+        transaction_id: PurchaseId,
+    },
+    /// On an item's channel: how many people have its page open, across every notification
+    /// instance. `seq` grows with every count, so a count that arrives late is recognised.
+    Viewers {
+        /// The item.
+        item_id: ItemId,
+        /// Open pages.
+        count: u64,
+        /// Grows with every count.
+        seq: u64,
+    },
+    /// On a user's channel: one of their sessions ended; their live sockets are closed.
+    SignedOut,
+}
