@@ -1,87 +1,106 @@
-//! Server functions: declared here for both sides, run only on the gateway, where they call
-//! the services over HTTP.
+//! Server functions: declared here for both sides, run only on the gateway. Each reads its
+//! input into typed values, calls a typed client from `crate::ssr`, and lets `?` turn a
+//! service's refusal into an [`AppError`] with its status.
 
-use wire::inventory::CatalogPage;
-use wire::inventory::ItemView;
-use wire::user::UserView;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use wire::inventory::{CatalogPage, ItemView};
+use wire::transaction::{PurchaseView, SalesReport};
+use wire::user::UserView;
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::ssr::{self, backends, call_context, identity_of, require_user};
 
+/// One service's answer to its readiness probe, for the status page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {
+    /// The service's name.
     pub name: String,
+    /// Whether its `/readyz` answered 2xx.
     pub ready: bool,
 }
 
 /// Whether each backend service says it is ready (its `/readyz`).
 #[server]
 pub async fn check_services() -> Result<Vec<ServiceStatus>, AppError> {
-    Ok(crate::ssr::backends()?.readiness().await)
+    let statuses = backends()?.readiness().await;
+    Ok(statuses
+        .into_iter()
+        .map(|(name, ready)| ServiceStatus {
+            name: name.to_owned(),
+            ready,
+        })
+        .collect())
 }
 
 /// The signed-in user, if any.
 #[server]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
-    crate::ssr::backends()?.current_user().await
+    ssr::current_user(&backends()?).await
 }
 
+/// Opens an account and signs it in.
 #[server]
 pub async fn register(
     email: String,
     password: String,
     display_name: String,
 ) -> Result<UserView, AppError> {
-    let backends = crate::ssr::backends()?;
-    let body =
-        serde_json::json!({ "email": email, "password": password, "display_name": display_name });
-    let _: serde_json::Value = backends
-        .post_to_user_service(&["v1", "users"], &body)
-        .await?;
-    let user = start_session(&backends, &email, &password).await?;
+    let backends = backends()?;
+    let request = wire::user::RegisterRequest {
+        email: email.clone(),
+        password: password.clone(),
+        display_name,
+    };
+    backends.users.register(&call_context(), &request).await?;
+    let user = start_session(&backends, email, password).await?;
     leptos_axum::redirect("/seller");
     Ok(user)
 }
 
+/// Signs in.
 #[server]
 pub async fn log_in(email: String, password: String) -> Result<UserView, AppError> {
-    let backends = crate::ssr::backends()?;
-    let user = start_session(&backends, &email, &password).await?;
+    let user = start_session(&backends()?, email, password).await?;
     leptos_axum::redirect("/");
     Ok(user)
 }
 
+/// A new session in the cookie; the session this browser had before (another account, or
+/// a fixed one) ends here.
 #[cfg(feature = "ssr")]
 async fn start_session(
-    backends: &crate::ssr::Backends,
-    email: &str,
-    password: &str,
+    backends: &ssr::Backends,
+    email: String,
+    password: String,
 ) -> Result<UserView, AppError> {
-    #[derive(Deserialize)]
-    struct Session {
-        session_id: String,
-        user: UserView,
+    let request = wire::user::LogInRequest { email, password };
+    let session = backends.users.log_in(&call_context(), &request).await?;
+    if let Some(previous) = ssr::session_id(backends) {
+        end_session(backends, previous).await;
     }
-    let body = serde_json::json!({ "email": email, "password": password });
-    let session: Session = backends
-        .post_to_user_service(&["v1", "sessions"], &body)
-        .await?;
-    // The session this browser had before (another account, or a fixed one) ends here.
-    if let Some(previous) = backends.session_id() {
-        backends.end_session(&previous).await;
-    }
-    backends.set_session_cookie(Some(&session.session_id));
+    ssr::set_session_cookie(backends, Some(&session.session_id));
     Ok(session.user)
 }
 
+/// Ends a session at the user service; a failure is logged, the browser is not bothered.
+#[cfg(feature = "ssr")]
+async fn end_session(backends: &ssr::Backends, session_id: String) {
+    let request = wire::user::SessionRequest { session_id };
+    if let Err(err) = backends.users.end_session(&call_context(), &request).await {
+        tracing::warn!(%err, "could not end the session at the user service");
+    }
+}
+
+/// Signs out.
 #[server]
 pub async fn log_out() -> Result<(), AppError> {
-    let backends = crate::ssr::backends()?;
-    if let Some(session_id) = backends.session_id() {
-        backends.end_session(&session_id).await;
+    let backends = backends()?;
+    if let Some(session_id) = ssr::session_id(&backends) {
+        end_session(&backends, session_id).await;
     }
-    backends.set_session_cookie(None);
+    ssr::set_session_cookie(&backends, None);
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -89,45 +108,40 @@ pub async fn log_out() -> Result<(), AppError> {
 /// One page of the catalog; `page` from 1, `search` matches titles.
 #[server]
 pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError> {
-    let backends = crate::ssr::backends()?;
-    let url = reqwest::Url::parse_with_params(
-        &format!("{}/v1/items", backends.inventory_url),
-        &[("page", page.max(1).to_string()), ("q", search)],
-    )
-    .map_err(|_| crate::ssr::bad_field("q", "That search could not be read."))?;
-    backends.get(url.to_string()).await
+    let params = wire::inventory::CatalogParams {
+        page: Some(page.max(1).to_string()),
+        per_page: None,
+        q: Some(search),
+    };
+    Ok(backends()?
+        .inventory
+        .catalog(&call_context(), &params)
+        .await?)
 }
 
 /// One item, or `None` (and a 404 status) when there is no such item.
 #[server]
 pub async fn item(item_id: String) -> Result<Option<ItemView>, AppError> {
-    let backends = crate::ssr::backends()?;
-    let Ok(item_id) = wire::ids::ItemId::parse(&item_id) else {
-        crate::ssr::set_status(http::StatusCode::NOT_FOUND);
-        return Ok(None);
+    let backends = backends()?;
+    let item = match wire::ItemId::parse(&item_id) {
+        Ok(item_id) => backends.inventory.item(&call_context(), &item_id).await?,
+        Err(_) => None,
     };
-    let url = crate::ssr::endpoint(&backends.inventory_url, &["v1", "items", item_id.as_str()])?;
-    backends.get_optional(url).await
+    if item.is_none() {
+        ssr::answer_not_found();
+    }
+    Ok(item)
 }
 
 /// The signed-in seller's own items.
 #[server]
 pub async fn my_items() -> Result<Vec<ItemView>, AppError> {
-    #[derive(Deserialize)]
-    struct Items {
-        items: Vec<ItemView>,
-    }
-    let backends = crate::ssr::backends()?;
-    let seller = backends.require_user().await?;
-    let seller_id = wire::ids::UserId::parse(&seller.id).map_err(|_| {
-        tracing::error!("the user service gave a malformed user id");
-        crate::ssr::unavailable()
-    })?;
-    let url = crate::ssr::endpoint(
-        &backends.inventory_url,
-        &["v1", "sellers", seller_id.as_str(), "items"],
-    )?;
-    let items: Items = backends.get(url).await?;
+    let backends = backends()?;
+    let seller = require_user(&backends, "Please log in first.").await?;
+    let items = backends
+        .inventory
+        .seller_items(&call_context(), &seller.id)
+        .await?;
     Ok(items.items)
 }
 
@@ -135,26 +149,30 @@ pub async fn my_items() -> Result<Vec<ItemView>, AppError> {
 #[cfg(feature = "ssr")]
 fn price_cents(price: &str) -> Result<i64, AppError> {
     wire::money::parse_money(price)
-        .map_err(|reason| crate::ssr::bad_field("price", format!("Price {reason}")))
+        .map_err(|reason| AppError::for_field("price", format!("Price {reason}")))
 }
 
+/// Reads the stock field as a whole number of units.
 #[cfg(feature = "ssr")]
 fn stock_units(stock: &str) -> Result<i64, AppError> {
     stock
         .trim()
         .parse::<i64>()
-        .map_err(|_| crate::ssr::bad_field("stock", "Stock must be a whole number"))
+        .map_err(|_| AppError::for_field("stock", "Stock must be a whole number"))
 }
 
 /// The services name the price field `price_cents`; the form calls it `price`.
 #[cfg(feature = "ssr")]
-fn form_field(mut err: AppError) -> AppError {
+fn form_field(err: clients::CallError) -> AppError {
+    let mut err = AppError::from(err);
     if err.field.as_deref() == Some("price_cents") {
         err.field = Some("price".to_owned());
     }
     err
 }
 
+/// Lists a new item for the signed-in seller; `request_id` makes a resubmitted form list
+/// it once.
 #[server]
 pub async fn add_item(
     title: String,
@@ -164,41 +182,42 @@ pub async fn add_item(
     image_url: String,
     request_id: String,
 ) -> Result<ItemView, AppError> {
-    let backends = crate::ssr::backends()?;
-    let seller = backends.require_user().await?;
-    let body = serde_json::json!({
-        "title": title,
-        "description": description,
-        "price_cents": price_cents(&price)?,
-        "stock": stock_units(&stock)?,
-        "image_url": image_url,
-        "request_id": request_id,
-    });
+    let backends = backends()?;
+    let seller = require_user(&backends, "Please log in first.").await?;
+    let item = wire::inventory::NewItem {
+        title,
+        description: Some(description),
+        price_cents: price_cents(&price)?,
+        stock: stock_units(&stock)?,
+        image_url: Some(image_url),
+        request_id: Some(request_id),
+    };
     backends
-        .post(
-            format!("{}/v1/items", backends.inventory_url),
-            &body,
-            Some(&seller),
-        )
+        .inventory
+        .create_item(&call_context(), &identity_of(&seller), &item)
         .await
         .map_err(form_field)
 }
 
+/// Changes an item's price and stock, for its seller.
 #[server]
 pub async fn save_item(
     item_id: String,
     price: String,
     stock: String,
 ) -> Result<ItemView, AppError> {
-    let backends = crate::ssr::backends()?;
-    let item_id = wire::ids::ItemId::parse(&item_id)
-        .map_err(|err| crate::ssr::bad_field("item_id", format!("The item {err}.")))?;
-    let seller = backends.require_user().await?;
-    let body =
-        serde_json::json!({ "price_cents": price_cents(&price)?, "stock": stock_units(&stock)? });
-    let url = crate::ssr::endpoint(&backends.inventory_url, &["v1", "items", item_id.as_str()])?;
+    let backends = backends()?;
+    let item_id = wire::ItemId::parse(&item_id)
+        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    let seller = require_user(&backends, "Please log in first.").await?;
+    let edit = wire::inventory::ItemEdit {
+        price_cents: Some(price_cents(&price)?),
+        stock: Some(stock_units(&stock)?),
+        ..Default::default()
+    };
     backends
-        .post(url, &body, Some(&seller))
+        .inventory
+        .edit_item(&call_context(), &identity_of(&seller), &item_id, &edit)
         .await
         .map_err(form_field)
 }
@@ -206,67 +225,58 @@ pub async fn save_item(
 /// Buys `lines` (JSON: `[{"item_id": "...", "quantity": 2}]`) for the signed-in user.
 /// `key` is the form's idempotency key: the same key never buys twice.
 #[server]
-pub async fn buy(lines: String, key: String) -> Result<wire::transaction::PurchaseView, AppError> {
-    let backends = crate::ssr::backends()?;
-    let buyer = backends.current_user().await?.ok_or_else(|| {
-        crate::ssr::set_status(http::StatusCode::UNAUTHORIZED);
-        AppError::new("Please log in to buy.")
-    })?;
-    let lines = order_lines(&lines)?;
+pub async fn buy(lines: String, key: String) -> Result<PurchaseView, AppError> {
+    let backends = backends()?;
+    let buyer = require_user(&backends, "Please log in to buy.").await?;
+    let purchase = wire::transaction::PurchaseRequest {
+        lines: order_lines(&lines)?,
+    };
     let purchase = backends
-        .purchase(&buyer, &key, &serde_json::json!({ "lines": lines }))
+        .transactions
+        .purchase(&call_context(), &identity_of(&buyer), &key, &purchase)
         .await?;
     leptos_axum::redirect("/purchases");
     Ok(purchase)
 }
 
-/// One line of an order as the page sends it; the id is checked here, where it enters.
+/// Reads the order the page sent (`[{"item_id": "...", "quantity": 2}]`); the ids are
+/// checked here, where they enter.
 #[cfg(feature = "ssr")]
-#[derive(Debug, Serialize, Deserialize)]
-struct OrderLineInput {
-    item_id: wire::ids::ItemId,
-    quantity: i64,
-}
-
-/// Reads the order the page sent (`[{"item_id": "...", "quantity": 2}]`).
-#[cfg(feature = "ssr")]
-fn order_lines(json: &str) -> Result<Vec<OrderLineInput>, AppError> {
+fn order_lines(json: &str) -> Result<Vec<wire::transaction::OrderLine>, AppError> {
     if json.len() > 16 * 1024 {
-        return Err(crate::ssr::bad_field("lines", "That order is too long."));
+        return Err(AppError::for_field("lines", "That order is too long."));
     }
-    let lines: Vec<OrderLineInput> = serde_json::from_str(json).map_err(|_| {
-        crate::ssr::bad_field(
+    let lines: Vec<wire::transaction::OrderLine> = serde_json::from_str(json).map_err(|_| {
+        AppError::for_field(
             "lines",
             "That order could not be read: it must list items and quantities.",
         )
     })?;
     if lines.is_empty() {
-        return Err(crate::ssr::bad_field("lines", "The order is empty."));
+        return Err(AppError::for_field("lines", "The order is empty."));
     }
     Ok(lines)
 }
 
 /// The signed-in buyer's purchases, newest first.
 #[server]
-pub async fn my_purchases() -> Result<Vec<wire::transaction::PurchaseView>, AppError> {
-    #[derive(Deserialize)]
-    struct Page {
-        purchases: Vec<wire::transaction::PurchaseView>,
-    }
-    let backends = crate::ssr::backends()?;
-    let buyer = backends.require_user().await?;
-    let page: Page = backends
-        .get_as(format!("{}/v1/purchases", backends.transaction_url), &buyer)
+pub async fn my_purchases() -> Result<Vec<PurchaseView>, AppError> {
+    let backends = backends()?;
+    let buyer = require_user(&backends, "Please log in first.").await?;
+    let history = backends
+        .transactions
+        .history(&call_context(), &identity_of(&buyer), &Default::default())
         .await?;
-    Ok(page.purchases)
+    Ok(history.purchases)
 }
 
 /// What the signed-in seller sold.
 #[server]
-pub async fn my_sales() -> Result<wire::transaction::SalesReport, AppError> {
-    let backends = crate::ssr::backends()?;
-    let seller = backends.require_user().await?;
-    backends
-        .get_as(format!("{}/v1/sales", backends.transaction_url), &seller)
-        .await
+pub async fn my_sales() -> Result<SalesReport, AppError> {
+    let backends = backends()?;
+    let seller = require_user(&backends, "Please log in first.").await?;
+    Ok(backends
+        .transactions
+        .sales(&call_context(), &identity_of(&seller))
+        .await?)
 }

@@ -1,28 +1,85 @@
 //! The error every server function returns: a sentence for a person, and the form field it
 //! belongs next to when there is one.
 
+use leptos::server_fn::Bytes;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// What went wrong, for a person, and (on the gateway) the HTTP status to answer with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppError {
+    /// A sentence a person can read.
     pub message: String,
+    /// The form field it belongs next to, when one.
     pub field: Option<String>,
+    /// The status the gateway answers with; the browser never needs it (not sent).
+    #[serde(skip, default = "bad_request")]
+    pub status: u16,
+    /// `Retry-After` in seconds, for 429 and 503 (not sent).
+    #[serde(skip)]
+    pub retry_after: Option<String>,
 }
 
+fn bad_request() -> u16 {
+    400
+}
+
+/// What a person is told when a service fails or cannot be reached.
+pub const UNAVAILABLE: &str =
+    "The marketplace is having trouble right now; please try again shortly.";
+
 impl AppError {
+    /// An error about the request as a whole (400 unless [`Self::with_status`] says else).
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             field: None,
+            status: bad_request(),
+            retry_after: None,
         }
     }
 
+    /// An error about one form field: 422.
     pub fn for_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
             field: Some(field.into()),
+            status: 422,
+            ..Self::new(message)
+        }
+    }
+
+    /// A service failed or cannot be reached: 503 with `Retry-After`, and one plain sentence.
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            retry_after: Some("5".to_owned()),
+            ..Self::new(UNAVAILABLE)
+        }
+    }
+
+    /// The same error, answered with `status`.
+    #[cfg(feature = "ssr")]
+    pub fn with_status(mut self, status: http::StatusCode) -> Self {
+        self.status = status.as_u16();
+        self
+    }
+
+    /// The one place an error sets the response's status (and `Retry-After`): called when
+    /// a server function answers with it (`ser`) and when a page shows it (`ErrorMessage`).
+    #[cfg(feature = "ssr")]
+    pub fn answer(&self) {
+        use leptos::prelude::use_context;
+        let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+            return;
+        };
+        if let Ok(status) = http::StatusCode::from_u16(self.status) {
+            response.set_status(status);
+        }
+        if let Some(wait) = &self.retry_after
+            && let Ok(value) = http::HeaderValue::from_str(wait)
+        {
+            response.insert_header(http::header::RETRY_AFTER, value);
         }
     }
 
@@ -56,22 +113,17 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
                 Self::new("The marketplace cannot be reached; check your connection and try again.")
             }
-            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
-                #[cfg(feature = "ssr")]
-                crate::ssr::set_status(http::StatusCode::BAD_REQUEST);
-                unreadable_form(&detail)
-            }
-            ServerFnErrorErr::UnsupportedRequestMethod(_) => {
-                #[cfg(feature = "ssr")]
-                crate::ssr::set_status(http::StatusCode::METHOD_NOT_ALLOWED);
-                Self::new("That request cannot be made this way.")
-            }
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => Self {
+                status: 400,
+                ..unreadable_form(&detail)
+            },
+            ServerFnErrorErr::UnsupportedRequestMethod(_) => Self {
+                status: 405,
+                ..Self::new("That request cannot be made this way.")
+            },
             other => {
                 #[cfg(feature = "ssr")]
-                {
-                    tracing::warn!(error = %other, "a server function call failed");
-                    crate::ssr::set_status(http::StatusCode::BAD_REQUEST);
-                }
+                tracing::warn!(error = %other, "a server function call failed");
                 #[cfg(not(feature = "ssr"))]
                 let _ = other;
                 Self::new(
@@ -79,6 +131,16 @@ impl FromServerFnError for AppError {
                 )
             }
         }
+    }
+
+    /// The error as the server function's answer; on the gateway this is also where the
+    /// answer's status is set from the error (see [`AppError::answer`]).
+    fn ser(&self) -> Bytes {
+        #[cfg(feature = "ssr")]
+        self.answer();
+        serde_json::to_vec(self)
+            .map(Bytes::from)
+            .unwrap_or_default()
     }
 }
 

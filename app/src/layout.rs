@@ -1,10 +1,9 @@
-use wire::socket_topics;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::A;
+use wire::socket_topics;
 
 use std::time::Duration;
-
 
 use crate::live::{banner_text, time_ago};
 use crate::store::Store;

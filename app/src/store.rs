@@ -1,10 +1,10 @@
 //! The global store (Leptos context + signals): the session user, the account actions that
 //! change it, and the cart. Pages read it with `Store::get()`.
 
-use wire::socket_topics;
-use wire::user::UserView;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use wire::socket_topics;
+use wire::user::UserView;
 
 use crate::api::{Buy, LogIn, LogOut, Register, current_user};
 use crate::error::AppError;
@@ -79,7 +79,7 @@ impl Store {
         // The user's own events (purchases made in another tab or browser) while signed in.
         live.follow(move || signed_in_as().map(|_| socket_topics::USER.to_owned()));
         // The socket carries the identity it was opened with: a new one after logging in or out.
-        Effect::new(move |previous: Option<Option<String>>| {
+        Effect::new(move |previous: Option<Option<wire::UserId>>| {
             let current = signed_in_as();
             if previous.is_some_and(|previous| previous != current) {
                 live.reconnect();

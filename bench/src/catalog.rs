@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::Value;
+use clients::{CallContext, InventoryClient};
+use wire::inventory::CatalogParams;
 
 struct Figures {
     requests: usize,
@@ -57,17 +58,9 @@ async fn drive(client: &reqwest::Client, url: &str, seconds: u64, concurrency: u
     }
 }
 
-async fn cache_stats(client: &reqwest::Client, inventory: &str) -> anyhow::Result<(u64, u64)> {
-    let stats: Value = client
-        .get(format!("{inventory}/v1/cache/stats"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok((
-        stats["hits"].as_u64().unwrap_or_default(),
-        stats["misses"].as_u64().unwrap_or_default(),
-    ))
+async fn cache_stats(inventory: &InventoryClient) -> anyhow::Result<(u64, u64)> {
+    let stats = inventory.cache_stats(&CallContext::default()).await?;
+    Ok((stats.hits, stats.misses))
 }
 
 #[tokio::main]
@@ -90,15 +83,24 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let catalog: Value = client
-        .get(format!("{inventory}/v1/items?per_page=1"))
-        .send()
+    // Reads need no identity; the key only signs, so any secret of the right length will do.
+    let key = common::identity::IdentityKey::from_env().unwrap_or_else(|_| {
+        common::identity::IdentityKey::new("catalog-bench-reads-only-0123456789".to_owned().into())
+            .expect("a 32-character secret")
+    });
+    let inventory_client = InventoryClient::new(clients::http_client(), &inventory, key)?;
+    let params = CatalogParams {
+        per_page: Some("1".into()),
+        ..Default::default()
+    };
+    let catalog = inventory_client
+        .catalog(&CallContext::default(), &params)
         .await
-        .context("is the stack running? (scripts/start.sh)")?
-        .json()
-        .await?;
-    let item_id = catalog["items"][0]["id"]
-        .as_str()
+        .context("is the stack running? (scripts/start.sh)")?;
+    let item_id = catalog
+        .items
+        .first()
+        .map(|item| item.id.clone())
         .context("the catalog is empty: run scripts/start.sh (it loads demo data)")?;
 
     let targets = [
@@ -122,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
         "{:<42} {:>10} {:>9} {:>9} {:>9} {:>7}",
         "target", "req/s", "p50 ms", "p99 ms", "ratio", "errors"
     );
-    let (hits_before, misses_before) = cache_stats(&client, &inventory).await?;
+    let (hits_before, misses_before) = cache_stats(&inventory_client).await?;
     let mut baseline_rate = None;
     for (name, url) in &targets {
         let figures = drive(&client, url, seconds, concurrency).await;
@@ -137,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
         );
         assert!(figures.requests > 0, "{name}: no request succeeded");
     }
-    let (hits, misses) = cache_stats(&client, &inventory).await?;
+    let (hits, misses) = cache_stats(&inventory_client).await?;
     let (hits, misses) = (hits - hits_before, misses - misses_before);
     println!(
         "\ninventory cache during the run: {hits} hits, {misses} misses, hit ratio {:.4}",

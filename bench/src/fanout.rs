@@ -9,19 +9,19 @@
 //!   cargo build --release -p notification-service
 //!   cargo run --release -p bench --bin fanout-bench -- [clients] [rounds]
 
-use wire::redis_channels;
 use bench::percentile;
 use common::config::env_or;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wire::redis_channels;
 
 use anyhow::{Context, bail};
-use wire::events::LiveEvent;
-use wire::socket::ServerMessage;
 use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 
 const ORIGIN: &str = "http://fanout-bench.local";
 

@@ -10,9 +10,12 @@ use common::config::env_or;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use clients::CallContext;
 use mongodb::bson::doc;
-use serde_json::{Value, json};
+use serde_json::json;
 use testkit::{Mailbox, unique_name};
+use wire::inventory::NewItem;
+use wire::user::{LogInRequest, RegisterRequest};
 
 /// Concurrent `$inc` of one field on one document per worker: the floor under any purchase.
 async fn mongo_update_rate(seconds: u64, workers: usize) -> anyhow::Result<f64> {
@@ -66,22 +69,27 @@ async fn main() -> anyhow::Result<()> {
     let key = common::identity::IdentityKey::from_env()
         .context("INTERNAL_AUTH_SECRET (see the README's Benchmarks)")?;
     let seller = common::identity::Identity {
-        user_id: format!("{:0>24x}", std::process::id()),
+        user_id: format!("{:0>24x}", std::process::id()).parse()?,
         display_name: "Bench seller".into(),
         email: "bench-seller@bench.example".into(),
     };
+    let services = clients::http_client();
+    let inventory = clients::InventoryClient::new(services.clone(), &inventory, key.clone())?;
+    let users = clients::UserClient::new(services, &user_service, key)?;
     let mut items = Vec::new();
     for n in 0..10 {
-        let item: Value = http
-            .post(format!("{inventory}/v1/items"))
-            .header(common::identity::IDENTITY_HEADER, key.sign(&seller, std::time::SystemTime::now()))
-            .json(&json!({ "title": format!("Bench item {n}"), "price_cents": 100 + n, "stock": 1_000_000 }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
+        let item = NewItem {
+            title: format!("Bench item {n}"),
+            description: None,
+            price_cents: 100 + n,
+            stock: 1_000_000,
+            image_url: None,
+            request_id: None,
+        };
+        let item = inventory
+            .create_item(&CallContext::default(), &seller, &item)
             .await?;
-        items.push(item["id"].as_str().context("item id")?.to_owned());
+        items.push(item.id.to_string());
     }
     let item_page = http
         .get(format!("{gateway}/items?itemId={}", items[0]))
@@ -100,36 +108,23 @@ async fn main() -> anyhow::Result<()> {
     let mut sessions = Vec::new();
     for n in 0..buyers {
         let email = format!("{}-{n}@bench.example", unique_name("buyer"));
-        // What the gateway signs for its own calls; each buyer from an address of its own, so
-        // the per-address limits see sixteen people, not one.
-        let address = format!("198.18.{}.{}", n / 250, n % 250 + 1);
-        let as_gateway = || {
-            key.sign_as(
-                common::identity::Caller::Gateway,
-                None,
-                Some(&address),
-                std::time::SystemTime::now(),
-            )
+        // The user service hears of each buyer from an address of its own, so the
+        // per-address limits see sixteen people, not one.
+        let context = CallContext {
+            request_id: None,
+            client_address: Some(format!("198.18.{}.{}", n / 250, n % 250 + 1)),
         };
-        http.post(format!("{user_service}/v1/users"))
-            .header(common::identity::IDENTITY_HEADER, as_gateway())
-            .json(&json!({ "email": email, "password": "bench-password", "display_name": format!("Bench buyer {n}") }))
-            .send()
-            .await?
-            .error_for_status()?;
-        let session: Value = http
-            .post(format!("{user_service}/v1/sessions"))
-            .header(common::identity::IDENTITY_HEADER, as_gateway())
-            .json(&json!({ "email": email, "password": "bench-password" }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let id = session["session_id"]
-            .as_str()
-            .context("session id")?
-            .to_owned();
+        let registration = RegisterRequest {
+            email: email.clone(),
+            password: "bench-password".into(),
+            display_name: format!("Bench buyer {n}"),
+        };
+        users.register(&context, &registration).await?;
+        let log_in = LogInRequest {
+            email: email.clone(),
+            password: "bench-password".into(),
+        };
+        let id = users.log_in(&context, &log_in).await?.session_id;
         sessions.push((format!("session={id}"), email));
     }
 

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 
 use std::sync::Arc;
 
-use app::ssr::Backends;
+use app::ssr::{Backends, ServiceUrls, SessionCookie};
 use app::{App, SITE_NAME, shell};
 pub mod edge;
-mod live;
+mod live_proxy;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -70,21 +70,17 @@ impl Config {
         })
     }
 
-    fn backends(&self) -> Backends {
-        Backends::new(
-            self.user_url.clone(),
-            self.inventory_url.clone(),
-            self.transaction_url.clone(),
-            vec![
-                ("user", self.user_url.clone()),
-                ("inventory", self.inventory_url.clone()),
-                ("transaction", self.transaction_url.clone()),
-                ("receipt", self.receipt_url.clone()),
-                ("notification", self.notification_url.clone()),
-            ],
-            self.identity.clone(),
-            self.public_url.starts_with("https://"),
-        )
+    fn backends(&self) -> anyhow::Result<Backends> {
+        let urls = ServiceUrls {
+            user: self.user_url.clone(),
+            inventory: self.inventory_url.clone(),
+            transaction: self.transaction_url.clone(),
+            receipt: self.receipt_url.clone(),
+            notification: self.notification_url.clone(),
+        };
+        let cookie = SessionCookie::new(self.public_url.starts_with("https://"));
+        Backends::new(&urls, self.identity.clone(), cookie)
+            .map_err(|err| anyhow::anyhow!("a service URL in the configuration: {err}"))
     }
 }
 
@@ -96,7 +92,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .site_addr(config.listen)
         .build();
     let routes = route_list();
-    let backends = config.backends();
+    let backends = config.backends()?;
     let edge = Arc::new(edge::Edge::new(
         &config.public_url,
         config.trusted_proxies.clone(),
@@ -116,18 +112,20 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             },
         )
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            move || page_context(&backends),
+            {
+                let backends = backends.clone();
+                move || page_context(&backends)
+            },
             shell,
         ))
         .with_state(leptos_options);
 
-    let live_updates =
-        Router::new()
-            .route("/live", get(live::live))
-            .with_state(live::LiveProxy::new(
-                config.backends(),
-                &config.notification_url,
-            )?);
+    let live_updates = Router::new()
+        .route("/live", get(live_proxy::live))
+        .with_state(live_proxy::LiveProxy::new(
+            backends.clone(),
+            &config.notification_url,
+        )?);
 
     // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages

@@ -12,4 +12,4 @@
 mod model;
 mod socket;
 
-pub use self::model::{Banner, ItemNumbers, Live, banner_text, time_ago};
+pub use self::model::{Live, banner_text, time_ago};

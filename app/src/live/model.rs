@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use leptos::prelude::*;
 use wire::events::LiveEvent;
 use wire::socket::ServerMessage;
-use leptos::prelude::*;
 
 /// How long a purchase banner stays unless dismissed.
 const BANNER_LIFETIME_MS: u64 = 60_000;
@@ -126,7 +126,7 @@ impl Live {
                 sold,
                 stock,
             } => self.items.update(|items| {
-                let numbers = items.entry(item_id).or_default();
+                let numbers = items.entry(item_id.to_string()).or_default();
                 numbers.sold = Some(sold);
                 numbers.stock = Some(stock);
             }),
@@ -135,7 +135,7 @@ impl Live {
                 count,
                 seq,
             } => self.items.update(|items| {
-                let numbers = items.entry(item_id).or_default();
+                let numbers = items.entry(item_id.to_string()).or_default();
                 if numbers.viewers.is_none_or(|(_, latest)| seq > latest) {
                     numbers.viewers = Some((count, seq));
                 }

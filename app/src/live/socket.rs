@@ -53,12 +53,12 @@ mod browser {
     use std::collections::HashMap;
     use std::time::Duration;
 
-    use wire::socket::ClientMessage;
-    use wire::socket::ServerMessage;
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
     use web_sys::{MessageEvent, WebSocket};
+    use wire::socket::ClientMessage;
+    use wire::socket::ServerMessage;
 
     use super::Live;
 

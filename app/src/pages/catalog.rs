@@ -1,11 +1,11 @@
-use wire::inventory::CatalogPage;
-use wire::inventory::ItemView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use wire::inventory::CatalogPage;
+use wire::inventory::ItemView;
 
 use super::shopping::AddToCart;
-use super::{encode_query, image_of, money, stock_text};
+use super::{ErrorMessage, encode_query, image_of, money, stock_text};
 use crate::api;
 
 /// `/`: every item of every seller, newest first, with title search and pages. Rendered
@@ -41,7 +41,7 @@ pub fn CatalogPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match catalog.await {
                     Ok(page) => view! { <CatalogResults page /> }.into_any(),
-                    Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                    Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -100,7 +100,7 @@ pub fn ItemCard(item: ItemView) -> impl IntoView {
             <p class="price">{money(item.price_cents)}</p>
             <p class="meta">{format!("Sold by {} · {stock}", item.seller_name)}</p>
             <div class="card-actions">
-                <AddToCart item_id=item.id.clone() title=item.title.clone() price_cents=item.price_cents />
+                <AddToCart item_id=item.id.to_string() title=item.title.clone() price_cents=item.price_cents />
             </div>
         </article>
     }

@@ -1,11 +1,11 @@
-use wire::socket_topics;
-use wire::inventory::ItemView;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use wire::inventory::ItemView;
+use wire::socket_topics;
 
 use super::shopping::{AddToCart, BuyNow};
-use super::{NotFound, image_of, money, stock_text};
+use super::{ErrorMessage, NotFound, image_of, money, stock_text};
 use crate::api;
 use crate::store::Store;
 
@@ -17,9 +17,11 @@ pub fn ItemPage() -> impl IntoView {
     let item_id = move || query.read().get("itemId").unwrap_or_default();
     let item = Resource::new(item_id, api::item);
     // Live numbers and "N viewing now" while the page is open.
-    Store::get()
-        .live
-        .follow(move || Some(socket_topics::item(&item_id())).filter(|_| !item_id().is_empty()));
+    Store::get().live.follow(move || {
+        wire::ItemId::parse(&item_id())
+            .ok()
+            .map(|id| socket_topics::item(&id))
+    });
 
     view! {
         <Suspense fallback=|| view! { <p>"Loading the item…"</p> }>
@@ -27,7 +29,7 @@ pub fn ItemPage() -> impl IntoView {
                 match item.await {
                     Ok(Some(item)) => view! { <ItemDetails item /> }.into_any(),
                     Ok(None) => view! { <NotFound heading="No such item" /> }.into_any(),
-                    Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                    Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -50,7 +52,7 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
             }
             let id = id.clone();
             leptos::task::spawn_local(async move {
-                if let Ok(Some(fresh)) = api::item(id).await {
+                if let Ok(Some(fresh)) = api::item(id.to_string()).await {
                     reread.set(Some(fresh));
                 }
             });
@@ -59,7 +61,7 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
     let numbers = {
         let (id, sold, stock) = (item.id.clone(), item.sold, item.stock);
         move || {
-            let live_numbers = live.numbers(&id);
+            let live_numbers = live.numbers(id.as_str());
             let durable = reread.get();
             (
                 live_numbers
@@ -106,8 +108,8 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
                 <p class="viewers" aria-live="polite">{viewers}</p>
                 <p class="description">{item.description.clone()}</p>
                 <div class="buy-actions">
-                    <BuyNow item_id=item.id.clone() />
-                    <AddToCart item_id=item.id.clone() title=item.title.clone() price_cents=item.price_cents />
+                    <BuyNow item_id=item.id.to_string() />
+                    <AddToCart item_id=item.id.to_string() title=item.title.clone() price_cents=item.price_cents />
                 </div>
             </div>
         </article>

@@ -15,12 +15,24 @@ use crate::error::AppError;
 #[component]
 pub fn NotFound(#[prop(default = "Page not found")] heading: &'static str) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::ssr::set_status(http::StatusCode::NOT_FOUND);
+    crate::ssr::answer_not_found();
     view! {
         <Title text=format!("{heading} · Marketplace") />
         <h1>{heading}</h1>
         <p>"There is nothing at this address. " <a href="/">"Back to the catalog"</a></p>
     }
+}
+
+/// What a page shows in place of what it could not load. On the gateway it also gives the
+/// page the error's status (503 when a service is away, 401 when signed out…).
+#[component]
+pub fn ErrorMessage(
+    error: AppError,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    error.answer();
+    view! { <p role="alert">{error.message} {children.map(|children| children())}</p> }
 }
 
 /// A labelled input with its error message right below it.

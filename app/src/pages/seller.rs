@@ -1,11 +1,11 @@
-use wire::inventory::ItemView;
-use wire::money::format_cents;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use wire::inventory::ItemView;
+use wire::money::format_cents;
 
-use super::{Field, FormError, money};
+use super::{ErrorMessage, Field, FormError, money};
 use crate::api::{self, AddItem, SaveItem};
 use crate::store::Store;
 
@@ -32,7 +32,7 @@ pub fn SellerPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                        Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                     })
             }}
         </Transition>
@@ -61,7 +61,7 @@ fn Shop() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                        Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -127,7 +127,7 @@ fn SalesSection() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(err) => view! { <p role="alert">{err.message}</p> }.into_any(),
+                        Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -209,7 +209,7 @@ fn OwnItem(item: ItemView) -> impl IntoView {
             </h3>
             <p class="meta">{format!("Sold {} · listed at {}", item.sold, money(item.price_cents))}</p>
             <ActionForm action=save attr:class="inline-edit">
-                <input type="hidden" name="item_id" value=item.id.clone() />
+                <input type="hidden" name="item_id" value=item.id.to_string() />
                 <Field
                     label="Price"
                     name="price"

@@ -1,13 +1,13 @@
 //! Buying: "Add to cart", "Buy now", the cart page and the purchase history.
 
-use wire::transaction::PurchaseView;
-use wire::money::format_cents;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use wire::money::format_cents;
+use wire::transaction::PurchaseView;
 
-use super::{FormError, money};
+use super::{ErrorMessage, FormError, money};
 use crate::api;
 use crate::store::Store;
 
@@ -183,7 +183,12 @@ pub fn PurchasesPage() -> impl IntoView {
                             .into_any()
                     }
                     Err(err) => {
-                        view! { <p role="alert">{err.message} " " <A href="/login">"Log in"</A></p> }.into_any()
+                        view! {
+                            <ErrorMessage error=err>
+                                " " <A href="/login">"Log in"</A>
+                            </ErrorMessage>
+                        }
+                        .into_any()
                     }
                 }
             })}
@@ -193,9 +198,10 @@ pub fn PurchasesPage() -> impl IntoView {
 
 #[component]
 fn Purchase(purchase: PurchaseView) -> impl IntoView {
-    let order = purchase.id[purchase.id.len().saturating_sub(8)..].to_uppercase();
+    let id = purchase.id.as_str();
+    let order = id[id.len().saturating_sub(8)..].to_uppercase();
     view! {
-        <li class="purchase" data-purchase=purchase.id.clone()>
+        <li class="purchase" data-purchase=purchase.id.to_string()>
             <h2>{format!("Order {order}")}</h2>
             <ul>
                 {purchase

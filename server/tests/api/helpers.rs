@@ -27,6 +27,16 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The inventory service's typed client, signing with the stack's key.
+    pub fn inventory_client(&self) -> clients::InventoryClient {
+        clients::InventoryClient::new(
+            self.inventory.http.clone(),
+            &self.inventory.base_url,
+            self.key.clone(),
+        )
+        .expect("the inventory service's URL")
+    }
+
     /// Lists an item straight at the inventory service, as `seller`; returns its id.
     pub async fn list_item(
         &self,
@@ -35,38 +45,47 @@ impl Stack {
         price_cents: i64,
         stock: i64,
     ) -> String {
-        let response = self
-            .inventory
-            .http
-            .post(self.inventory.url("/v1/items"))
-            .header(common::identity::IDENTITY_HEADER, self.key.sign(seller, std::time::SystemTime::now()))
-            .json(&serde_json::json!({ "title": title, "price_cents": price_cents, "stock": stock, "description": "Test item." }))
-            .send()
+        let item = wire::inventory::NewItem {
+            title: title.to_owned(),
+            description: Some("Test item.".to_owned()),
+            price_cents,
+            stock,
+            image_url: None,
+            request_id: None,
+        };
+        self.inventory_client()
+            .create_item(&clients::CallContext::default(), seller, &item)
             .await
-            .expect("list an item");
-        assert_eq!(response.status().as_u16(), 201);
-        let item: serde_json::Value = response.json().await.expect("item");
-        item["id"].as_str().expect("id").to_owned()
+            .expect("list an item")
+            .id
+            .to_string()
     }
 
     /// One of `item_id` for `buyer`, straight at the transaction service; the purchase's id.
     pub async fn buy(&self, buyer: &common::identity::Identity, item_id: &str) -> String {
-        let response = self
-            .transaction
-            .http
-            .post(self.transaction.url("/v1/purchases"))
-            .header(
-                common::identity::IDENTITY_HEADER,
-                self.key.sign(buyer, std::time::SystemTime::now()),
+        let transactions = clients::TransactionClient::new(
+            self.transaction.http.clone(),
+            &self.transaction.base_url,
+            self.key.clone(),
+        )
+        .expect("the transaction service's URL");
+        let purchase = wire::transaction::PurchaseRequest {
+            lines: vec![wire::transaction::OrderLine {
+                item_id: item_id.parse().expect("an item id"),
+                quantity: 1,
+            }],
+        };
+        transactions
+            .purchase(
+                &clients::CallContext::default(),
+                buyer,
+                &unique_name("key"),
+                &purchase,
             )
-            .header("Idempotency-Key", unique_name("key"))
-            .json(&serde_json::json!({ "lines": [{ "item_id": item_id, "quantity": 1 }] }))
-            .send()
             .await
-            .expect("purchase");
-        assert_eq!(response.status().as_u16(), 201);
-        let purchase: serde_json::Value = response.json().await.expect("purchase");
-        purchase["id"].as_str().expect("purchase id").to_owned()
+            .expect("purchase")
+            .id
+            .to_string()
     }
 
     /// The path of a server function, as the pages' forms post to it.
@@ -146,7 +165,7 @@ pub fn seller(name: &str) -> common::identity::Identity {
     let n = (u64::from(std::process::id()) << 32)
         | NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     common::identity::Identity {
-        user_id: format!("{n:024x}"),
+        user_id: format!("{n:024x}").parse().expect("an id"),
         display_name: name.to_owned(),
         email: format!("seller-{n:x}@example.com"),
     }
@@ -345,29 +364,30 @@ pub async fn register(stack: &Stack, name: &str) -> (String, common::identity::I
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     let email = format!("{}@example.com", unique_name(&local_part));
-    let gateway_token = stack.key.sign_as(
-        common::identity::Caller::Gateway,
-        None,
-        Some(&unique_name("192.0.2.1")),
-        std::time::SystemTime::now(),
-    );
-    let response: serde_json::Value = stack
-        .user
-        .http
-        .post(stack.user.url("/v1/users"))
-        .header(common::identity::IDENTITY_HEADER, gateway_token)
-        .json(&serde_json::json!({ "email": email, "password": "a good password", "display_name": name }))
-        .send()
+    let users = clients::UserClient::new(
+        stack.user.http.clone(),
+        &stack.user.base_url,
+        stack.key.clone(),
+    )
+    .expect("the user service's URL");
+    let context = clients::CallContext {
+        request_id: None,
+        client_address: Some(unique_name("192.0.2.1")),
+    };
+    let registration = wire::user::RegisterRequest {
+        email: email.clone(),
+        password: "a good password".to_owned(),
+        display_name: name.to_owned(),
+    };
+    let user = users
+        .register(&context, &registration)
         .await
         .expect("register")
-        .json()
-        .await
-        .expect("json");
-    let id = response["user"]["id"].as_str().expect("user id").to_owned();
+        .user;
     (
         email.clone(),
         common::identity::Identity {
-            user_id: id,
+            user_id: user.id,
             display_name: name.to_owned(),
             email,
         },

@@ -3,7 +3,7 @@
 mod browser;
 mod deployment;
 mod helpers;
-mod live;
+mod live_updates;
 mod operations;
 mod pages;
 mod security;

@@ -24,7 +24,12 @@ impl InventoryClient {
         Transport::new(http, base_url, key).map(|transport| Self { transport })
     }
 
-    fn public(&self, method: Method, segments: &[&str], context: &CallContext) -> reqwest::RequestBuilder {
+    fn public(
+        &self,
+        method: Method,
+        segments: &[&str],
+        context: &CallContext,
+    ) -> reqwest::RequestBuilder {
         self.transport
             .request(method, segments, context, Caller::Gateway, None)
     }
@@ -35,7 +40,11 @@ impl InventoryClient {
         context: &CallContext,
         params: &CatalogParams,
     ) -> Result<CatalogPage, CallError> {
-        Transport::call(self.public(Method::GET, &["v1", "items"], context).query(params)).await
+        Transport::call(
+            self.public(Method::GET, &["v1", "items"], context)
+                .query(params),
+        )
+        .await
     }
 
     /// `GET /v1/items/{id}`: one item, or `None` when there is no such item.

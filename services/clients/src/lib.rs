@@ -15,5 +15,5 @@ mod user;
 
 pub use inventory::InventoryClient;
 pub use transaction::TransactionClient;
-pub use transport::{CallContext, CallError, http_client, is_ready};
+pub use transport::{CallContext, CallError, decode_answer, http_client, is_ready};
 pub use user::UserClient;

@@ -72,9 +72,13 @@ impl TransactionClient {
 
     /// `GET /v1/outbox`: purchases not yet relayed to Kafka.
     pub async fn outbox(&self, context: &CallContext) -> Result<OutboxBacklog, CallError> {
-        let request = self
-            .transport
-            .request(Method::GET, &["v1", "outbox"], context, Caller::Gateway, None);
+        let request = self.transport.request(
+            Method::GET,
+            &["v1", "outbox"],
+            context,
+            Caller::Gateway,
+            None,
+        );
         Transport::call(request).await
     }
 }

@@ -70,6 +70,13 @@ pub async fn is_ready(http: &reqwest::Client, base_url: &str) -> bool {
     }
 }
 
+/// Reads a 2xx answer's body as its contract type `T`, as every client method does.
+pub fn decode_answer<T: DeserializeOwned>(body: &[u8]) -> Result<T, CallError> {
+    serde_json::from_slice(body).map_err(|err| {
+        CallError::Unavailable(format!("the answer does not fit its contract: {err}"))
+    })
+}
+
 /// One service: where it is, and how calls to it are made and read.
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
@@ -113,7 +120,10 @@ impl Transport {
             context.client_address.as_deref(),
             SystemTime::now(),
         );
-        let mut request = self.http.request(method, url).header(IDENTITY_HEADER, token);
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(IDENTITY_HEADER, token);
         for (name, value) in common::serve::outgoing_headers() {
             if name != REQUEST_ID_HEADER.as_str() || context.request_id.is_none() {
                 request = request.header(name, value);
@@ -168,9 +178,7 @@ impl Transport {
             .bytes()
             .await
             .map_err(|err| CallError::Unavailable(format!("the answer broke off: {err}")))?;
-        serde_json::from_slice(&bytes).map_err(|err| {
-            CallError::Unavailable(format!("the answer does not fit its contract: {err}"))
-        })
+        decode_answer(&bytes)
     }
 
     async fn refusal(response: Response) -> CallError {

@@ -4,9 +4,7 @@
 use common::identity::{Caller, IdentityKey};
 use http::StatusCode;
 use reqwest::Method;
-use wire::user::{
-    LogInRequest, RegisterRequest, SessionBody, SessionRequest, UserBody, UserView,
-};
+use wire::user::{LogInRequest, RegisterRequest, SessionBody, SessionRequest, UserBody, UserView};
 
 use crate::transport::{CallContext, CallError, Transport};
 
@@ -51,7 +49,9 @@ impl UserClient {
         context: &CallContext,
         request: &SessionRequest,
     ) -> Result<Option<UserView>, CallError> {
-        let request = self.post(&["v1", "sessions", "current"], context).json(request);
+        let request = self
+            .post(&["v1", "sessions", "current"], context)
+            .json(request);
         let body: Option<UserBody> =
             Transport::call_optional(request, StatusCode::UNAUTHORIZED).await?;
         Ok(body.map(|body| body.user))

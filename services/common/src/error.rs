@@ -10,19 +10,30 @@ use axum::response::{IntoResponse, Response};
 
 pub use wire::ErrorBody;
 
+use crate::input::FieldError;
+
 /// What a service's error says about itself; [`respond`] does the rest.
 pub trait ServiceError: std::error::Error + Sized {
     /// The HTTP status of the answer.
     fn status(&self) -> StatusCode;
 
+    /// The request field that failed to parse, when that is the error (its field and
+    /// message are then the answer's).
+    fn field_error(&self) -> Option<&FieldError> {
+        None
+    }
+
     /// The input field at fault, when one is.
     fn field(&self) -> Option<&str> {
-        None
+        self.field_error().map(|err| err.field.as_str())
     }
 
     /// The sentence for the caller; by default the error's `Display`.
     fn message(&self) -> String {
-        self.to_string()
+        match self.field_error() {
+            Some(err) => err.message.clone(),
+            None => self.to_string(),
+        }
     }
 
     /// When the caller may try again (`Retry-After`), for 429 and 503.
@@ -47,7 +58,8 @@ pub fn respond<E: ServiceError>(err: E) -> Response {
     };
     let mut response = error_response(status, body);
     if let Some(wait) = err.retry_after()
-        && let Ok(value) = HeaderValue::from_str(&(wait.as_secs_f64().ceil().max(1.0) as u64).to_string())
+        && let Ok(value) =
+            HeaderValue::from_str(&(wait.as_secs_f64().ceil().max(1.0) as u64).to_string())
     {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
@@ -57,4 +69,16 @@ pub fn respond<E: ServiceError>(err: E) -> Response {
 /// `body` as JSON with `status`.
 pub fn error_response(status: StatusCode, body: ErrorBody) -> Response {
     (status, Json(body)).into_response()
+}
+
+/// `impl IntoResponse` for a service's error enum, answering through [`respond`].
+#[macro_export]
+macro_rules! answer_errors_with_error_body {
+    ($error:ty) => {
+        impl ::axum::response::IntoResponse for $error {
+            fn into_response(self) -> ::axum::response::Response {
+                $crate::error::respond(self)
+            }
+        }
+    };
 }

@@ -344,7 +344,7 @@ mod tests {
         let (_, signature) = token.split_once('.').expect("two parts");
         let forged_claims = Claims {
             aud: Caller::Transaction,
-            sub: Some("someone-else".into()),
+            sub: Some("0000000000000000000000ee".parse().expect("an id")),
             name: Some("Mallory".into()),
             email: Some("m@example.com".into()),
             addr: None,

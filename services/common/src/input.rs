@@ -35,20 +35,12 @@ impl ServiceError for FieldError {
         StatusCode::UNPROCESSABLE_ENTITY
     }
 
-    fn field(&self) -> Option<&str> {
-        Some(&self.field)
-    }
-
-    fn message(&self) -> String {
-        self.message.clone()
+    fn field_error(&self) -> Option<&FieldError> {
+        Some(self)
     }
 }
 
-impl IntoResponse for FieldError {
-    fn into_response(self) -> Response {
-        crate::error::respond(self)
-    }
-}
+crate::answer_errors_with_error_body!(FieldError);
 
 /// The body was not JSON of the request's shape at all: 400.
 #[derive(Debug)]
@@ -95,7 +87,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
         if !is_json {
             return Err(BodyRejection::NotAnObject(NotAJsonObject));
         }
@@ -130,7 +126,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyRejection> {
 fn field_error(path: &serde_path_to_error::Path, err: &serde_json::Error) -> FieldError {
     let text = err.to_string();
     // serde_json ends its messages with " at line L column C".
-    let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);
+    let text = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(t, _)| t);
     let field_in_path = path
         .iter()
         .filter_map(|segment| match segment {
@@ -215,7 +213,10 @@ mod tests {
             );
         }
         assert_eq!(refused("{}"), FieldError::new("email", "is required"));
-        assert_eq!(refused(r#"{"email": null}"#), FieldError::new("email", "is required"));
+        assert_eq!(
+            refused(r#"{"email": null}"#),
+            FieldError::new("email", "is required")
+        );
     }
 
     #[test]
@@ -230,7 +231,10 @@ mod tests {
     fn anything_but_an_object_is_a_400() {
         for json in ["[]", "\"x\"", "{", "nonsense"] {
             assert!(
-                matches!(decode::<Form>(json.as_bytes()), Err(BodyRejection::NotAnObject(_))),
+                matches!(
+                    decode::<Form>(json.as_bytes()),
+                    Err(BodyRejection::NotAnObject(_))
+                ),
                 "{json}"
             );
         }

@@ -2,7 +2,6 @@
 //! never returned (see `common::error`).
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::error::ServiceError;
 use common::input::FieldError;
 
@@ -33,23 +32,12 @@ impl ServiceError for ApiError {
         }
     }
 
-    fn field(&self) -> Option<&str> {
+    fn field_error(&self) -> Option<&FieldError> {
         match self {
-            Self::Field(field) => Some(&field.field),
+            Self::Field(field) => Some(field),
             _ => None,
         }
     }
-
-    fn message(&self) -> String {
-        match self {
-            Self::Field(field) => field.message.clone(),
-            other => other.to_string(),
-        }
-    }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        common::error::respond(self)
-    }
-}
+common::answer_errors_with_error_body!(ApiError);

@@ -1,5 +1,6 @@
 //! The `items` collection.
 
+use common::infra::mongo::Indexed;
 use common::infra::mongo::is_duplicate_key;
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc, oid::ObjectId};
@@ -8,8 +9,8 @@ use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use wire::inventory::CatalogPage;
-use wire::{ItemId, UserId};
 use wire::inventory::ItemView;
+use wire::{ItemId, UserId};
 
 use crate::domain::{CatalogQuery, regex_literal};
 
@@ -75,27 +76,6 @@ impl Items {
         Self {
             collection: database.collection("items"),
         }
-    }
-
-    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        let indexes = vec![
-            IndexModel::builder()
-                .keys(doc! { "seller_id": 1, "request_id": 1 })
-                .options(
-                    IndexOptions::builder()
-                        .unique(true)
-                        .name("one_item_per_create_request".to_owned())
-                        .build(),
-                )
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "created_at": -1, "_id": -1 })
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "seller_id": 1, "created_at": -1 })
-                .build(),
-        ];
-        self.collection.create_indexes(indexes).await.map(drop)
     }
 
     /// Inserts the item, or returns the one this seller already created with the same
@@ -192,5 +172,30 @@ impl Items {
             None if self.by_id(id).await?.is_some() => Ok(EditOutcome::NotTheSeller),
             None => Ok(EditOutcome::NotFound),
         }
+    }
+}
+
+impl Indexed for Items {
+    const COLLECTION: &'static str = "items";
+
+    async fn create_indexes(&self) -> mongodb::error::Result<()> {
+        let indexes = vec![
+            IndexModel::builder()
+                .keys(doc! { "seller_id": 1, "request_id": 1 })
+                .options(
+                    IndexOptions::builder()
+                        .unique(true)
+                        .name("one_item_per_create_request".to_owned())
+                        .build(),
+                )
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "created_at": -1, "_id": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "seller_id": 1, "created_at": -1 })
+                .build(),
+        ];
+        self.collection.create_indexes(indexes).await.map(drop)
     }
 }

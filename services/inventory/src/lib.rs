@@ -49,7 +49,7 @@ impl Config {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub(crate) struct AppState {
     items: items::Items,
     reservations: reservations::Reservations,
@@ -57,22 +57,11 @@ pub(crate) struct AppState {
     identity: IdentityKey,
 }
 
-impl FromRef<AppState> for IdentityKey {
-    fn from_ref(state: &AppState) -> Self {
-        state.identity.clone()
-    }
-}
-
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
     let items = items::Items::new(&database);
-    let indexed = items.clone();
-    mongo::ensure_indexes("items", move || {
-        let items = indexed.clone();
-        async move { items.ensure_indexes().await }
-    })
-    .await;
+    mongo::ensure_indexes(&items).await;
     let state = AppState {
         reservations: reservations::Reservations::new(&database),
         items,

@@ -101,7 +101,11 @@ impl Reservations {
         // New, or interrupted earlier (a crash, a concurrent retry): take what is not taken yet.
         for line in &reservation.wanted {
             let item_id = line.item_id.to_hex();
-            if reservation.taken.iter().any(|t| t.item_id.as_str() == item_id) {
+            if reservation
+                .taken
+                .iter()
+                .any(|t| t.item_id.as_str() == item_id)
+            {
                 continue;
             }
             match self.take(id, line).await? {

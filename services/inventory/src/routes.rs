@@ -228,3 +228,80 @@ async fn release(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod contract {
+    //! Every answer of this service decodes, through the typed client, to what was sent.
+
+    use super::*;
+    use wire::inventory::ReservedLine;
+
+    fn lamp() -> ItemView {
+        ItemView {
+            id: "665f1c2e9b1d8a0012345678".parse().expect("an id"),
+            seller_id: "665f1c2e9b1d8a00123456aa".parse().expect("an id"),
+            seller_name: "Sal".into(),
+            title: "Lamp".into(),
+            description: "Bright.".into(),
+            price_cents: 2_500,
+            stock: 3,
+            sold: 1,
+            image_url: Some("/images/demo/lamp.svg".into()),
+            created_at: 1_700_000_000_000,
+            updated_at: 1_700_000_000_001,
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_round_trip_through_the_client() {
+        let item = lamp();
+        testkit::contract::round_trip((StatusCode::CREATED, Json(item.clone())), &item).await;
+        let page = CatalogPage {
+            items: vec![lamp()],
+            page: 1,
+            per_page: 24,
+            total: 1,
+            search: Some("lamp".into()),
+        };
+        testkit::contract::round_trip(Json(page.clone()), &page).await;
+        let items = ItemsBody {
+            items: vec![lamp()],
+        };
+        testkit::contract::round_trip(Json(items.clone()), &items).await;
+        let reserved = Reserved {
+            lines: vec![ReservedLine {
+                item_id: lamp().id,
+                quantity: 2,
+                title: "Lamp".into(),
+                seller_id: lamp().seller_id,
+                seller_name: "Sal".into(),
+                unit_price_cents: 2_500,
+                sold_after: 3,
+                stock_after: 1,
+            }],
+        };
+        testkit::contract::round_trip((StatusCode::CREATED, Json(reserved.clone())), &reserved)
+            .await;
+        let stats = CacheStats { hits: 3, misses: 1 };
+        testkit::contract::round_trip(Json(stats), &stats).await;
+    }
+
+    #[tokio::test]
+    async fn a_shortage_is_an_error_body_the_client_reads_too() {
+        let body = ShortageBody {
+            error: ErrorBody::for_field("lines", "only 1 of Lamp left"),
+            shortage: wire::inventory::Shortage {
+                item_id: lamp().id,
+                title: Some("Lamp".into()),
+                available: 1,
+                wanted: 2,
+            },
+        };
+        // The client reads any error as an ErrorBody; the shortage rides along.
+        let json = serde_json::to_vec(&body).expect("json");
+        let error: ErrorBody = serde_json::from_slice(&json).expect("an ErrorBody");
+        assert_eq!(error, body.error);
+        let back: ShortageBody = serde_json::from_slice(&json).expect("a ShortageBody");
+        assert_eq!(back, body);
+    }
+}

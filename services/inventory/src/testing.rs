@@ -1,7 +1,6 @@
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::infra::mongo::MongoSettings;
+use testkit::Infra;
 
 use crate::Config;
 
@@ -10,13 +9,10 @@ impl Config {
     /// (its cache in the main Redis), in a database no other test uses, with one-minute cache
     /// entries and the identity key every service under test shares
     /// ([`testkit::identity_key`]).
-    pub fn for_tests(infra: &testkit::Infra) -> Self {
+    pub fn for_tests(infra: &Infra) -> Self {
         Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            mongo: MongoSettings {
-                uri: infra.mongodb_uri.clone(),
-                database: testkit::unique_name("inventory"),
-            },
+            listen: Infra::free_local_port(),
+            mongo: infra.mongo_settings("inventory"),
             redis_url: infra.redis_url.clone(),
             identity: testkit::identity_key(),
             cache_ttl: Duration::from_secs(60),

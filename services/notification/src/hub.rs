@@ -2,16 +2,16 @@
 //! sockets want it; each message is parsed and serialised once and handed to every socket
 //! through a broadcast channel.
 
-use wire::{redis_channels, socket_topics};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use wire::{redis_channels, socket_topics};
 
 use axum::extract::ws::Utf8Bytes;
-use wire::events::LiveEvent;
-use wire::socket::ServerMessage;
 use fred::prelude::{Client, EventInterface, PubsubInterface};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 
 /// What a socket receives from a channel.
 #[derive(Debug, Clone)]
@@ -101,11 +101,7 @@ impl Hub {
         let outbound = if event == LiveEvent::SignedOut {
             Outbound::SignedOut
         } else {
-            let message = ServerMessage::Event {
-                topic: topic_of(channel).to_owned(),
-                event,
-            };
-            match serde_json::to_string(&message) {
+            match event_frame(channel, event) {
                 Ok(text) => Outbound::Text(text.into()),
                 Err(err) => {
                     tracing::error!(%err, "could not serialise a live event");
@@ -202,6 +198,14 @@ impl Hub {
     }
 }
 
+/// The text frame that tells the sockets on `channel`'s topic about `event`.
+fn event_frame(channel: &str, event: LiveEvent) -> serde_json::Result<String> {
+    serde_json::to_string(&ServerMessage::Event {
+        topic: topic_of(channel).to_owned(),
+        event,
+    })
+}
+
 /// The browser-facing topic name of a Redis channel.
 fn topic_of(channel: &str) -> &str {
     if channel == redis_channels::FEED {
@@ -210,5 +214,52 @@ fn topic_of(channel: &str) -> &str {
         socket_topics::USER
     } else {
         channel
+    }
+}
+
+#[cfg(test)]
+mod contract {
+    //! The frames the hub sends decode, as the browser and testkit read them, to the event
+    //! on the socket topic the browser subscribed to.
+
+    use super::*;
+    use wire::{ItemId, UserId};
+
+    #[test]
+    fn frames_decode_to_the_event_on_its_socket_topic() {
+        let item: ItemId = "665f1c2e9b1d8a0012345678".parse().expect("an id");
+        let user: UserId = "665f1c2e9b1d8a00123456aa".parse().expect("an id");
+        let cases = [
+            (
+                redis_channels::FEED.to_owned(),
+                socket_topics::FEED.to_owned(),
+                LiveEvent::Purchase {
+                    buyer_name: "Bo".into(),
+                    titles: vec!["Lamp".into()],
+                    at: 1,
+                },
+            ),
+            (
+                redis_channels::item(&item),
+                socket_topics::item(&item),
+                LiveEvent::ItemChanged {
+                    item_id: item.clone(),
+                    sold: 2,
+                    stock: 1,
+                },
+            ),
+            (
+                redis_channels::user(&user),
+                socket_topics::USER.to_owned(),
+                LiveEvent::PurchasesChanged {
+                    transaction_id: "665f1c2e9b1d8a00123456cc".parse().expect("an id"),
+                },
+            ),
+        ];
+        for (channel, topic, event) in cases {
+            let frame = event_frame(&channel, event.clone()).expect("a frame");
+            let decoded: ServerMessage = serde_json::from_str(&frame).expect("a server message");
+            assert_eq!(decoded, ServerMessage::Event { topic, event });
+        }
     }
 }

@@ -7,16 +7,16 @@
 //! crashed instance's viewers drop out within `ttl + heartbeat`. Each count carries a sequence
 //! number from the same transaction, so a browser can ignore a count that arrives late.
 
-use wire::redis_channels;
-use wire::ItemId;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
+use wire::ItemId;
+use wire::redis_channels;
 
-use wire::events::LiveEvent;
 use common::infra::redis::publish_live;
 use fred::prelude::{Client, KeysInterface, SortedSetsInterface, TransactionInterface};
 use tokio::task::JoinHandle;
+use wire::events::LiveEvent;
 
 use crate::PresenceTiming;
 

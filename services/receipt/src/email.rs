@@ -1,9 +1,9 @@
 //! The receipt email: plain text and HTML, listing every line and the total.
 
-use wire::events::PurchaseEvent;
-use wire::money::format_cents;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
+use wire::events::PurchaseEvent;
+use wire::money::format_cents;
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -14,16 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::config::{self, ConfigError, env_or, ports};
+use common::error::ServiceError;
 use common::infra::kafka::{self, KafkaCheck};
 use common::infra::mongo::{MongoCheck, MongoSettings};
 use common::infra::smtp::{SmtpCheck, SmtpSettings};
 use common::{Readiness, Service};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use common::error::ServiceError;
 use wire::receipt::{SetAsideRecords, WorkerStats};
 
 const SERVICE: &str = "receipt-service";
@@ -134,11 +133,7 @@ impl ServiceError for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        common::error::respond(self)
-    }
-}
+common::answer_errors_with_error_body!(ApiError);
 
 /// Records that can never be sent, newest first, for an operator.
 async fn set_aside_route(State(state): State<AppState>) -> Result<Json<SetAsideRecords>, ApiError> {
@@ -146,4 +141,35 @@ async fn set_aside_route(State(state): State<AppState>) -> Result<Json<SetAsideR
     Ok(Json(SetAsideRecords {
         records: records.into_iter().map(receipts::SetAside::view).collect(),
     }))
+}
+
+#[cfg(test)]
+mod contract {
+    //! Every answer of the operator endpoints decodes, as a client reads answers, to what was
+    //! sent.
+
+    use super::*;
+    use wire::receipt::SetAsideRecord;
+
+    #[tokio::test]
+    async fn answers_round_trip_through_the_client() {
+        let stats = WorkerStats {
+            sent: 5,
+            duplicates_skipped: 1,
+            set_aside: 1,
+            partitions: vec![0, 2],
+        };
+        testkit::contract::round_trip(Json(stats.clone()), &stats).await;
+        let records = SetAsideRecords {
+            records: vec![SetAsideRecord {
+                topic: "purchases".into(),
+                partition: 0,
+                offset: 7,
+                payload: "{ not json".into(),
+                reason: "not a purchase event".into(),
+                at: 1_700_000_000_000,
+            }],
+        };
+        testkit::contract::round_trip(Json(records.clone()), &records).await;
+    }
 }

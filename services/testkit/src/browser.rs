@@ -10,13 +10,6 @@ use futures::FutureExt;
 use serde_json::json;
 use tokio::process::Command;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Runs `test` with a fresh browser and closes the session and the driver afterwards, also
 /// when the test panics, so no Chromium outlives its test.
 pub async fn with_browser<F, Fut>(test: F)
@@ -24,7 +17,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let port = free_port();
+    let port = crate::free_port();
     let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     let mut driver = Command::new(&driver_bin)
         .arg(format!("--port={port}"))

@@ -16,13 +16,6 @@ pub struct KafkaBroker {
     process: Option<Child>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn java() -> String {
     std::env::var("JAVA_BIN").unwrap_or_else(|_| "java".into())
 }
@@ -39,7 +32,7 @@ impl KafkaBroker {
     pub async fn start() -> Self {
         let dir = std::env::temp_dir().join(crate::unique_name("kafka"));
         std::fs::create_dir_all(&dir).expect("kafka temp dir");
-        let (port, controller) = (free_port(), free_port());
+        let (port, controller) = (crate::free_port(), crate::free_port());
         let properties = format!(
             "process.roles=broker,controller\n\
              node.id=1\n\

@@ -4,11 +4,15 @@
 
 #![warn(missing_docs)]
 
+pub mod answers;
 pub mod browser;
+pub mod contract;
+pub mod health;
 mod identity;
 mod kafka;
 mod live;
 mod mailbox;
+mod process;
 mod proxy;
 mod redis;
 mod service;
@@ -17,11 +21,15 @@ pub use identity::{IDENTITY_SECRET, identity_key};
 pub use kafka::{KafkaBroker, produce, read_topic};
 pub use live::{Ending, LiveSocket};
 pub use mailbox::{Email, EmailBody, Mailbox};
+pub use process::{free_port, wait_until_process_ready};
 pub use proxy::TcpProxy;
 pub use redis::PrivateRedis;
 pub use service::{TestService, spawn};
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::infra::mongo::MongoSettings;
 
 /// Addresses of the shared local servers (same variables and defaults as the services).
 #[derive(Debug, Clone)]
@@ -70,6 +78,19 @@ impl Infra {
     /// `host:port` of the shared SMTP server, e.g. for a [`TcpProxy`] to stand in front of.
     pub fn smtp_addr(&self) -> String {
         host_port(&self.smtp_url)
+    }
+
+    /// `127.0.0.1:0`, where a service under test listens: binding it takes a free port.
+    pub fn free_local_port() -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+    }
+
+    /// The shared MongoDB, in a database named after `prefix` that no other test uses.
+    pub fn mongo_settings(&self, prefix: &str) -> MongoSettings {
+        MongoSettings {
+            uri: self.mongodb_uri.clone(),
+            database: unique_name(prefix),
+        }
     }
 }
 

@@ -4,9 +4,6 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use wire::socket::ClientMessage;
-use wire::events::LiveEvent;
-use wire::socket::ServerMessage;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -14,6 +11,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wire::events::LiveEvent;
+use wire::socket::ClientMessage;
+use wire::socket::ServerMessage;
 
 /// One live-updates WebSocket, held as a browser tab holds it.
 pub struct LiveSocket {

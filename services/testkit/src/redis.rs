@@ -16,10 +16,7 @@ impl PrivateRedis {
     /// Starts one with `args` added (e.g. `["--maxmemory", "2mb"]`); no persistence.
     pub async fn start(args: &[&str]) -> Self {
         let binary = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::free_port();
         let child = Command::new(&binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])

@@ -44,26 +44,37 @@ impl TestService {
         format!("{}{path}", self.base_url)
     }
 
-    /// `/readyz` status code and body.
-    pub async fn readiness(&self) -> (u16, Value) {
-        let response = self
-            .http
-            .get(self.url("/readyz"))
+    /// A GET of `path` on the service, to add headers to and send.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path))
+    }
+
+    /// A POST to `path` on the service, to add headers and a body to and send.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
+    /// GETs `path` and returns the JSON body, whatever the status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path)
             .send()
             .await
-            .expect("GET /readyz");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} answered no JSON: {e}"))
+    }
+
+    /// `/readyz` status code and body.
+    pub async fn readiness(&self) -> (u16, Value) {
+        let response = self.get("/readyz").send().await.expect("GET /readyz");
         let status = response.status().as_u16();
         (status, response.json().await.expect("/readyz answers JSON"))
     }
 
     /// Asserts that `/healthz` answers 200: the process is up, whatever its dependencies say.
     pub async fn assert_alive(&self) {
-        let response = self
-            .http
-            .get(self.url("/healthz"))
-            .send()
-            .await
-            .expect("GET /healthz");
+        let response = self.get("/healthz").send().await.expect("GET /healthz");
         assert_eq!(response.status().as_u16(), 200, "/healthz");
     }
 

@@ -2,7 +2,6 @@
 //! logged, never returned (see `common::error`).
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::error::ServiceError;
 use common::input::FieldError;
 
@@ -38,6 +37,13 @@ impl ServiceError for ApiError {
         }
     }
 
+    fn field_error(&self) -> Option<&FieldError> {
+        match self {
+            Self::Field(field) => Some(field),
+            _ => None,
+        }
+    }
+
     fn field(&self) -> Option<&str> {
         match self {
             Self::Field(field) => Some(&field.field),
@@ -45,17 +51,6 @@ impl ServiceError for ApiError {
             _ => None,
         }
     }
-
-    fn message(&self) -> String {
-        match self {
-            Self::Field(field) => field.message.clone(),
-            other => other.to_string(),
-        }
-    }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        common::error::respond(self)
-    }
-}
+common::answer_errors_with_error_body!(ApiError);

@@ -4,7 +4,7 @@
 
 mod error;
 mod inventory;
-mod live;
+mod live_events;
 mod outbox;
 mod routes;
 mod transactions;
@@ -55,7 +55,7 @@ impl Config {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub(crate) struct AppState {
     transactions: transactions::Transactions,
     inventory: clients::InventoryClient,
@@ -64,23 +64,12 @@ pub(crate) struct AppState {
     relay_wake: Arc<Notify>,
 }
 
-impl FromRef<AppState> for IdentityKey {
-    fn from_ref(state: &AppState) -> Self {
-        state.identity.clone()
-    }
-}
-
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
     let kafka_check = KafkaCheck::new(&config.kafka_brokers)?;
     let transactions = transactions::Transactions::new(&database);
-    let indexed = transactions.clone();
-    mongo::ensure_indexes("transactions", move || {
-        let transactions = indexed.clone();
-        async move { transactions.ensure_indexes().await }
-    })
-    .await;
+    mongo::ensure_indexes(&transactions).await;
 
     let relay_wake = Arc::new(Notify::new());
     let relay = tokio::spawn(outbox::relay(

@@ -4,9 +4,9 @@
 //! a copy killed between sending and marking "sent" means the purchase is sent again later,
 //! which the receipt workers recognise by its transaction id.
 
-use wire::kafka_topics;
 use std::sync::Arc;
 use std::time::Duration;
+use wire::kafka_topics;
 
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};

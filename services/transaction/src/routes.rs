@@ -10,16 +10,16 @@ use common::identity::SignedIn;
 use common::input::{Body, FieldError};
 use common::orders;
 use wire::PurchaseId;
+use wire::transaction::PurchaseView;
+use wire::transaction::SalesReport;
 use wire::transaction::{
     HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
 };
-use wire::transaction::PurchaseView;
-use wire::transaction::SalesReport;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::inventory::Reservation;
-use crate::live;
+use crate::live_events;
 use crate::transactions::{Status, request_hash};
 
 const PAGE_SIZE: u64 = 20;
@@ -97,7 +97,7 @@ async fn purchase(
                     .increment(stored.total_cents.max(0) as u64);
                 state.relay_wake.notify_one();
                 tracing::info!(transaction_id = %stored.id, total_cents = stored.total_cents, "purchase completed");
-                live::publish_purchase(&state.redis, &stored, &numbers).await;
+                live_events::publish_purchase(&state.redis, &stored, &numbers).await;
             }
             Ok((StatusCode::CREATED, Json(stored.view())))
         }
@@ -151,4 +151,58 @@ async fn outbox(State(state): State<AppState>) -> Result<Json<OutboxBacklog>, Ap
     Ok(Json(OutboxBacklog {
         pending: state.transactions.outbox_backlog().await?,
     }))
+}
+
+#[cfg(test)]
+mod contract {
+    //! Every answer of this service decodes, through the typed client, to what was sent.
+
+    use super::*;
+    use wire::transaction::{PurchaseLine, SaleView};
+
+    fn purchase() -> PurchaseView {
+        PurchaseView {
+            id: "665f1c2e9b1d8a0012345678".parse().expect("an id"),
+            lines: vec![PurchaseLine {
+                item_id: "665f1c2e9b1d8a00123456bb".parse().expect("an id"),
+                title: "Lamp".into(),
+                seller_id: "665f1c2e9b1d8a00123456aa".parse().expect("an id"),
+                seller_name: "Sal".into(),
+                unit_price_cents: 2_500,
+                quantity: 2,
+                line_total_cents: 5_000,
+            }],
+            total_cents: 5_000,
+            created_at: 1_700_000_000_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_round_trip_through_the_client() {
+        let bought = purchase();
+        testkit::contract::round_trip((StatusCode::CREATED, Json(bought.clone())), &bought).await;
+        let history = PurchaseHistory {
+            purchases: vec![purchase()],
+            page: 1,
+            per_page: PAGE_SIZE,
+            total: 1,
+        };
+        testkit::contract::round_trip(Json(history.clone()), &history).await;
+        let sales = SalesReport {
+            sales: vec![SaleView {
+                transaction_id: purchase().id,
+                item_id: "665f1c2e9b1d8a00123456bb".parse().expect("an id"),
+                title: "Lamp".into(),
+                buyer_name: "Bo".into(),
+                quantity: 2,
+                amount_cents: 5_000,
+                at: 1_700_000_000_000,
+            }],
+            total_quantity: 2,
+            total_cents: 5_000,
+        };
+        testkit::contract::round_trip(Json(sales.clone()), &sales).await;
+        let backlog = OutboxBacklog { pending: 4 };
+        testkit::contract::round_trip(Json(backlog), &backlog).await;
+    }
 }

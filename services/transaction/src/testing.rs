@@ -1,6 +1,4 @@
-use std::net::{Ipv4Addr, SocketAddr};
-
-use common::infra::mongo::MongoSettings;
+use testkit::Infra;
 
 use crate::Config;
 
@@ -9,13 +7,10 @@ impl Config {
     /// in a database and with a purchases topic no other test uses, and the identity key every
     /// service under test shares ([`testkit::identity_key`]). Its inventory service is an
     /// address where nothing answers: a test that buys sets `inventory_url`.
-    pub fn for_tests(infra: &testkit::Infra) -> Self {
+    pub fn for_tests(infra: &Infra) -> Self {
         Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            mongo: MongoSettings {
-                uri: infra.mongodb_uri.clone(),
-                database: testkit::unique_name("transactions"),
-            },
+            listen: Infra::free_local_port(),
+            mongo: infra.mongo_settings("transactions"),
             redis_url: infra.redis_url.clone(),
             kafka_brokers: infra.kafka_brokers.clone(),
             purchases_topic: testkit::unique_name("purchases"),

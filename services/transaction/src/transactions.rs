@@ -2,6 +2,7 @@
 //! purchase and "still to be sent to Kafka" are written in one single-document update, so
 //! neither exists without the other.
 
+use common::infra::mongo::Indexed;
 use common::infra::mongo::is_duplicate_key;
 use futures::TryStreamExt;
 use mongodb::bson::{self, Bson, doc, oid::ObjectId};
@@ -9,14 +10,14 @@ use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use wire::events::PurchaseEvent;
 use common::identity::Identity;
+use wire::events::PurchaseEvent;
 use wire::transaction::OrderLine;
-use wire::{ItemId, PurchaseId, UserId};
 use wire::transaction::PurchaseLine;
 use wire::transaction::PurchaseView;
 use wire::transaction::SaleView;
 use wire::transaction::SalesReport;
+use wire::{ItemId, PurchaseId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,30 +109,6 @@ impl Transactions {
         Self {
             collection: database.collection("transactions"),
         }
-    }
-
-    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        let indexes = vec![
-            IndexModel::builder()
-                .keys(doc! { "buyer_id": 1, "idempotency_key": 1 })
-                .options(
-                    IndexOptions::builder()
-                        .unique(true)
-                        .name("one_purchase_per_key".to_owned())
-                        .build(),
-                )
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "buyer_id": 1, "created_at": -1 })
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "lines.seller_id": 1, "created_at": -1 })
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "outbox": 1, "created_at": 1 })
-                .build(),
-        ];
-        self.collection.create_indexes(indexes).await.map(drop)
     }
 
     /// The buyer's transaction for this key: a new pending one, or the one that exists.
@@ -325,5 +302,33 @@ impl Transactions {
         self.collection
             .count_documents(doc! { "outbox": to_bson(&Outbox::Pending)? })
             .await
+    }
+}
+
+impl Indexed for Transactions {
+    const COLLECTION: &'static str = "transactions";
+
+    async fn create_indexes(&self) -> mongodb::error::Result<()> {
+        let indexes = vec![
+            IndexModel::builder()
+                .keys(doc! { "buyer_id": 1, "idempotency_key": 1 })
+                .options(
+                    IndexOptions::builder()
+                        .unique(true)
+                        .name("one_purchase_per_key".to_owned())
+                        .build(),
+                )
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "buyer_id": 1, "created_at": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "lines.seller_id": 1, "created_at": -1 })
+                .build(),
+            IndexModel::builder()
+                .keys(doc! { "outbox": 1, "created_at": 1 })
+                .build(),
+        ];
+        self.collection.create_indexes(indexes).await.map(drop)
     }
 }

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::error::ServiceError;
 use common::input::FieldError;
 
@@ -60,18 +59,18 @@ impl ServiceError for ApiError {
         }
     }
 
+    fn field_error(&self) -> Option<&FieldError> {
+        match self {
+            Self::Field(field) => Some(field),
+            _ => None,
+        }
+    }
+
     fn field(&self) -> Option<&str> {
         match self {
             Self::Field(field) => Some(&field.field),
             Self::EmailTaken => Some("email"),
             _ => None,
-        }
-    }
-
-    fn message(&self) -> String {
-        match self {
-            Self::Field(field) => field.message.clone(),
-            other => other.to_string(),
         }
     }
 
@@ -85,11 +84,7 @@ impl ServiceError for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        common::error::respond(self)
-    }
-}
+common::answer_errors_with_error_body!(ApiError);
 
 impl From<crate::passwords::HashError> for ApiError {
     fn from(err: crate::passwords::HashError) -> Self {

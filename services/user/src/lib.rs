@@ -64,7 +64,7 @@ impl Config {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub(crate) struct AppState {
     users: users::Users,
     sessions: sessions::Sessions,
@@ -74,22 +74,11 @@ pub(crate) struct AppState {
     identity: IdentityKey,
 }
 
-impl FromRef<AppState> for IdentityKey {
-    fn from_ref(state: &AppState) -> Self {
-        state.identity.clone()
-    }
-}
-
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
     let users = users::Users::new(&database);
-    let indexed = users.clone();
-    mongo::ensure_indexes("users", move || {
-        let users = indexed.clone();
-        async move { users.ensure_indexes().await }
-    })
-    .await;
+    mongo::ensure_indexes(&users).await;
 
     let hasher = passwords::Hasher::new(config.hashing);
     let state = AppState {

@@ -101,7 +101,10 @@ async fn log_in(
                 .login_guard
                 .record_success(&email_key, &client_address)
                 .await?;
-            let session_id = state.sessions.create(&wire::UserId::from_bytes(user.id.bytes())).await?;
+            let session_id = state
+                .sessions
+                .create(&wire::UserId::from_bytes(user.id.bytes()))
+                .await?;
             tracing::info!(user_id = %user.id, "signed in");
             Ok((
                 StatusCode::CREATED,
@@ -148,4 +151,30 @@ async fn end_session(
         tracing::info!(%user_id, "signed out");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod contract {
+    //! Every answer of this service decodes, through the typed client, to what was sent.
+
+    use super::*;
+
+    fn alice() -> wire::user::UserView {
+        wire::user::UserView {
+            id: "665f1c2e9b1d8a0012345678".parse().expect("an id"),
+            email: "alice@example.com".into(),
+            display_name: "Alice".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_round_trip_through_the_client() {
+        let user = UserBody { user: alice() };
+        testkit::contract::round_trip((StatusCode::CREATED, Json(user.clone())), &user).await;
+        let session = SessionBody {
+            session_id: "a".repeat(64),
+            user: alice(),
+        };
+        testkit::contract::round_trip((StatusCode::CREATED, Json(session.clone())), &session).await;
+    }
 }

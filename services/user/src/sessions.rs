@@ -5,11 +5,11 @@
 //! Redis holds only the SHA-256 of each id: a copy of Redis's data yields no cookie that
 //! works. (A fast hash is enough: the id is 256 random bits, not a password.)
 
-use wire::redis_channels;
-use wire::UserId;
-use wire::events::LiveEvent;
 use common::infra::redis::publish_live;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wire::UserId;
+use wire::events::LiveEvent;
+use wire::redis_channels;
 
 use fred::prelude::{Client, Expiration, KeysInterface, SetsInterface};
 use serde::{Deserialize, Serialize};
@@ -148,7 +148,12 @@ impl Sessions {
                 .await?;
             // The notification service closes the user's live sockets; those of their other
             // sessions reconnect by themselves and are let in again.
-            publish_live(&self.redis, &redis_channels::user(user_id), &LiveEvent::SignedOut).await;
+            publish_live(
+                &self.redis,
+                &redis_channels::user(user_id),
+                &LiveEvent::SignedOut,
+            )
+            .await;
         }
         Ok(user_id)
     }

@@ -1,7 +1,6 @@
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::infra::mongo::MongoSettings;
+use testkit::Infra;
 
 use crate::{Config, HashingLimits, LoginLimits, SessionPolicy};
 
@@ -10,13 +9,10 @@ impl Config {
     /// in a database no other test uses, with one-hour sessions (two at most), the default
     /// sign-in and hashing limits, and the identity key every service under test shares
     /// ([`testkit::identity_key`]).
-    pub fn for_tests(infra: &testkit::Infra) -> Self {
+    pub fn for_tests(infra: &Infra) -> Self {
         Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            mongo: MongoSettings {
-                uri: infra.mongodb_uri.clone(),
-                database: testkit::unique_name("users"),
-            },
+            listen: Infra::free_local_port(),
+            mongo: infra.mongo_settings("users"),
             redis_url: infra.redis_url.clone(),
             sessions: SessionPolicy {
                 idle: Duration::from_secs(3600),

@@ -1,11 +1,12 @@
 //! The `users` collection: one document per account, unique by the lower-cased email.
 
+use common::infra::mongo::Indexed;
 use common::infra::mongo::is_duplicate_key;
-use wire::user::UserView;
 use mongodb::bson::{self, doc, oid::ObjectId};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
+use wire::user::UserView;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserDocument {
@@ -49,20 +50,6 @@ impl Users {
         }
     }
 
-    /// The unique index that makes "one account per email" hold across every copy.
-    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
-        let unique_email = IndexModel::builder()
-            .keys(doc! { "email_key": 1 })
-            .options(
-                IndexOptions::builder()
-                    .unique(true)
-                    .name("unique_email".to_owned())
-                    .build(),
-            )
-            .build();
-        self.collection.create_index(unique_email).await.map(drop)
-    }
-
     pub async fn insert(&self, user: &UserDocument) -> Result<(), InsertError> {
         match self.collection.insert_one(user).await {
             Ok(_) => Ok(()),
@@ -85,5 +72,22 @@ impl Users {
             return Ok(None);
         };
         self.collection.find_one(doc! { "_id": id }).await
+    }
+}
+
+impl Indexed for Users {
+    const COLLECTION: &'static str = "users";
+
+    async fn create_indexes(&self) -> mongodb::error::Result<()> {
+        let unique_email = IndexModel::builder()
+            .keys(doc! { "email_key": 1 })
+            .options(
+                IndexOptions::builder()
+                    .unique(true)
+                    .name("unique_email".to_owned())
+                    .build(),
+            )
+            .build();
+        self.collection.create_index(unique_email).await.map(drop)
     }
 }

@@ -169,8 +169,13 @@ mod tests {
 
     #[test]
     fn object_id_bytes_are_ids() {
-        let id = PurchaseId::from_bytes([0x66, 0x5f, 0x1c, 0x2e, 0x9b, 0x1d, 0x8a, 0, 0x12, 0x34, 0x56, 0x78]);
-        assert_eq!(id, PurchaseId::parse("665f1c2e9b1d8a0012345678").expect("an id"));
+        let id = PurchaseId::from_bytes([
+            0x66, 0x5f, 0x1c, 0x2e, 0x9b, 0x1d, 0x8a, 0, 0x12, 0x34, 0x56, 0x78,
+        ]);
+        assert_eq!(
+            id,
+            PurchaseId::parse("665f1c2e9b1d8a0012345678").expect("an id")
+        );
     }
 
     #[test]

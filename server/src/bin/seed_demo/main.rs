@@ -6,12 +6,13 @@
 //! addresses like the gateway does. The sellers' password is `DEMO_PASSWORD`
 //! (default "demo-password").
 
-use std::time::SystemTime;
-
 use anyhow::{Context, bail};
-use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
+use axum::http::StatusCode;
+use clients::{CallContext, CallError, InventoryClient, UserClient};
+use common::identity::{Identity, IdentityKey};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use wire::inventory::NewItem;
+use wire::user::{LogInRequest, RegisterRequest};
 
 /// The sellers and items, embedded at compile time.
 const DEMO_DATA: &str = include_str!("demo_data.json");
@@ -65,54 +66,47 @@ async fn main() -> anyhow::Result<()> {
     let user_url = env_or("USER_SERVICE_URL", "http://127.0.0.1:8081");
     let inventory_url = env_or("INVENTORY_SERVICE_URL", "http://127.0.0.1:8082");
     let password = env_or("DEMO_PASSWORD", "demo-password");
-    let http = reqwest::Client::new();
+    let http = clients::http_client();
+    let users = UserClient::new(http.clone(), &user_url, key.clone())?;
+    let inventory = InventoryClient::new(http, &inventory_url, key)?;
+    // The user service takes requests from the gateway only; the seed signs as one, for
+    // the client address "seed-demo".
+    let context = CallContext {
+        request_id: None,
+        client_address: Some("seed-demo".to_owned()),
+    };
 
     let mut sellers = Vec::new();
     for Seller {
         email,
-        display_name: name,
+        display_name,
     } in &data.sellers
     {
-        // The user service takes requests from the gateway only; the seed acts as one.
-        let as_gateway =
-            || key.sign_as(Caller::Gateway, None, Some("seed-demo"), SystemTime::now());
-        let registered = http
-            .post(format!("{user_url}/v1/users"))
-            .header(IDENTITY_HEADER, as_gateway())
-            .json(&json!({ "email": email, "password": password, "display_name": name }))
-            .send()
-            .await?;
-        if !(registered.status().is_success()
-            || registered.status() == reqwest::StatusCode::CONFLICT)
-        {
-            bail!(
-                "registering {email}: {} {}",
-                registered.status(),
-                registered.text().await.unwrap_or_default()
-            );
+        let registration = RegisterRequest {
+            email: email.clone(),
+            password: password.clone(),
+            display_name: display_name.clone(),
+        };
+        match users.register(&context, &registration).await {
+            Ok(_) => {}
+            Err(CallError::Refused { status, .. }) if status == StatusCode::CONFLICT => {}
+            Err(err) => bail!("registering {email}: {err}"),
         }
-        let session: Value = http
-            .post(format!("{user_url}/v1/sessions"))
-            .header(IDENTITY_HEADER, as_gateway())
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await?
-            .error_for_status()
-            .with_context(|| format!("logging in {email} (was DEMO_PASSWORD changed?)"))?
-            .json()
-            .await?;
-        let user_id = session["user"]["id"]
-            .as_str()
-            .context("user id")?
-            .to_owned();
+        let log_in = LogInRequest {
+            email: email.clone(),
+            password: password.clone(),
+        };
+        let session = users
+            .log_in(&context, &log_in)
+            .await
+            .with_context(|| format!("logging in {email} (was DEMO_PASSWORD changed?)"))?;
         sellers.push(Identity {
-            user_id,
-            display_name: name.to_owned(),
-            email: email.to_owned(),
+            user_id: session.user.id,
+            display_name: display_name.clone(),
+            email: email.clone(),
         });
     }
 
-    let mut created = 0;
     for (
         n,
         Item {
@@ -125,30 +119,22 @@ async fn main() -> anyhow::Result<()> {
     ) in data.items.iter().enumerate()
     {
         let seller = &sellers[n % sellers.len()];
-        let response = http
-            .post(format!("{inventory_url}/v1/items"))
-            .header(IDENTITY_HEADER, key.sign(seller, SystemTime::now()))
-            .json(&json!({
-                "title": title,
-                "description": description,
-                "price_cents": price_cents,
-                "stock": stock,
-                "image_url": format!("/images/demo/{picture}.svg"),
-                "request_id": format!("demo-{n}"),
-            }))
-            .send()
-            .await?;
-        match response.status() {
-            reqwest::StatusCode::CREATED => created += 1,
-            reqwest::StatusCode::OK => {}
-            status => bail!(
-                "listing {title}: {status} {}",
-                response.text().await.unwrap_or_default()
-            ),
-        }
+        let item = NewItem {
+            title: title.clone(),
+            description: Some(description.clone()),
+            price_cents: *price_cents,
+            stock: *stock,
+            image_url: Some(format!("/images/demo/{picture}.svg")),
+            request_id: Some(format!("demo-{n}")),
+        };
+        // A fixed request id: listing it again answers the item already listed.
+        inventory
+            .create_item(&context, seller, &item)
+            .await
+            .with_context(|| format!("listing {title}"))?;
     }
     println!(
-        "demo data: {} sellers, {} items ({created} new); sellers log in with {password:?}",
+        "demo data: {} sellers, {} items; sellers log in with {password:?}",
         sellers.len(),
         data.items.len()
     );

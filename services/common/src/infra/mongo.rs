@@ -65,23 +65,30 @@ impl ReadinessCheck for MongoCheck {
     }
 }
 
+/// A service's handle on one collection that knows the indexes the collection needs.
+pub trait Indexed: Clone + Send + Sync + 'static {
+    /// The collection's name, for logs.
+    const COLLECTION: &'static str;
+
+    /// Creates the collection's indexes; creating them again changes nothing.
+    fn create_indexes(&self) -> impl Future<Output = mongodb::error::Result<()>> + Send;
+}
+
 /// Creates a collection's indexes now, or, while MongoDB is not answering, keeps trying in the
 /// background so the service can start first.
-pub async fn ensure_indexes<F, Fut>(collection: &'static str, create: F)
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = mongodb::error::Result<()>> + Send,
-{
-    if create().await.is_ok() {
+pub async fn ensure_indexes<C: Indexed>(indexed: &C) {
+    let collection = C::COLLECTION;
+    if indexed.create_indexes().await.is_ok() {
         return;
     }
+    let indexed = indexed.clone();
     tracing::warn!(
         collection,
         "MongoDB is not answering yet; creating indexes in the background"
     );
     tokio::spawn(async move {
         let mut wait = Duration::from_millis(200);
-        while let Err(err) = create().await {
+        while let Err(err) = indexed.create_indexes().await {
             tracing::warn!(collection, %err, "cannot create indexes yet; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(10));

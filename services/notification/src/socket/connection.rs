@@ -1,17 +1,17 @@
 //! One socket's connection loop: subscriptions, forwarding, pings and closing.
 
-use wire::redis_channels;
-use wire::{ItemId, UserId};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+use wire::redis_channels;
+use wire::{ItemId, UserId};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
-use wire::socket::ClientMessage;
-use wire::socket::ServerMessage;
 use futures::StreamExt;
 use tokio_stream::StreamMap;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use wire::socket::ClientMessage;
+use wire::socket::ServerMessage;
 
 use crate::hub::Outbound;
 

@@ -40,7 +40,9 @@ mod tests {
         assert_eq!(Topic::parse("user"), Ok(Topic::User));
         assert_eq!(
             Topic::parse("item:665F1C2E9B1D8A0012345678"),
-            Ok(Topic::Item("665f1c2e9b1d8a0012345678".parse().expect("an id")))
+            Ok(Topic::Item(
+                "665f1c2e9b1d8a0012345678".parse().expect("an id")
+            ))
         );
         assert!(Topic::parse("item:nope").is_err());
         assert!(Topic::parse("user:665f1c2e9b1d8a0012345678").is_err());

@@ -1,15 +1,15 @@
 //! Live sockets against real notification instances and the real Redis: presence counted
 //! across instances, relaying, the user topic, Origin checks and the per-socket limits.
 
-use wire::redis_channels;
 use std::time::{Duration, Instant, SystemTime};
+use wire::redis_channels;
 
-use wire::events::LiveEvent;
-use wire::socket::ServerMessage;
 use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use common::infra::redis::publish_live;
 use notification_service::{Config, Limits, PresenceTiming};
 use testkit::{Ending, IDENTITY_SECRET, Infra, LiveSocket, TestService, identity_key};
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 
 const ORIGIN: &str = "http://shop.test";
 /// Presence timing of every instance here: a crashed instance's viewers leave within 3 s.
@@ -327,7 +327,12 @@ async fn the_user_topic_needs_a_valid_signed_identity_and_sign_out_closes_the_so
         [changed]
     );
 
-    publish_live(&redis, &redis_channels::user(&alice.user_id), &LiveEvent::SignedOut).await;
+    publish_live(
+        &redis,
+        &redis_channels::user(&alice.user_id),
+        &LiveEvent::SignedOut,
+    )
+    .await;
     match alices.ending(WAIT).await {
         Some(Ending::Closed(Some(frame))) => assert_eq!(frame.reason.as_str(), "signed out"),
         other => panic!("expected the socket to close on sign-out, got {other:?}"),

@@ -4,13 +4,15 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use testkit::{Infra, Mailbox, TcpProxy, produce, unique_name};
 use wire::events::PurchaseEvent;
 use wire::transaction::PurchaseLine;
-use testkit::{Infra, Mailbox, TcpProxy, produce, unique_name};
 
 fn event(n: usize, to: &str) -> PurchaseEvent {
     PurchaseEvent {
-        transaction_id: format!("{:0>24x}", n as u64 + (u64::from(std::process::id()) << 32)).parse().expect("an id"),
+        transaction_id: format!("{:0>24x}", n as u64 + (u64::from(std::process::id()) << 32))
+            .parse()
+            .expect("an id"),
         buyer_id: "b".repeat(24).parse().expect("an id"),
         buyer_name: format!("Buyer {n}"),
         buyer_email: to.to_owned(),

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use wire::events::PurchaseEvent;
 use common::infra::mongo::MongoSettings;
-use wire::transaction::PurchaseLine;
 use receipt_service::Config;
 use serde_json::Value;
 use testkit::{Infra, Mailbox, TestService, produce, unique_name};
+use wire::events::PurchaseEvent;
+use wire::transaction::PurchaseLine;
 
 struct Setup {
     infra: Infra,

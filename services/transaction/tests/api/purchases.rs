@@ -19,7 +19,9 @@ fn person(name: &str) -> Identity {
     let id = unique_name("");
     let hex: String = id.bytes().map(|b| format!("{:x}", b % 16)).collect();
     Identity {
-        user_id: format!("{:0>24}", &hex[hex.len().saturating_sub(24)..]).parse().expect("an id"),
+        user_id: format!("{:0>24}", &hex[hex.len().saturating_sub(24)..])
+            .parse()
+            .expect("an id"),
         display_name: name.to_owned(),
         email: format!("{}@example.com", unique_name(name)),
     }

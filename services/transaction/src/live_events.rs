@@ -1,10 +1,10 @@
 //! Small events on Redis pub/sub for live pages. At most once: pages re-read the durable
 //! state when they (re)connect, so a lost event only delays a number, never falsifies it.
 
-use wire::redis_channels;
-use wire::events::LiveEvent;
 use common::infra::redis::publish_live;
 use fred::prelude::Client;
+use wire::events::LiveEvent;
+use wire::redis_channels;
 
 use wire::{PurchaseId, UserId};
 

@@ -16,8 +16,9 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::ErrorBody;
+use clients::CallContext;
 use common::client::ClientAddress;
+use common::error::ServiceError;
 use common::identity::IDENTITY_HEADER;
 use common::serve::REQUEST_ID_HEADER;
 use hyper_util::rt::TokioIo;
@@ -53,15 +54,16 @@ pub enum LiveError {
     Unavailable,
 }
 
-impl IntoResponse for LiveError {
-    fn into_response(self) -> Response {
-        let status = match self {
+impl ServiceError for LiveError {
+    fn status(&self) -> StatusCode {
+        match self {
             Self::NotWebSocket => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        ErrorBody::new(self.to_string()).into_response_with(status)
+        }
     }
 }
+
+common::answer_errors_with_error_body!(LiveError);
 
 impl LiveProxy {
     /// `notification_url` is the service's base URL, e.g. `http://notification:8085`.
@@ -96,13 +98,27 @@ pub async fn live(State(proxy): State<LiveProxy>, mut request: Request) -> Respo
     }
     // Without a live session (or with the user service away) the socket is anonymous: the
     // feed and item pages still work, the user's own topic is refused.
-    let user = match proxy.backends.session_id_in(request.headers()) {
-        Some(session_id) => proxy
-            .backends
-            .user_of_session(&session_id)
-            .await
-            .ok()
-            .flatten(),
+    let client = request
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or_else(|| "unknown".to_owned(), ToString::to_string);
+    let user = match proxy.backends.cookie.session_id(request.headers()) {
+        Some(session_id) => {
+            let context = CallContext {
+                request_id: request
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                client_address: Some(client.clone()),
+            };
+            proxy
+                .backends
+                .user_of_session(&context, &session_id)
+                .await
+                .ok()
+                .flatten()
+        }
         None => None,
     };
     let mut handshake = axum::http::Request::get("/v1/live")
@@ -116,10 +132,6 @@ pub async fn live(State(proxy): State<LiveProxy>, mut request: Request) -> Respo
     }
     // Signed either way: the notification service takes sockets from the gateway only, and
     // limits them per client address.
-    let client = request
-        .extensions()
-        .get::<ClientAddress>()
-        .map_or_else(|| "unknown".to_owned(), ToString::to_string);
     let token = match &user {
         Some(user) => proxy.backends.signed_identity_from(user, &client),
         None => proxy.backends.gateway_token(&client),

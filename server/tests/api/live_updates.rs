@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use wire::events::LiveEvent;
-use wire::socket::ServerMessage;
 use fantoccini::Locator;
 use testkit::browser::{
     click_button, wait_for_hydration, wait_for_live_updates, wait_for_text, with_browser,
 };
 use testkit::{Ending, LiveSocket, unique_name};
+use wire::events::LiveEvent;
+use wire::socket::ServerMessage;
 
 use crate::helpers::{self, Stack, log_in, register, spawn_notification, spawn_stack};
 
@@ -118,7 +118,7 @@ async fn a_purchase_reaches_every_instance_once_and_the_buyers_other_sessions() 
         .await;
     assert!(
         numbers.contains(&LiveEvent::ItemChanged {
-            item_id: item.clone(),
+            item_id: item.parse().expect("an id"),
             sold: 1,
             stock: 4
         }),
