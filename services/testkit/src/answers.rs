@@ -50,7 +50,7 @@ pub fn assert_sold_out(answers: &[(u16, Value)], item: &Value, in_stock: usize) 
     let title = item["title"].as_str().expect("the item's title");
     let sold_out = format!("{title} is sold out");
     assert!(
-        refused.iter().all(|body| body["error"] == sold_out.as_str()),
+        refused.iter().all(|body| body["error"] == sold_out),
         "{:?}",
         refused.first()
     );

@@ -37,7 +37,7 @@ enum Away {
     /// A proxy in front of the shared server, to cut and restore.
     Proxy(Dependency, Arc<TcpProxy>),
     /// A private broker, to stop and restart.
-    Broker(KafkaBroker),
+    Broker(Box<KafkaBroker>),
 }
 
 /// The shared local servers, with the dependencies under test swapped for ones the test can
@@ -61,7 +61,7 @@ impl Dependencies {
                 Dependency::Kafka => {
                     let broker = KafkaBroker::start().await;
                     infra.kafka_brokers = broker.brokers();
-                    away.push(Away::Broker(broker));
+                    away.push(Away::Broker(Box::new(broker)));
                     continue;
                 }
             };
@@ -95,8 +95,7 @@ impl Dependencies {
         for away in &mut self.away {
             match away {
                 Away::Proxy(dependency, proxy) => {
-                    app.assert_readiness_follows(proxy, dependency.name())
-                        .await;
+                    app.assert_readiness_follows(proxy, dependency.name()).await;
                 }
                 Away::Broker(kafka) => {
                     kafka.stop().await;

@@ -10,7 +10,7 @@ pub mod contract;
 pub mod health;
 mod identity;
 mod kafka;
-mod live;
+mod live_socket;
 mod mailbox;
 mod process;
 mod proxy;
@@ -19,7 +19,7 @@ mod service;
 
 pub use identity::{IDENTITY_SECRET, identity_key};
 pub use kafka::{KafkaBroker, produce, read_topic};
-pub use live::{Ending, LiveSocket};
+pub use live_socket::{Ending, LiveSocket};
 pub use mailbox::{Email, EmailBody, Mailbox};
 pub use process::{free_port, wait_until_process_ready};
 pub use proxy::TcpProxy;

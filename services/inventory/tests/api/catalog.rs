@@ -8,6 +8,7 @@ use common::identity::{IDENTITY_HEADER, Identity, IdentityKey};
 use inventory_service::Config;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use testkit::answers::{assert_invalid, strings};
 use testkit::{Infra, TcpProxy, TestService, identity_key};
 
 struct App {
@@ -61,23 +62,16 @@ fn rand_id() -> u128 {
 }
 
 impl App {
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let response = request.send().await.expect("request");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.service.http.get(self.service.url(path)))
-            .await
+        testkit::answers::send(self.service.get(path)).await
     }
 
     async fn post_as(&self, who: Option<&Identity>, path: &str, body: Value) -> (u16, Value) {
-        let mut request = self.service.http.post(self.service.url(path)).json(&body);
+        let mut request = self.service.post(path).json(&body);
         if let Some(who) = who {
             request = request.header(IDENTITY_HEADER, self.key.sign(who, SystemTime::now()));
         }
-        self.send(request).await
+        testkit::answers::send(request).await
     }
 
     async fn list(&self, who: &Identity, title: &str, price_cents: i64, stock: i64) -> Value {
@@ -111,13 +105,10 @@ async fn a_listed_item_is_readable_by_anyone_and_newest_comes_first() {
 
     let (status, catalog) = app.get("/v1/items").await;
     assert_eq!(status, 200);
-    let titles: Vec<&str> = catalog["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["title"].as_str())
-        .collect();
-    assert_eq!(titles, ["Blue chair", "Red lamp"]);
+    assert_eq!(
+        strings(&catalog["items"], "title"),
+        ["Blue chair", "Red lamp"]
+    );
     assert_eq!(catalog["total"], 2);
 
     let (_, own) = app.get(&format!("/v1/sellers/{}/items", ann.user_id)).await;
@@ -162,13 +153,8 @@ async fn only_the_seller_may_change_an_item_and_forged_identities_are_refused() 
         let (status, answer) = app.post_as(None, path, body.clone()).await;
         assert_eq!(status, 401, "{path} without identity: {answer}");
         for token in [&forged_with_other_key, &expired, &made_up] {
-            let request = app
-                .service
-                .http
-                .post(app.service.url(path))
-                .header(IDENTITY_HEADER, token)
-                .json(body);
-            let (status, answer) = app.send(request).await;
+            let request = app.service.post(path).header(IDENTITY_HEADER, token);
+            let (status, answer) = testkit::answers::send(request.json(body)).await;
             assert_eq!(status, 401, "{path} with a forged identity: {answer}");
         }
     }
@@ -256,32 +242,19 @@ async fn bad_input_gets_a_4xx_naming_the_field_never_a_500() {
     }
 
     let (status, answer) = app.get("/v1/items/not-an-id").await;
-    assert_eq!(
-        (status, answer["field"].as_str()),
-        (422, Some("itemId")),
-        "{answer}"
-    );
+    assert_invalid(status, &answer, "itemId");
     let (status, _) = app.get("/v1/items/665f1c2e9b1d8a0012345678").await;
     assert_eq!(status, 404);
     let (status, answer) = app.get("/v1/items?page=0").await;
-    assert_eq!(
-        (status, answer["field"].as_str()),
-        (422, Some("page")),
-        "{answer}"
-    );
+    assert_invalid(status, &answer, "page");
     let (status, answer) = app.get("/v1/items?per_page=1000").await;
-    assert_eq!(
-        (status, answer["field"].as_str()),
-        (422, Some("per_page")),
-        "{answer}"
-    );
+    assert_invalid(status, &answer, "per_page");
     let request = app
         .service
-        .http
-        .post(app.service.url("/v1/items"))
+        .post("/v1/items")
         .header(IDENTITY_HEADER, app.key.sign(&cy, SystemTime::now()))
         .body("nope");
-    assert_eq!(app.send(request).await.0, 400);
+    assert_eq!(testkit::answers::send(request).await.0, 400);
     assert_eq!(
         app.get(&edit_path).await.1,
         item,
@@ -301,14 +274,8 @@ async fn the_catalog_pages_and_searches_titles_literally() {
 
     let (_, page2) = app.get("/v1/items?page=2&per_page=10&q=widget").await;
     assert_eq!(page2["total"], 25);
-    let titles: Vec<&str> = page2["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["title"].as_str())
-        .collect();
     let expected: Vec<String> = (5..15).rev().map(|n| format!("Widget {n:02}")).collect();
-    assert_eq!(titles, expected);
+    assert_eq!(strings(&page2["items"], "title"), expected);
     let (_, last) = app.get("/v1/items?page=3&per_page=10&q=WIDGET").await;
     assert_eq!(
         last["items"].as_array().map(Vec::len),

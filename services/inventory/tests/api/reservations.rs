@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use common::identity::{Caller, IDENTITY_HEADER, Identity, IdentityKey};
 use inventory_service::Config;
 use serde_json::{Value, json};
+use testkit::answers::{assert_invalid, assert_sold_out};
 use testkit::{Infra, TestService};
 
 struct App {
@@ -54,17 +55,8 @@ impl App {
     }
 
     async fn post_with(&self, path: &str, body: Value, token: &str) -> (u16, Value) {
-        let response = self
-            .service
-            .http
-            .post(self.service.url(path))
-            .header(IDENTITY_HEADER, token)
-            .json(&body)
-            .send()
-            .await
-            .expect("POST");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let request = self.service.post(path).header(IDENTITY_HEADER, token);
+        testkit::answers::send(request.json(&body)).await
     }
 
     async fn list(&self, title: &str, price_cents: i64, stock: i64) -> String {
@@ -79,15 +71,7 @@ impl App {
     }
 
     async fn item(&self, id: &str) -> Value {
-        self.service
-            .http
-            .get(self.service.url(&format!("/v1/items/{id}")))
-            .send()
-            .await
-            .expect("GET")
-            .json()
-            .await
-            .expect("item")
+        self.service.get_json(&format!("/v1/items/{id}")).await
     }
 
     async fn reserve(&self, reservation_id: &str, lines: Value) -> (u16, Value) {
@@ -109,24 +93,7 @@ async fn two_hundred_buyers_of_ten_in_stock_get_exactly_ten() {
         .map(|id| app.reserve(id, json!([{ "item_id": lamp, "quantity": 1 }])));
     let results = futures::future::join_all(attempts).await;
 
-    let reserved = results.iter().filter(|(status, _)| *status == 201).count();
-    let sold_out: Vec<&Value> = results
-        .iter()
-        .filter(|(status, _)| *status == 409)
-        .map(|(_, b)| b)
-        .collect();
-    assert_eq!(reserved, 10);
-    assert_eq!(sold_out.len(), 190, "every other buyer gets a clear answer");
-    assert!(
-        sold_out.iter().all(|b| b["error"] == "Lamp is sold out"),
-        "{:?}",
-        sold_out.first()
-    );
-    let item = app.item(&lamp).await;
-    assert_eq!(
-        (item["stock"].as_i64(), item["sold"].as_i64()),
-        (Some(0), Some(10))
-    );
+    assert_sold_out(&results, &app.item(&lamp).await, 10);
 }
 
 #[tokio::test]
@@ -221,24 +188,11 @@ async fn unknown_items_and_bad_lines_are_refused_clearly() {
             json!([{ "item_id": "665f1c2e9b1d8a0012345678", "quantity": -1 }]),
         )
         .await;
-    assert_eq!(
-        (status, answer["field"].as_str()),
-        (422, Some("quantity")),
-        "{answer}"
-    );
-    let response = app
-        .service
-        .http
-        .post(app.service.url("/v1/reservations"))
-        .json(&json!({ "reservation_id": "r-anon", "lines": [] }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(
-        response.status().as_u16(),
-        401,
-        "reserving needs a signed identity"
-    );
+    assert_invalid(status, &answer, "quantity");
+    let body = json!({ "reservation_id": "r-anon", "lines": [] });
+    let (status, _) =
+        testkit::answers::send(app.service.post("/v1/reservations").json(&body)).await;
+    assert_eq!(status, 401, "reserving needs a signed identity");
     let (status, answer) = app
         .reserve(
             "../items",

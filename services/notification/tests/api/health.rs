@@ -1,26 +1,15 @@
 //! The notification service started for real on port 0 against the local servers, each reached through
 //! a proxy the test can cut.
 
-use notification_service::Config;
 use std::time::Duration;
-use testkit::{Infra, TcpProxy};
+
+use notification_service::Config;
+use testkit::health::Dependency::Redis;
 
 #[tokio::test]
 async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
-    let infra = Infra::from_env();
-    let redis = TcpProxy::start(&infra.redis_addr()).await;
-    let config = Config {
-        redis_url: redis.url("redis"),
-        ..Config::for_tests(&infra)
-    };
-    let app = testkit::spawn(
-        notification_service::build(config)
-            .await
-            .expect("service builds"),
-    )
+    testkit::health::check(&[Redis], Duration::from_secs(15), |infra| {
+        notification_service::build(Config::for_tests(infra))
+    })
     .await;
-
-    app.assert_alive().await;
-    app.wait_until_ready(Duration::from_secs(15)).await;
-    app.assert_readiness_follows(&redis, "redis").await;
 }

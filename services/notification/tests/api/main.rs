@@ -1,4 +1,4 @@
 //! The notification service's integration tests, in one binary: `--test api`.
 
 mod health;
-mod live;
+mod sockets;

@@ -3,43 +3,13 @@
 
 use std::time::Duration;
 
-use common::infra::mongo::MongoSettings;
-use common::infra::smtp::SmtpSettings;
 use receipt_service::Config;
-use testkit::{Infra, KafkaBroker, TcpProxy};
+use testkit::health::Dependency::{Kafka, Mongo, Smtp};
 
 #[tokio::test]
 async fn alive_and_ready_and_unready_while_a_dependency_is_away() {
-    let infra = Infra::from_env();
-    let mongo = TcpProxy::start(&infra.mongo_addr()).await;
-    let smtp = TcpProxy::start(&infra.smtp_addr()).await;
-    let mut kafka = KafkaBroker::start().await;
-    let config = Config {
-        mongo: MongoSettings {
-            uri: format!("{}/?directConnection=true", mongo.url("mongodb")),
-            database: testkit::unique_name("receipt"),
-        },
-        kafka_brokers: kafka.brokers(),
-        smtp: SmtpSettings {
-            url: smtp.url("smtp").into(),
-        },
-        ..Config::for_tests(&infra)
-    };
-    let app = testkit::spawn(
-        receipt_service::build(config)
-            .await
-            .expect("service builds"),
-    )
+    testkit::health::check(&[Mongo, Smtp, Kafka], Duration::from_secs(60), |infra| {
+        receipt_service::build(Config::for_tests(infra))
+    })
     .await;
-
-    app.assert_alive().await;
-    app.wait_until_ready(Duration::from_secs(60)).await;
-    app.assert_readiness_follows(&mongo, "mongo").await;
-    app.assert_readiness_follows(&smtp, "smtp").await;
-
-    kafka.stop().await;
-    app.wait_until_unready_because_of("kafka", Duration::from_secs(20))
-        .await;
-    kafka.restart().await;
-    app.wait_until_ready(Duration::from_secs(60)).await;
 }

@@ -102,15 +102,7 @@ fn address() -> String {
 }
 
 async fn stats(worker: &TestService) -> Value {
-    worker
-        .http
-        .get(worker.url("/v1/stats"))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json")
+    worker.get_json("/v1/stats").await
 }
 
 #[tokio::test]
@@ -191,15 +183,7 @@ async fn a_record_that_can_never_be_sent_is_set_aside_and_the_next_one_still_goe
             .len(),
         1
     );
-    let set_aside: Value = worker
-        .http
-        .get(worker.url("/v1/set-aside"))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json");
+    let set_aside = worker.get_json("/v1/set-aside").await;
     let records = set_aside["records"].as_array().expect("records");
     assert_eq!(records.len(), 1, "{set_aside}");
     assert_eq!(records[0]["payload"], "{ not json");

@@ -72,14 +72,11 @@ impl App {
     }
 
     async fn post_signed(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
-        let mut request = self.service.http.post(self.service.url(path)).json(&body);
+        let mut request = self.service.post(path).json(&body);
         if let Some(token) = token {
             request = request.header(IDENTITY_HEADER, token);
         }
-        let response = request.send().await.expect("POST");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        testkit::answers::send(request).await
     }
 
     async fn register(&self, email: &str, password: &str, name: &str) -> (u16, Value) {
@@ -301,8 +298,7 @@ async fn bad_registrations_get_a_4xx_naming_the_field() {
     }
     let response = app
         .service
-        .http
-        .post(app.service.url("/v1/users"))
+        .post("/v1/users")
         .header(IDENTITY_HEADER, gateway_token(&app.address))
         .body("[1,2]")
         .send()
@@ -486,8 +482,7 @@ async fn registrations_are_limited_per_client_address() {
                 json!({ "email": email(), "password": "correct horse", "display_name": "Jo" });
             let response = app
                 .service
-                .http
-                .post(app.service.url("/v1/users"))
+                .post("/v1/users")
                 .header(IDENTITY_HEADER, gateway_token(&address))
                 .json(&body)
                 .send()
@@ -528,10 +523,7 @@ fn rss_kib(pid: u32) -> u64 {
 async fn three_hundred_concurrent_registrations_keep_memory_bounded() {
     // The real binary in its own process, so its memory is its own.
     let infra = Infra::from_env();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = testkit::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_user-service"))
         .env("PORT", port.to_string())
         .env("MONGODB_URI", &infra.mongodb_uri)
@@ -551,19 +543,7 @@ async fn three_hundred_concurrent_registrations_keep_memory_bounded() {
     }
     let pid = child.id();
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while reqwest::get(format!("{base}/readyz"))
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "never ready");
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the user service exited: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    testkit::wait_until_process_ready(&base, &mut child, Duration::from_secs(30)).await;
     let child = Reap(child);
     let before = rss_kib(pid);
 

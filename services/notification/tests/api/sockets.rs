@@ -90,11 +90,8 @@ impl ChildInstance {
     }
 
     async fn start_with_ttl(ttl_secs: u64) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_notification-service"))
+        let port = testkit::free_port();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_notification-service"))
             .env("PORT", port.to_string())
             .env("REDIS_URL", Infra::from_env().redis_url)
             .env("INTERNAL_AUTH_SECRET", IDENTITY_SECRET)
@@ -105,19 +102,7 @@ impl ChildInstance {
             .spawn()
             .expect("start the notification service");
         let base_url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while reqwest::get(format!("{base_url}/readyz"))
-            .await
-            .map(|r| r.status().as_u16())
-            .ok()
-            != Some(200)
-        {
-            assert!(
-                started.elapsed() < WAIT,
-                "the child instance never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        testkit::wait_until_process_ready(&base_url, &mut child, WAIT).await;
         Self { child, base_url }
     }
 
@@ -419,11 +404,11 @@ async fn only_the_gateway_opens_sockets_and_each_address_has_a_cap_across_instan
 
 #[tokio::test]
 async fn anonymous_sockets_hold_few_topics_and_made_up_items_leave_no_lasting_keys() {
-    let limits = Limits {
+    let service = instance_with(Limits {
         max_anonymous_subscriptions: 2,
         ..Limits::default()
-    };
-    let service = instance_with(limits).await;
+    })
+    .await;
     let mut anonymous = socket(&service.base_url).await;
     let made_up = [new_item_id(), new_item_id(), new_item_id()];
     assert!(matches!(
