@@ -82,3 +82,18 @@ macro_rules! answer_errors_with_error_body {
         }
     };
 }
+
+/// [`ServiceError::field_error`] for an error enum whose `$variant(FieldError)` is a request
+/// field that failed to parse; written inside the enum's `impl ServiceError`.
+#[macro_export]
+macro_rules! field_error_in {
+    ($variant:ident) => {
+        fn field_error(&self) -> Option<&$crate::input::FieldError> {
+            match self {
+                Self::$variant(err) => Some(err),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            }
+        }
+    };
+}

@@ -89,6 +89,18 @@ impl Service {
         })
     }
 
+    /// Binds `addr` for a service's API `router`, beside `/healthz` and `/readyz` answered
+    /// by `checks` (each dependency the service needs to do its work).
+    pub async fn bind_with_readiness(
+        name: &'static str,
+        addr: SocketAddr,
+        router: Router,
+        checks: Vec<Box<dyn crate::health::ReadinessCheck>>,
+    ) -> std::io::Result<Self> {
+        let router = router.merge(crate::health::Readiness::new(checks).router());
+        Self::bind(name, addr, router).await
+    }
+
     /// Serves `/metrics` on its own listener at `addr` instead of the main port.
     pub async fn with_metrics_on(mut self, addr: SocketAddr) -> std::io::Result<Self> {
         self.metrics_listener = Some(TcpListener::bind(addr).await?);
@@ -218,4 +230,38 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received, finishing requests in flight");
+}
+
+/// A service's whole `main`: telemetry for `name`, its configuration from the environment,
+/// the service built from it, served until SIGTERM or Ctrl-C.
+pub async fn main<C, E, Build, Built>(
+    name: &'static str,
+    config: impl FnOnce() -> Result<C, crate::config::ConfigError>,
+    build: Build,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    Build: FnOnce(C) -> Built,
+    Built: std::future::Future<Output = Result<Service, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    crate::telemetry::init(name);
+    let config = config()?;
+    build(config)
+        .await
+        .map_err(Into::into)?
+        .run_until_stopped()
+        .await?;
+    Ok(())
+}
+
+/// The whole `main.rs` of a service crate `$service` (which has `Config::from_env` and
+/// `build`), named `$name` in logs, traces and metrics: see [`main`].
+#[macro_export]
+macro_rules! service_main {
+    ($name:literal, $service:ident) => {
+        #[tokio::main]
+        async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            $crate::serve::main($name, $service::Config::from_env, $service::build).await
+        }
+    };
 }

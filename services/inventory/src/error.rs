@@ -32,12 +32,7 @@ impl ServiceError for ApiError {
         }
     }
 
-    fn field_error(&self) -> Option<&FieldError> {
-        match self {
-            Self::Field(field) => Some(field),
-            _ => None,
-        }
-    }
+    common::field_error_in!(Field);
 }
 
 common::answer_errors_with_error_body!(ApiError);

@@ -1,11 +1,11 @@
 //! The `items` collection.
 
-use common::infra::mongo::Indexed;
 use common::infra::mongo::is_duplicate_key;
+use common::infra::mongo::{Indexed, index, unique_index};
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc, oid::ObjectId};
-use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::options::ReturnDocument;
+use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
 use wire::inventory::CatalogPage;
@@ -180,21 +180,12 @@ impl Indexed for Items {
 
     async fn create_indexes(&self) -> mongodb::error::Result<()> {
         let indexes = vec![
-            IndexModel::builder()
-                .keys(doc! { "seller_id": 1, "request_id": 1 })
-                .options(
-                    IndexOptions::builder()
-                        .unique(true)
-                        .name("one_item_per_create_request".to_owned())
-                        .build(),
-                )
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "created_at": -1, "_id": -1 })
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "seller_id": 1, "created_at": -1 })
-                .build(),
+            unique_index(
+                doc! { "seller_id": 1, "request_id": 1 },
+                "one_item_per_create_request",
+            ),
+            index(doc! { "created_at": -1, "_id": -1 }),
+            index(doc! { "seller_id": 1, "created_at": -1 }),
         ];
         self.collection.create_indexes(indexes).await.map(drop)
     }

@@ -15,13 +15,12 @@ pub mod testing;
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::FromRef;
 use common::config::{self, ConfigError, env_parse, ports};
 use common::identity::IdentityKey;
 use common::infra::mongo::{self, MongoCheck, MongoSettings};
 use common::infra::redis::{self, RedisCheck};
-use common::{Readiness, Service};
+use common::{ReadinessCheck, Service};
 
 const SERVICE: &str = "inventory-service";
 
@@ -68,12 +67,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         cache: cache::Cache::new(redis.clone(), config.cache_ttl, &config.mongo.database),
         identity: config.identity,
     };
-    let readiness = Readiness::new(vec![
-        Box::new(MongoCheck(database)),
-        Box::new(RedisCheck(redis)),
-    ]);
-    let router = Router::new()
-        .merge(routes::router(state))
-        .merge(readiness.router());
-    Ok(Service::bind(SERVICE, config.listen, router).await?)
+    let checks: Vec<Box<dyn ReadinessCheck>> =
+        vec![Box::new(MongoCheck(database)), Box::new(RedisCheck(redis))];
+    Ok(Service::bind_with_readiness(SERVICE, config.listen, routes::router(state), checks).await?)
 }

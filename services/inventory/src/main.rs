@@ -1,10 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("inventory-service");
-    let config = inventory_service::Config::from_env()?;
-    inventory_service::build(config)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
-}
+//! Runs the inventory service: configuration from the environment, served until stopped.
+
+common::service_main!("inventory-service", inventory_service);

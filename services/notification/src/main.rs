@@ -1,10 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("notification-service");
-    let config = notification_service::Config::from_env()?;
-    notification_service::build(config)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
-}
+//! Runs the notification service: configuration from the environment, served until stopped.
+
+common::service_main!("notification-service", notification_service);

@@ -1,10 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("receipt-service");
-    let config = receipt_service::Config::from_env()?;
-    receipt_service::build(config)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
-}
+//! Runs the receipt service: configuration from the environment, served until stopped.
+
+common::service_main!("receipt-service", receipt_service);

@@ -37,12 +37,7 @@ impl ServiceError for ApiError {
         }
     }
 
-    fn field_error(&self) -> Option<&FieldError> {
-        match self {
-            Self::Field(field) => Some(field),
-            _ => None,
-        }
-    }
+    common::field_error_in!(Field);
 
     fn field(&self) -> Option<&str> {
         match self {

@@ -1,10 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("transaction-service");
-    let config = transaction_service::Config::from_env()?;
-    transaction_service::build(config)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
-}
+//! Runs the transaction service: configuration from the environment, served until stopped.
+
+common::service_main!("transaction-service", transaction_service);

@@ -2,12 +2,12 @@
 //! purchase and "still to be sent to Kafka" are written in one single-document update, so
 //! neither exists without the other.
 
-use common::infra::mongo::Indexed;
 use common::infra::mongo::is_duplicate_key;
+use common::infra::mongo::{Indexed, index, unique_index};
 use futures::TryStreamExt;
 use mongodb::bson::{self, Bson, doc, oid::ObjectId};
-use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::options::ReturnDocument;
+use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
 use common::identity::Identity;
@@ -310,24 +310,13 @@ impl Indexed for Transactions {
 
     async fn create_indexes(&self) -> mongodb::error::Result<()> {
         let indexes = vec![
-            IndexModel::builder()
-                .keys(doc! { "buyer_id": 1, "idempotency_key": 1 })
-                .options(
-                    IndexOptions::builder()
-                        .unique(true)
-                        .name("one_purchase_per_key".to_owned())
-                        .build(),
-                )
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "buyer_id": 1, "created_at": -1 })
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "lines.seller_id": 1, "created_at": -1 })
-                .build(),
-            IndexModel::builder()
-                .keys(doc! { "outbox": 1, "created_at": 1 })
-                .build(),
+            unique_index(
+                doc! { "buyer_id": 1, "idempotency_key": 1 },
+                "one_purchase_per_key",
+            ),
+            index(doc! { "buyer_id": 1, "created_at": -1 }),
+            index(doc! { "lines.seller_id": 1, "created_at": -1 }),
+            index(doc! { "outbox": 1, "created_at": 1 }),
         ];
         self.collection.create_indexes(indexes).await.map(drop)
     }

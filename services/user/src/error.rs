@@ -33,18 +33,6 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<fred::error::Error> for ApiError {
-    fn from(err: fred::error::Error) -> Self {
-        Self::Unavailable(err.into())
-    }
-}
-
-impl From<mongodb::error::Error> for ApiError {
-    fn from(err: mongodb::error::Error) -> Self {
-        Self::Unavailable(err.into())
-    }
-}
-
 impl ServiceError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
@@ -59,12 +47,7 @@ impl ServiceError for ApiError {
         }
     }
 
-    fn field_error(&self) -> Option<&FieldError> {
-        match self {
-            Self::Field(field) => Some(field),
-            _ => None,
-        }
-    }
+    common::field_error_in!(Field);
 
     fn field(&self) -> Option<&str> {
         match self {
@@ -92,5 +75,17 @@ impl From<crate::passwords::HashError> for ApiError {
             crate::passwords::HashError::Busy(_) => Self::Busy,
             crate::passwords::HashError::Failed(err) => Self::Internal(err),
         }
+    }
+}
+
+impl From<fred::error::Error> for ApiError {
+    fn from(err: fred::error::Error) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    fn from(err: mongodb::error::Error) -> Self {
+        Self::Unavailable(err.into())
     }
 }

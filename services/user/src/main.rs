@@ -1,10 +1,3 @@
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("user-service");
-    let config = user_service::Config::from_env()?;
-    user_service::build(config)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
-}
+//! Runs the user service: configuration from the environment, served until stopped.
+
+common::service_main!("user-service", user_service);

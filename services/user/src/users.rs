@@ -1,10 +1,9 @@
 //! The `users` collection: one document per account, unique by the lower-cased email.
 
-use common::infra::mongo::Indexed;
 use common::infra::mongo::is_duplicate_key;
+use common::infra::mongo::{Indexed, unique_index};
 use mongodb::bson::{self, doc, oid::ObjectId};
-use mongodb::options::IndexOptions;
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 use wire::user::UserView;
 
@@ -79,15 +78,7 @@ impl Indexed for Users {
     const COLLECTION: &'static str = "users";
 
     async fn create_indexes(&self) -> mongodb::error::Result<()> {
-        let unique_email = IndexModel::builder()
-            .keys(doc! { "email_key": 1 })
-            .options(
-                IndexOptions::builder()
-                    .unique(true)
-                    .name("unique_email".to_owned())
-                    .build(),
-            )
-            .build();
+        let unique_email = unique_index(doc! { "email_key": 1 }, "unique_email");
         self.collection.create_index(unique_email).await.map(drop)
     }
 }

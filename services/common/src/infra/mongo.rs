@@ -65,6 +65,24 @@ impl ReadinessCheck for MongoCheck {
     }
 }
 
+/// An index on `keys` that refuses a second document with the same values, named `name`
+/// (the name shows in duplicate-key errors).
+pub fn unique_index(keys: mongodb::bson::Document, name: &str) -> mongodb::IndexModel {
+    let options = mongodb::options::IndexOptions::builder()
+        .unique(true)
+        .name(name.to_owned())
+        .build();
+    mongodb::IndexModel::builder()
+        .keys(keys)
+        .options(options)
+        .build()
+}
+
+/// An index on `keys`, for the queries that filter or sort by them.
+pub fn index(keys: mongodb::bson::Document) -> mongodb::IndexModel {
+    mongodb::IndexModel::builder().keys(keys).build()
+}
+
 /// A service's handle on one collection that knows the indexes the collection needs.
 pub trait Indexed: Clone + Send + Sync + 'static {
     /// The collection's name, for logs.
