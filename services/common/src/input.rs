@@ -171,9 +171,8 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
     struct Form {
         email: String,
         price_cents: Option<i64>,
@@ -185,6 +184,19 @@ mod tests {
             Err(BodyRejection::Field(err)) => err,
             other => panic!("{json}: expected a field error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_body_of_the_right_shape_decodes() {
+        let form = decode::<Form>(br#"{"email": "a@b.c", "item_id": "665F1C2E9B1D8A0012345678"}"#);
+        assert_eq!(
+            form.ok(),
+            Some(Form {
+                email: "a@b.c".into(),
+                price_cents: None,
+                item_id: "665f1c2e9b1d8a0012345678".parse().ok(),
+            })
+        );
     }
 
     #[test]
