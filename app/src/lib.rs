@@ -57,17 +57,17 @@ pub fn App() -> impl IntoView {
                 <layout::Header />
                 <layout::NewsFeed />
                 <main id="main">
-                    // Catalog and item pages wait for their data before sending any HTML, so
-                    // they are complete without JavaScript.
+                    // Every page waits for its data (and the header for who is signed in)
+                    // before sending any HTML, so each is complete without JavaScript.
                     <Routes fallback=|| view! { <pages::NotFound /> }>
                         <Route path=path!("") view=pages::catalog::CatalogPage ssr=SsrMode::Async />
                         <Route path=path!("items") view=pages::item::ItemPage ssr=SsrMode::Async />
-                        <Route path=path!("login") view=pages::account::LoginPage />
-                        <Route path=path!("register") view=pages::account::RegisterPage />
-                        <Route path=path!("seller") view=pages::seller::SellerPage />
-                        <Route path=path!("status") view=pages::status::StatusPage />
-                        <Route path=path!("cart") view=pages::shopping::CartPage />
-                        <Route path=path!("purchases") view=pages::shopping::PurchasesPage />
+                        <Route path=path!("login") view=pages::account::LoginPage ssr=SsrMode::Async />
+                        <Route path=path!("register") view=pages::account::RegisterPage ssr=SsrMode::Async />
+                        <Route path=path!("seller") view=pages::seller::SellerPage ssr=SsrMode::Async />
+                        <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async />
+                        <Route path=path!("cart") view=pages::shopping::CartPage ssr=SsrMode::Async />
+                        <Route path=path!("purchases") view=pages::shopping::PurchasesPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <footer class="site-footer">

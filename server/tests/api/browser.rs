@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use testkit::browser::{click_button, fill, wait_for_hydration, wait_for_text, with_browser};
+use testkit::browser::{
+    click_button, fill, wait_for_hydration, wait_for_text, with_browser,
+    with_browser_without_javascript,
+};
 
-use crate::helpers::spawn_stack;
+use crate::helpers::{register, spawn_stack};
 
 #[tokio::test]
 async fn the_status_page_hydrates_and_shows_what_the_services_answer() {
@@ -159,6 +162,87 @@ async fn a_new_seller_lists_an_item_that_a_shopper_finds_and_opens() {
         assert_eq!(
             format!("{}?{}", url.path(), url.query().unwrap_or_default()),
             href
+        );
+    })
+    .await;
+}
+
+/// What the element at `css` shows now (no waiting: without JavaScript nothing changes).
+async fn shown(browser: &fantoccini::Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+        .text()
+        .await
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+}
+
+/// Signs `email` in through the log-in form as a plain post (JavaScript is off).
+async fn log_in_with_a_plain_form(browser: &fantoccini::Client, base: &str, email: &str) {
+    browser
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("open /login");
+    fill(browser, "#field-email", email).await;
+    fill(browser, "#field-password", "a good password").await;
+    click_button(browser, "Log in").await;
+    let header = wait_for_text(
+        browser,
+        ".site-header .account",
+        Duration::from_secs(15),
+        |text| text.contains("Signed in as"),
+    )
+    .await;
+    assert!(header.contains("Signed in as"), "{header}");
+}
+
+#[tokio::test]
+async fn without_javascript_the_header_purchases_and_shop_are_complete_in_the_first_html() {
+    let stack = spawn_stack().await;
+    let (seller_email, seller) = register(&stack, "Sage").await;
+    let item = stack.list_item(&seller, "Reading lamp", 4_200, 3).await;
+    let (buyer_email, buyer) = register(&stack, "Bea").await;
+    stack.buy(&buyer, &item).await;
+    let base = stack.gateway.url("");
+
+    with_browser_without_javascript(|browser| async move {
+        log_in_with_a_plain_form(&browser, &base, &buyer_email).await;
+        browser
+            .goto(&format!("{base}/purchases"))
+            .await
+            .expect("open /purchases");
+        // JavaScript really is off: the page never hydrated.
+        let root = browser
+            .find(Locator::Css("[data-hydrated]"))
+            .await
+            .expect("the app's root");
+        assert_ne!(
+            root.attr("data-hydrated")
+                .await
+                .expect("attribute")
+                .as_deref(),
+            Some("true")
+        );
+        let header = shown(&browser, ".site-header .account").await;
+        assert!(header.contains("Signed in as Bea"), "{header}");
+        let purchases = shown(&browser, "main").await;
+        assert!(purchases.contains("Reading lamp"), "{purchases}");
+        assert!(!purchases.contains("Loading"), "{purchases}");
+
+        log_in_with_a_plain_form(&browser, &base, &seller_email).await;
+        browser
+            .goto(&format!("{base}/seller"))
+            .await
+            .expect("open /seller");
+        let header = shown(&browser, ".site-header .account").await;
+        assert!(header.contains("Signed in as Sage"), "{header}");
+        let items = shown(&browser, ".own-items").await;
+        assert!(items.contains("Reading lamp"), "{items}");
+        let sales = shown(&browser, ".sales").await;
+        assert!(
+            sales.contains("Reading lamp") && sales.contains("Bea"),
+            "{sales}"
         );
     })
     .await;

@@ -17,6 +17,24 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run_browser(true, test).await;
+}
+
+/// Like [`with_browser`], with JavaScript switched off in the browser: what a page shows
+/// then is only what the server's HTML holds, and forms are plain posts.
+pub async fn with_browser_without_javascript<F, Fut>(test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run_browser(false, test).await;
+}
+
+async fn run_browser<F, Fut>(javascript: bool, test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let port = crate::free_port();
     let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     let mut driver = Command::new(&driver_bin)
@@ -37,7 +55,11 @@ where
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.display()),
-            ]
+            ],
+            // 2 = blocked, for every site.
+            "prefs": {
+                "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }
+            }
         },
         // The console, so that a Content-Security-Policy violation fails the test.
         "goog:loggingPrefs": { "browser": "ALL" }
