@@ -7,6 +7,8 @@ mod inventory;
 mod live_events;
 mod outbox;
 mod routes;
+mod settle;
+mod sweeper;
 mod transactions;
 
 /// How tests configure the service: [`Config::for_tests`].
@@ -17,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use common::config::{self, ConfigError, env_or, ports};
+use common::config::{self, ConfigError, env_or, env_parse, ports};
 use common::identity::IdentityKey;
 use common::infra::kafka::{self, KafkaCheck};
 use common::infra::mongo::{self, MongoCheck, MongoSettings};
@@ -36,6 +38,9 @@ pub struct Config {
     pub purchases_topic: String,
     pub identity: IdentityKey,
     pub inventory_url: String,
+    /// How long a purchase may stay pending before a sweeper settles it
+    /// (`PENDING_PURCHASE_BOUND_SECS`, 30).
+    pub pending_bound: std::time::Duration,
 }
 
 impl Config {
@@ -51,6 +56,10 @@ impl Config {
                 "INVENTORY_SERVICE_URL",
                 &format!("http://127.0.0.1:{}", ports::INVENTORY),
             ),
+            pending_bound: std::time::Duration::from_secs(env_parse(
+                "PENDING_PURCHASE_BOUND_SECS",
+                30,
+            )?),
         })
     }
 }
@@ -95,10 +104,12 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         Box::new(RedisCheck(redis)),
         Box::new(kafka_check),
     ]);
+    let sweeper = tokio::spawn(sweeper::sweep(state.clone(), config.pending_bound));
     let router = Router::new()
         .merge(routes::router(state))
         .merge(readiness.router());
     Ok(Service::bind(SERVICE, config.listen, router)
         .await?
-        .with_background(relay))
+        .with_background(relay)
+        .with_background(sweeper))
 }

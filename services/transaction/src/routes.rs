@@ -9,7 +9,6 @@ use axum::{Json, Router};
 use common::identity::SignedIn;
 use common::input::{Body, FieldError};
 use common::orders;
-use wire::PurchaseId;
 use wire::transaction::PurchaseView;
 use wire::transaction::SalesReport;
 use wire::transaction::{
@@ -18,8 +17,6 @@ use wire::transaction::{
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::inventory::Reservation;
-use crate::live_events;
 use crate::transactions::{Status, request_hash};
 
 const PAGE_SIZE: u64 = 20;
@@ -81,33 +78,8 @@ async fn purchase(
         Status::Pending => {}
     }
 
-    let reservation_id = PurchaseId::from_bytes(transaction.id.bytes());
-    let reservation = crate::inventory::reserve(&state.inventory, &reservation_id, &buyer, &lines)
-        .await
-        .map_err(ApiError::Unavailable)?;
-    match reservation {
-        Reservation::Reserved(purchased, numbers) => {
-            let (stored, completed_now) = state
-                .transactions
-                .complete(transaction.id, purchased)
-                .await?;
-            if completed_now {
-                metrics::counter!("purchases_total", "outcome" => "completed").increment(1);
-                metrics::counter!("purchase_revenue_cents_total")
-                    .increment(stored.total_cents.max(0) as u64);
-                state.relay_wake.notify_one();
-                tracing::info!(transaction_id = %stored.id, total_cents = stored.total_cents, "purchase completed");
-                live_events::publish_purchase(&state.redis, &stored, &numbers).await;
-            }
-            Ok((StatusCode::CREATED, Json(stored.view())))
-        }
-        Reservation::Short(reason) => {
-            metrics::counter!("purchases_total", "outcome" => "rejected").increment(1);
-            let stored = state.transactions.reject(transaction.id, &reason).await?;
-            Err(ApiError::Rejected(stored.rejection.unwrap_or(reason)))
-        }
-        Reservation::Invalid(field) => Err(field.into()),
-    }
+    let purchase = crate::settle::settle(&state, &transaction, &buyer, &lines).await?;
+    Ok((StatusCode::CREATED, Json(purchase)))
 }
 
 async fn history(

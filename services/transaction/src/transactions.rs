@@ -60,6 +60,12 @@ pub struct TransactionDocument {
     pub rejection: Option<String>,
     pub outbox: Outbox,
     pub outbox_lease_until: Option<bson::DateTime>,
+    /// While a sweeper settles this pending purchase, until when its claim holds.
+    #[serde(default)]
+    pub sweep_lease_until: Option<bson::DateTime>,
+    /// How many times a sweeper claimed it (once, unless a claim ran out).
+    #[serde(default)]
+    pub sweep_claims: u32,
     pub created_at: bson::DateTime,
 }
 
@@ -139,6 +145,8 @@ impl Transactions {
             rejection: None,
             outbox: Outbox::Nothing,
             outbox_lease_until: None,
+            sweep_lease_until: None,
+            sweep_claims: 0,
             created_at: bson::DateTime::now(),
         };
         match self.collection.insert_one(&fresh).await {
@@ -254,6 +262,30 @@ impl Transactions {
             total_cents: sales.iter().map(|s| s.amount_cents).sum(),
             sales,
         })
+    }
+
+    /// Claims one purchase that has been pending for longer than `older_than`, for `lease`,
+    /// so that of several copies only one settles it and a crashed one's claim runs out.
+    pub async fn claim_stale(
+        &self,
+        older_than: std::time::Duration,
+        lease: std::time::Duration,
+    ) -> mongodb::error::Result<Option<TransactionDocument>> {
+        let now = bson::DateTime::now();
+        let cutoff =
+            bson::DateTime::from_millis(now.timestamp_millis() - older_than.as_millis() as i64);
+        let until = bson::DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
+        self.collection
+            .find_one_and_update(
+                doc! {
+                    "status": to_bson(&Status::Pending)?,
+                    "created_at": { "$lt": cutoff },
+                    "$or": [ { "sweep_lease_until": null }, { "sweep_lease_until": { "$lt": now } } ],
+                },
+                doc! { "$set": { "sweep_lease_until": until }, "$inc": { "sweep_claims": 1 } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
     }
 
     /// Claims the oldest purchase still to be sent to Kafka, for `lease` (so that of several

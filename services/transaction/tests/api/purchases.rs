@@ -14,6 +14,7 @@ struct App {
     key: IdentityKey,
     topic: String,
     kafka_brokers: String,
+    mongo: common::infra::mongo::MongoSettings,
 }
 
 fn person(name: &str) -> Identity {
@@ -40,7 +41,7 @@ async fn spawn_app_with_kafka(kafka_brokers: &str) -> App {
     )
     .await;
     let config = transaction_service::Config {
-        mongo,
+        mongo: mongo.clone(),
         kafka_brokers: kafka_brokers.to_owned(),
         inventory_url: inventory.base_url.clone(),
         ..transaction_service::Config::for_tests(&infra)
@@ -58,6 +59,7 @@ async fn spawn_app_with_kafka(kafka_brokers: &str) -> App {
         key,
         topic,
         kafka_brokers: kafka_brokers.to_owned(),
+        mongo,
     }
 }
 
@@ -66,6 +68,67 @@ async fn spawn_app() -> App {
 }
 
 impl App {
+    /// Another copy of the transaction service on this app's database and topic, reaching
+    /// the inventory service at `inventory_url` and settling purchases left pending for
+    /// longer than `bound`.
+    async fn transaction_copy(&self, inventory_url: &str, bound: Duration) -> TestService {
+        let config = transaction_service::Config {
+            mongo: self.mongo.clone(),
+            kafka_brokers: self.kafka_brokers.clone(),
+            purchases_topic: self.topic.clone(),
+            inventory_url: inventory_url.to_owned(),
+            pending_bound: bound,
+            ..transaction_service::Config::for_tests(&Infra::from_env())
+        };
+        testkit::spawn(
+            transaction_service::build(config)
+                .await
+                .expect("a transaction copy"),
+        )
+        .await
+    }
+
+    /// The purchases as MongoDB holds them.
+    async fn stored_purchases(&self) -> Vec<mongodb::bson::Document> {
+        use futures::TryStreamExt;
+        let client = mongodb::Client::with_uri_str(&self.mongo.uri)
+            .await
+            .expect("MongoDB");
+        client
+            .database(&self.mongo.database)
+            .collection::<mongodb::bson::Document>("transactions")
+            .find(mongodb::bson::doc! {})
+            .await
+            .expect("find")
+            .try_collect()
+            .await
+            .expect("documents")
+    }
+
+    /// Waits until MongoDB holds `count` completed purchases and no pending one.
+    async fn wait_until_settled(
+        &self,
+        count: usize,
+        within: Duration,
+    ) -> Vec<mongodb::bson::Document> {
+        let started = std::time::Instant::now();
+        loop {
+            let stored = self.stored_purchases().await;
+            let completed = stored
+                .iter()
+                .filter(|p| p.get_str("status") == Ok("completed"))
+                .count();
+            if completed == count && stored.len() == count {
+                return stored;
+            }
+            assert!(
+                started.elapsed() < within,
+                "not settled in time: {stored:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// A receipt worker on this app's broker and topic, mailing to the local SMTP server.
     async fn receipt_worker(&self) -> TestService {
         let config = receipt_service::Config {
@@ -315,5 +378,137 @@ async fn purchases_made_while_kafka_is_down_are_delivered_and_each_gets_one_rece
             .await;
         assert_eq!(emails.len(), 1, "exactly one receipt for {}", buyer.email);
     }
+    receipts.stop();
+}
+
+/// How many times a sweeper claimed a stored purchase.
+fn sweep_claims(purchase: &mongodb::bson::Document) -> i64 {
+    match purchase.get("sweep_claims") {
+        Some(mongodb::bson::Bson::Int32(n)) => i64::from(*n),
+        Some(mongodb::bson::Bson::Int64(n)) => *n,
+        other => panic!("sweep_claims: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn two_copies_settle_each_purchase_left_pending_exactly_once() {
+    let app = spawn_app().await;
+    let seller = person("Pat");
+    let item = app.list(&seller, "Pan", 1_500, 10).await;
+    // A copy that cannot reach the inventory service leaves its purchases pending.
+    let stranded = app
+        .transaction_copy("http://127.0.0.1:9", Duration::from_secs(3600))
+        .await;
+    for n in 0..4 {
+        let request = stranded
+            .post("/v1/purchases")
+            .header("Idempotency-Key", unique_name("k"))
+            .json(&json!({ "lines": [{ "item_id": item, "quantity": 1 }] }));
+        let (status, body) = app.send(request, &person(&format!("pe{n}"))).await;
+        assert_eq!(status, 503, "{body}");
+    }
+    assert_eq!(app.item(&item).await["stock"], 10, "nothing reserved yet");
+
+    let sweepers = [
+        app.transaction_copy(&app.inventory.base_url, Duration::from_secs(1))
+            .await,
+        app.transaction_copy(&app.inventory.base_url, Duration::from_secs(1))
+            .await,
+    ];
+    let settled = app.wait_until_settled(4, Duration::from_secs(30)).await;
+    for purchase in &settled {
+        assert_eq!(sweep_claims(purchase), 1, "claimed once: {purchase:?}");
+    }
+    let pan = app.item(&item).await;
+    assert_eq!(
+        (pan["stock"].clone(), pan["sold"].clone()),
+        (json!(6), json!(4))
+    );
+    stranded.stop();
+    for sweeper in sweepers {
+        sweeper.stop();
+    }
+}
+
+#[tokio::test]
+async fn a_purchase_whose_process_is_killed_mid_way_is_settled_by_another_copy_with_one_receipt() {
+    let app = spawn_app().await;
+    let receipts = app.receipt_worker().await;
+    let seller = person("Sid");
+    let item = app.list(&seller, "Stool", 3_000, 5).await;
+    let infra = Infra::from_env();
+
+    // A copy in a process of its own, reaching the inventory service through a link the
+    // test can cut.
+    let link =
+        testkit::TcpProxy::start_recording(&testkit::host_port(&app.inventory.base_url)).await;
+    let port = testkit::free_port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let mut doomed = std::process::Command::new(env!("CARGO_BIN_EXE_transaction-service"))
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("MONGODB_URI", &app.mongo.uri)
+        .env("MONGODB_DATABASE", &app.mongo.database)
+        .env("REDIS_URL", &infra.redis_url)
+        .env("KAFKA_BROKERS", &app.kafka_brokers)
+        .env("PURCHASES_TOPIC", &app.topic)
+        .env("INTERNAL_AUTH_SECRET", testkit::IDENTITY_SECRET)
+        .env("INVENTORY_SERVICE_URL", link.url("http"))
+        .env("PENDING_PURCHASE_BOUND_SECS", "3600")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the transaction-service binary");
+    testkit::wait_until_process_ready(&base_url, &mut doomed, Duration::from_secs(30)).await;
+
+    let buyer = person("Ada");
+    let attempt = reqwest::Client::new()
+        .post(format!("{base_url}/v1/purchases"))
+        .header(IDENTITY_HEADER, app.key.sign(&buyer, SystemTime::now()))
+        .header("Idempotency-Key", unique_name("k"))
+        .json(&json!({ "lines": [{ "item_id": item, "quantity": 1 }] }))
+        .send();
+    let attempt = tokio::spawn(attempt);
+    // The moment the reservation leaves for the inventory service, the link goes down and
+    // the process is killed (SIGKILL): it never hears the answer, never completes.
+    let started = std::time::Instant::now();
+    while !link.sent_text().contains("/v1/reservations") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no reservation was sent"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    link.cut();
+    doomed.kill().expect("SIGKILL");
+    let _ = doomed.wait();
+    let answered = attempt.await.expect("the attempt's task");
+    assert!(
+        answered.map(|r| r.status().as_u16() != 201).unwrap_or(true),
+        "the killed copy did not answer the purchase"
+    );
+    assert_eq!(
+        app.stored_purchases().await[0].get_str("status"),
+        Ok("pending"),
+        "left half-way"
+    );
+
+    // Another copy settles it once it has been pending longer than its bound.
+    let sweeper = app
+        .transaction_copy(&app.inventory.base_url, Duration::from_secs(2))
+        .await;
+    let settled = app.wait_until_settled(1, Duration::from_secs(30)).await;
+    assert_eq!(sweep_claims(&settled[0]), 1);
+    let stool = app.item(&item).await;
+    assert_eq!(
+        (stool["stock"].clone(), stool["sold"].clone()),
+        (json!(4), json!(1))
+    );
+    let emails = testkit::Mailbox::default()
+        .wait_for(&buyer.email, 1, Duration::from_secs(60))
+        .await;
+    assert_eq!(emails.len(), 1, "exactly one receipt");
+    sweeper.stop();
     receipts.stop();
 }
