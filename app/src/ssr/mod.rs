@@ -148,26 +148,30 @@ pub fn backends() -> Result<Backends, AppError> {
 /// gateway's middleware when the browser sent none) and the browser's address (as the
 /// gateway's edge worked it out, see `TRUSTED_PROXIES`).
 pub fn call_context() -> CallContext {
-    let parts = use_context::<http::request::Parts>();
-    CallContext {
+    // Borrowed, not cloned: the request's parts hold its whole header map.
+    with_context::<http::request::Parts, _>(|parts| CallContext {
         request_id: parts
-            .as_ref()
-            .and_then(|p| p.headers.get(REQUEST_ID_HEADER))
+            .headers
+            .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         client_address: Some(
             parts
-                .as_ref()
-                .and_then(|p| p.extensions.get::<ClientAddress>())
+                .extensions
+                .get::<ClientAddress>()
                 .map_or_else(|| "unknown".to_owned(), ToString::to_string),
         ),
-    }
+    })
+    .unwrap_or_else(|| CallContext {
+        request_id: None,
+        client_address: Some("unknown".to_owned()),
+    })
 }
 
 /// The session id from the request's cookie, if any.
 pub fn session_id(backends: &Backends) -> Option<String> {
-    let parts = use_context::<http::request::Parts>()?;
-    backends.cookie.session_id(&parts.headers)
+    with_context::<http::request::Parts, _>(|parts| backends.cookie.session_id(&parts.headers))
+        .flatten()
 }
 
 /// Stores `session_id` in the browser's cookie, or (with `None`) removes it.
