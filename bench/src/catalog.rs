@@ -1,8 +1,13 @@
 //! Catalog and item-page throughput against the running stack (`scripts/start.sh`), as a
 //! ratio to a trivial axum handler served by this process in the same run, plus the
-//! inventory cache's hit ratio during the run.
+//! inventory cache's hit ratio during the run. Pages are asked for anonymously (the gateway
+//! keeps those rendered), as a browser does (`Accept-Encoding: br`), and signed in (a fresh
+//! render each time) as a buyer registered for the run.
 //!
 //!   cargo run --release -p bench --bin catalog-bench -- [seconds per target] [concurrency]
+//!
+//! Registering needs the services' signing secret: `INTERNAL_AUTH_SECRET`, else the one
+//! `scripts/start.sh` made in `.local/internal-auth-secret`.
 //!
 //! The load generator shares the machine's cores with the servers, so absolute numbers say
 //! little; the ratios compare like with like.
@@ -11,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clients::{CallContext, InventoryClient};
+use reqwest::header::{ACCEPT_ENCODING, COOKIE, HeaderMap, HeaderValue};
 use wire::inventory::CatalogParams;
+use wire::user::{LogInRequest, RegisterRequest};
 
 struct Figures {
     requests: usize,
@@ -21,7 +28,13 @@ struct Figures {
     p99: Duration,
 }
 
-async fn drive(client: &reqwest::Client, url: &str, seconds: u64, concurrency: usize) -> Figures {
+async fn drive(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &reqwest::header::HeaderMap,
+    seconds: u64,
+    concurrency: usize,
+) -> Figures {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers = (0..concurrency).map(|_| async {
@@ -29,7 +42,7 @@ async fn drive(client: &reqwest::Client, url: &str, seconds: u64, concurrency: u
         let mut errors = 0;
         while Instant::now() < deadline {
             let sent = Instant::now();
-            match client.get(url).send().await {
+            match client.get(url).headers(headers.clone()).send().await {
                 Ok(response) if response.status().is_success() => {
                     let _ = response.bytes().await;
                     latencies.push(sent.elapsed());
@@ -83,12 +96,8 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    // Reads need no identity; the key only signs, so any secret of the right length will do.
-    let key = common::identity::IdentityKey::from_env().unwrap_or_else(|_| {
-        common::identity::IdentityKey::new("catalog-bench-reads-only-0123456789".to_owned().into())
-            .expect("a 32-character secret")
-    });
-    let inventory_client = InventoryClient::new(clients::http_client(), &inventory, key)?;
+    let key = signing_key()?;
+    let inventory_client = InventoryClient::new(clients::http_client(), &inventory, key.clone())?;
     let params = CatalogParams {
         per_page: Some("1".into()),
         ..Default::default()
@@ -103,20 +112,54 @@ async fn main() -> anyhow::Result<()> {
         .map(|item| item.id.clone())
         .context("the catalog is empty: run scripts/start.sh (it loads demo data)")?;
 
+    let users =
+        std::env::var("USER_SERVICE_URL").unwrap_or_else(|_| "http://127.0.0.1:8081".into());
+    let session = signed_in_buyer(&users, key).await?;
+
+    let none = HeaderMap::new();
+    let browser = HeaderMap::from_iter([(
+        ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip, deflate, br, zstd"),
+    )]);
+    let signed_in = HeaderMap::from_iter([(COOKIE, HeaderValue::from_str(&session)?)]);
+    let item_page = format!("{gateway}/items?itemId={item_id}");
+    let page = client
+        .get(&item_page)
+        .headers(signed_in.clone())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        page.text().await?.contains("Signed in as"),
+        "the signed-in item page does not show the buyer signed in"
+    );
     let targets = [
-        ("trivial axum handler (baseline)", baseline),
-        ("gateway: catalog page /", format!("{gateway}/")),
+        ("trivial axum handler (baseline)", baseline, &none),
+        ("gateway: catalog page /", format!("{gateway}/"), &none),
+        (
+            "gateway: catalog page /, br",
+            format!("{gateway}/"),
+            &browser,
+        ),
         (
             "gateway: item page /items?itemId=",
-            format!("{gateway}/items?itemId={item_id}"),
+            item_page.clone(),
+            &none,
+        ),
+        ("gateway: item page, br", item_page.clone(), &browser),
+        (
+            "gateway: item page, signed in",
+            item_page.clone(),
+            &signed_in,
         ),
         (
             "inventory: GET /v1/items (catalog JSON)",
             format!("{inventory}/v1/items"),
+            &none,
         ),
         (
             "inventory: GET /v1/items/{id}",
             format!("{inventory}/v1/items/{item_id}"),
+            &none,
         ),
     ];
     println!("{seconds} s per target, {concurrency} concurrent connections\n");
@@ -126,8 +169,8 @@ async fn main() -> anyhow::Result<()> {
     );
     let (hits_before, misses_before) = cache_stats(&inventory_client).await?;
     let mut baseline_rate = None;
-    for (name, url) in &targets {
-        let figures = drive(&client, url, seconds, concurrency).await;
+    for (name, url, headers) in &targets {
+        let figures = drive(&client, url, headers, seconds, concurrency).await;
         let base = *baseline_rate.get_or_insert(figures.per_second);
         println!(
             "{name:<42} {:>10.0} {:>9.2} {:>9.2} {:>9.4} {:>7}",
@@ -146,4 +189,50 @@ async fn main() -> anyhow::Result<()> {
         hits as f64 / (hits + misses).max(1) as f64
     );
     Ok(())
+}
+
+/// The services' signing secret: `INTERNAL_AUTH_SECRET`, else the one `scripts/start.sh` made.
+fn signing_key() -> anyhow::Result<common::identity::IdentityKey> {
+    if let Ok(key) = common::identity::IdentityKey::from_env() {
+        return Ok(key);
+    }
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.local/internal-auth-secret"
+    );
+    let secret = std::fs::read_to_string(file)
+        .with_context(|| format!("INTERNAL_AUTH_SECRET is not set and {file} is missing"))?;
+    Ok(common::identity::IdentityKey::new(
+        secret.trim().to_owned().into(),
+    )?)
+}
+
+/// Registers a buyer for this run and signs them in; the `Cookie` header of their session.
+async fn signed_in_buyer(
+    users: &str,
+    key: common::identity::IdentityKey,
+) -> anyhow::Result<String> {
+    let users = clients::UserClient::new(clients::http_client(), users, key)?;
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    let email = format!("catalog-bench-{run}@example.com");
+    let password = "catalog bench password".to_owned();
+    let context = CallContext::default();
+    users
+        .register(
+            &context,
+            &RegisterRequest {
+                email: email.clone(),
+                password: password.clone(),
+                display_name: "Bench Buyer".into(),
+            },
+        )
+        .await
+        .context("register the bench's buyer")?;
+    let session = users
+        .log_in(&context, &LogInRequest { email, password })
+        .await
+        .context("sign the bench's buyer in")?;
+    Ok(format!("session={}", session.session_id))
 }

@@ -73,7 +73,9 @@ impl Edge {
         }
     }
 
-    fn content_security_policy(&self, nonce: &str) -> String {
+    /// The policy of a page whose inline scripts are allowed by `inline_scripts`: the page's
+    /// nonce (`'nonce-…'`) or their hashes (`'sha256-…' …`).
+    pub fn content_security_policy(&self, inline_scripts: &str) -> String {
         // The live socket is on this origin; older browsers do not count ws: as 'self'.
         let socket = if self.https {
             self.origin.replacen("https://", "wss://", 1)
@@ -82,7 +84,7 @@ impl Edge {
         };
         format!(
             "default-src 'self'; \
-             script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             script-src 'self' {inline_scripts} 'wasm-unsafe-eval'; \
              style-src 'self'; \
              img-src 'self' https: data:; \
              connect-src 'self' {socket}; \
@@ -143,8 +145,9 @@ pub async fn same_origin_only(
 }
 
 /// Makes a nonce for the page (see [`CspNonce`]) and adds the security headers to every
-/// response: a Content-Security-Policy that runs only this site's scripts and styles, no
-/// framing, no MIME sniffing, a strict referrer policy, and HSTS over https.
+/// response: a Content-Security-Policy that runs only this site's scripts and styles (unless
+/// the page brought its own, as kept pages do), no framing, no MIME sniffing, a strict
+/// referrer policy, and HSTS over https.
 pub async fn security_headers(
     State(edge): State<Arc<Edge>>,
     mut request: Request,
@@ -157,15 +160,18 @@ pub async fn security_headers(
     request.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    let has_policy = headers.contains_key(CONTENT_SECURITY_POLICY);
     let mut set = |name, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
-    set(
-        CONTENT_SECURITY_POLICY,
-        &edge.content_security_policy(&nonce),
-    );
+    if !has_policy {
+        set(
+            CONTENT_SECURITY_POLICY,
+            &edge.content_security_policy(&format!("'nonce-{nonce}'")),
+        );
+    }
     set(X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(X_FRAME_OPTIONS, "DENY");
     set(REFERRER_POLICY, "strict-origin-when-cross-origin");
@@ -222,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_policy_allows_the_nonce_and_the_socket_only() {
-        let policy = edge().content_security_policy("abc");
+        let policy = edge().content_security_policy("'nonce-abc'");
         assert!(policy.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval'"));
         assert!(policy.contains("connect-src 'self' wss://shop.example"));
         assert!(policy.contains("frame-ancestors 'none'"));

@@ -10,6 +10,7 @@ use app::ssr::{Backends, ServiceUrls, SessionCookie};
 use app::{App, SITE_NAME, shell};
 pub mod edge;
 mod live_proxy;
+pub mod page_cache;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -17,10 +18,11 @@ use axum::routing::get;
 use common::client::TrustedProxies;
 use common::config::{self, ConfigError, env_or, ports};
 use common::identity::IdentityKey;
+use common::infra::redis;
 use common::{Readiness, Service};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
 
 /// The largest request body the gateway reads.
@@ -40,6 +42,9 @@ pub struct Config {
     pub transaction_url: String,
     pub receipt_url: String,
     pub notification_url: String,
+    /// The Redis of pub/sub (`REDIS_URL`), where the inventory announces changed items: the
+    /// anonymous pages this copy keeps rendered are dropped on each announcement.
+    pub redis_url: String,
     /// Where Prometheus scrapes `/metrics`: never the public port.
     pub metrics_listen: SocketAddr,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
@@ -59,6 +64,7 @@ impl Config {
             transaction_url: env_or("TRANSACTION_SERVICE_URL", &local(ports::TRANSACTION)),
             receipt_url: env_or("RECEIPT_SERVICE_URL", &local(ports::RECEIPT)),
             notification_url: env_or("NOTIFICATION_SERVICE_URL", &local(ports::NOTIFICATION)),
+            redis_url: redis::url_from_env(),
             metrics_listen: env_or("METRICS_LISTEN", "127.0.0.1:9300")
                 .parse()
                 .map_err(|_| ConfigError {
@@ -70,6 +76,10 @@ impl Config {
         })
     }
 
+    fn session_cookie(&self) -> SessionCookie {
+        SessionCookie::new(self.public_url.starts_with("https://"))
+    }
+
     fn backends(&self) -> anyhow::Result<Backends> {
         let urls = ServiceUrls {
             user: self.user_url.clone(),
@@ -78,8 +88,7 @@ impl Config {
             receipt: self.receipt_url.clone(),
             notification: self.notification_url.clone(),
         };
-        let cookie = SessionCookie::new(self.public_url.starts_with("https://"));
-        Backends::new(&urls, self.identity.clone(), cookie)
+        Backends::new(&urls, self.identity.clone(), self.session_cookie())
             .map_err(|err| anyhow::anyhow!("a service URL in the configuration: {err}"))
     }
 }
@@ -97,6 +106,12 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         &config.public_url,
         config.trusted_proxies.clone(),
     )?);
+    let kept_pages = page_cache::PageCache::new(
+        redis::connect(&config.redis_url)?,
+        edge.clone(),
+        config.session_cookie(),
+    );
+    kept_pages.listen();
 
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -130,7 +145,10 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages
         .merge(Readiness::new(vec![]).router())
-        .layer(CompressionLayer::new())
+        // Pages are rendered for one visitor and sent once: a quick level, not the best.
+        // (Kept pages are compressed once, well; the bundle is precompressed at build time.)
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
+        .layer(from_fn_with_state(kept_pages, page_cache::serve_kept_pages))
         // After compression: a WebSocket handshake has no body to compress.
         .merge(live_updates)
         // No form of this site sends more; a larger body is refused (413) before anything

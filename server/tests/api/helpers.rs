@@ -304,6 +304,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
         transaction_url: transaction.base_url.clone(),
         receipt_url: receipt.base_url.clone(),
         notification_url: live_link.url("http"),
+        redis_url: infra.redis_url.clone(),
         metrics_listen: any_port(),
         trusted_proxies: common::client::TrustedProxies::parse(
             options.trusted_proxies.as_deref().unwrap_or_default(),
@@ -411,4 +412,51 @@ pub async fn log_in(browser: &fantoccini::Client, base: &str, email: &str) {
         |t| t.contains("Signed in as"),
     )
     .await;
+}
+
+/// A second gateway copy in a process of its own, in front of the same services; killed when
+/// dropped.
+pub struct GatewayProcess {
+    pub base_url: String,
+    child: std::process::Child,
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Stack {
+    /// Starts another copy of the gateway (the `marketplace-web` binary) against this stack's
+    /// services and Redis, and waits until it is ready.
+    pub async fn another_gateway_process(&self) -> GatewayProcess {
+        let listen = free_port();
+        let base_url = format!("http://{listen}");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_marketplace-web"))
+            .env("HOST", listen.ip().to_string())
+            .env("PORT", listen.port().to_string())
+            .env("PUBLIC_URL", &base_url)
+            .env("SITE_ROOT", site_root())
+            .env("INTERNAL_AUTH_SECRET", testkit::IDENTITY_SECRET)
+            .env("USER_SERVICE_URL", &self.user.base_url)
+            .env("INVENTORY_SERVICE_URL", &self.inventory.base_url)
+            .env("TRANSACTION_SERVICE_URL", &self.transaction.base_url)
+            .env("RECEIPT_SERVICE_URL", &self.receipt.base_url)
+            .env("NOTIFICATION_SERVICE_URL", &self.notification.base_url)
+            .env("REDIS_URL", self.redis_link.url("redis"))
+            .env("METRICS_LISTEN", free_port().to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the marketplace-web binary");
+        testkit::wait_until_process_ready(
+            &base_url,
+            &mut child,
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+        GatewayProcess { base_url, child }
+    }
 }

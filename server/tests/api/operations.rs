@@ -72,6 +72,7 @@ async fn metrics_move_with_real_traffic() {
         ],
     );
     let hits = sample(&before, "cache_lookups_total", &[r#"result="hit""#]);
+    let kept_pages = sample(&before, "page_cache_lookups_total", &[r#"result="hit""#]);
     let purchases = sample(&before, "purchases_total", &[r#"outcome="completed""#]);
     let created = sample(
         &before,
@@ -88,6 +89,7 @@ async fn metrics_move_with_real_traffic() {
 
     for _ in 0..2 {
         stack.open_item_page(&item).await;
+        stack.item(&item).await;
     }
     stack.buy(&buyer, &item).await;
     let socket = LiveSocket::connect(
@@ -111,7 +113,15 @@ async fn metrics_move_with_real_traffic() {
         page_views + 2.0,
     )
     .await;
-    // The second view of the item is served from the cache.
+    // The second view of the item page is the gateway's kept page, and the inventory answers
+    // the second read of the item from its cache.
+    wait_for_metric(
+        &stack.gateway,
+        "page_cache_lookups_total",
+        &[r#"result="hit""#],
+        kept_pages + 1.0,
+    )
+    .await;
     wait_for_metric(
         &stack.inventory,
         "cache_lookups_total",

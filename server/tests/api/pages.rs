@@ -181,3 +181,119 @@ async fn an_item_page_is_server_rendered_at_items_item_id() {
         );
     }
 }
+
+/// What an anonymous visitor gets for `path` from the gateway at `base`: whether it was a
+/// kept page (`x-page-cache`), and the HTML.
+async fn anonymous_page(base: &str, path: &str) -> (String, String) {
+    let response = reqwest::get(format!("{base}{path}")).await.expect("GET");
+    assert_eq!(response.status().as_u16(), 200, "{base}{path}");
+    let kept = response
+        .headers()
+        .get(server::page_cache::PAGE_CACHE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("not kept")
+        .to_owned();
+    (kept, response.text().await.expect("body"))
+}
+
+/// Waits (up to 5 s) until the anonymous page at `path` on `base` contains `wanted`: each copy
+/// hears of a change over Redis pub/sub, a moment after the change is stored.
+async fn until_page_shows(base: &str, path: &str, wanted: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, html) = anonymous_page(base, path).await;
+        if html.contains(wanted) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{base}{path} still does not show {wanted:?}: {html}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
+    let stack = spawn_stack().await;
+    let second = stack.another_gateway_process().await;
+    let copies = [stack.gateway.base_url.clone(), second.base_url.clone()];
+    let kim = seller("Kim");
+    let item = stack.list_item(&kim, "Brass lamp", 2_500, 3).await;
+    let item_page = format!("/items?itemId={item}");
+
+    // Each copy renders a page once, then answers from what it kept. (Only item pages are
+    // checked for that: a catalog page is dropped whenever any item changes, and the other
+    // tests change items all the time.)
+    for base in &copies {
+        anonymous_page(base, &item_page).await;
+        let (kept, html) = anonymous_page(base, &item_page).await;
+        assert_eq!(kept, "hit", "{base}{item_page} was rendered again");
+        assert!(html.contains("$25.00"), "{html}");
+        assert!(anonymous_page(base, "/").await.1.contains("$25.00"));
+    }
+    // A signed-in visitor's page is always their own.
+    let cookie = {
+        let (email, _) = crate::helpers::register(&stack, "Ola").await;
+        stack.sign_in(&email).await
+    };
+    for _ in 0..2 {
+        let response = stack
+            .gateway
+            .http
+            .get(stack.gateway.url(&item_page))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .expect("GET");
+        assert!(
+            response
+                .headers()
+                .get(server::page_cache::PAGE_CACHE_HEADER)
+                .is_none()
+        );
+        assert!(
+            response
+                .text()
+                .await
+                .expect("body")
+                .contains("Signed in as")
+        );
+    }
+
+    // The seller changes the price: both copies show it on the item page and the catalog.
+    let edit = wire::inventory::ItemEdit {
+        price_cents: Some(3_000),
+        ..Default::default()
+    };
+    stack
+        .inventory_client()
+        .edit_item(
+            &clients::CallContext::default(),
+            &kim,
+            &item.parse().expect("an item id"),
+            &edit,
+        )
+        .await
+        .expect("edit the price");
+    for base in &copies {
+        until_page_shows(base, &item_page, "$30.00").await;
+        until_page_shows(base, "/", "$30.00").await;
+    }
+
+    // Someone buys one: the sold count and the stock move on both copies.
+    stack.buy(&seller("Bo"), &item).await;
+    for base in &copies {
+        until_page_shows(base, &item_page, "Sold once").await;
+        until_page_shows(base, &item_page, "2 in stock").await;
+        until_page_shows(base, "/", "2 in stock").await;
+    }
+
+    // A new item: both catalogs list it.
+    stack.list_item(&kim, "Copper kettle", 4_000, 1).await;
+    for base in &copies {
+        until_page_shows(base, "/", "Copper kettle").await;
+        let (kept, _) = anonymous_page(base, &item_page).await;
+        assert_eq!(kept, "hit", "the changed item's page is kept again");
+    }
+}

@@ -32,6 +32,8 @@ pub struct Config {
     /// is an instance of its own that evicts entries on purpose when full; sessions and
     /// presence live in another that never does.
     pub redis_url: String,
+    /// The Redis of pub/sub (`REDIS_URL`): where item changes are announced to the gateways.
+    pub pubsub_redis_url: String,
     pub identity: IdentityKey,
     pub cache_ttl: Duration,
 }
@@ -42,6 +44,7 @@ impl Config {
             listen: config::listen_addr(ports::INVENTORY)?,
             mongo: MongoSettings::from_env(),
             redis_url: config::env_or("CACHE_REDIS_URL", &redis::url_from_env()),
+            pubsub_redis_url: redis::url_from_env(),
             identity: IdentityKey::from_env()?,
             cache_ttl: Duration::from_secs(env_parse("CACHE_TTL_SECS", 60)?),
         })
@@ -53,18 +56,51 @@ pub(crate) struct AppState {
     items: items::Items,
     reservations: reservations::Reservations,
     cache: cache::Cache,
+    /// Announces item changes (see [`AppState::items_changed`]).
+    pubsub: fred::prelude::Client,
     identity: IdentityKey,
+}
+
+impl AppState {
+    /// After a write committed that changed these items: their cached reads and every cached
+    /// catalog page here are stale, and so are the pages every gateway keeps rendered.
+    async fn items_changed(&self, item_ids: &[mongodb::bson::oid::ObjectId]) {
+        for id in item_ids {
+            self.cache
+                .invalidate(&cache::item_generation(&id.to_hex()))
+                .await;
+        }
+        self.cache.invalidate(cache::CATALOG_GENERATION).await;
+        let change = wire::events::InventoryChanged {
+            item_ids: item_ids
+                .iter()
+                .map(|id| wire::ItemId::from_bytes(id.bytes()))
+                .collect(),
+        };
+        redis::publish(
+            &self.pubsub,
+            wire::redis_channels::INVENTORY_CHANGES,
+            &change,
+        )
+        .await;
+    }
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let redis = redis::connect(&config.redis_url)?;
+    let pubsub = if config.pubsub_redis_url == config.redis_url {
+        redis.clone()
+    } else {
+        redis::connect(&config.pubsub_redis_url)?
+    };
     let items = items::Items::new(&database);
     mongo::ensure_indexes(&items).await;
     let state = AppState {
         reservations: reservations::Reservations::new(&database),
         items,
         cache: cache::Cache::new(redis.clone(), config.cache_ttl, &config.mongo.database),
+        pubsub,
         identity: config.identity,
     };
     let checks: Vec<Box<dyn ReadinessCheck>> =

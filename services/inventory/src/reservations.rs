@@ -292,7 +292,7 @@ impl Reservations {
     }
 
     /// Item ids a reservation touched, for cache invalidation.
-    pub async fn item_ids(&self, id: &str) -> mongodb::error::Result<Vec<String>> {
+    pub async fn item_ids(&self, id: &str) -> mongodb::error::Result<Vec<ObjectId>> {
         let reservation: Vec<ReservationDocument> = self
             .reservations
             .find(doc! { "_id": id })
@@ -301,7 +301,7 @@ impl Reservations {
             .await?;
         Ok(reservation
             .into_iter()
-            .flat_map(|r| r.wanted.into_iter().map(|w| w.item_id.to_hex()))
+            .flat_map(|r| r.wanted.into_iter().map(|w| w.item_id))
             .collect())
     }
 }

@@ -117,7 +117,7 @@ async fn create_item(
     };
     let (item, created) = state.items.create(item).await?;
     if created {
-        state.cache.invalidate(CATALOG_GENERATION).await;
+        state.items_changed(&[item.id]).await;
         tracing::info!(item_id = %item.id, seller_id = %item.seller_id, "item listed");
     }
     let status = if created {
@@ -160,8 +160,7 @@ async fn edit_item(
     };
     match state.items.edit(id, &seller.user_id, changes).await? {
         EditOutcome::Edited(item) => {
-            state.cache.invalidate(&item_generation(&id.to_hex())).await;
-            state.cache.invalidate(CATALOG_GENERATION).await;
+            state.items_changed(&[id]).await;
             Ok(Json(item.view()))
         }
         EditOutcome::NotTheSeller => Err(ApiError::NotTheSeller),
@@ -190,10 +189,8 @@ async fn reserve(
         })
         .collect::<Result<Vec<_>, FieldError>>()?;
     let outcome = state.reservations.reserve(reservation_id, wanted).await?;
-    for item_id in state.reservations.item_ids(reservation_id).await? {
-        state.cache.invalidate(&item_generation(&item_id)).await;
-    }
-    state.cache.invalidate(CATALOG_GENERATION).await;
+    let touched = state.reservations.item_ids(reservation_id).await?;
+    state.items_changed(&touched).await;
     match outcome {
         Outcome::Reserved { lines } => {
             Ok((StatusCode::CREATED, Json(Reserved { lines })).into_response())
@@ -221,10 +218,8 @@ async fn release(
     let id = PurchaseId::parse(&id).map_err(|err| FieldError::new("id", err.to_string()))?;
     let id = id.as_str();
     if state.reservations.release(id).await? {
-        for item_id in state.reservations.item_ids(id).await? {
-            state.cache.invalidate(&item_generation(&item_id)).await;
-        }
-        state.cache.invalidate(CATALOG_GENERATION).await;
+        let touched = state.reservations.item_ids(id).await?;
+        state.items_changed(&touched).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

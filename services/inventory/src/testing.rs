@@ -14,6 +14,7 @@ impl Config {
             listen: Infra::free_local_port(),
             mongo: infra.mongo_settings("inventory"),
             redis_url: infra.redis_url.clone(),
+            pubsub_redis_url: infra.redis_url.clone(),
             identity: testkit::identity_key(),
             cache_ttl: Duration::from_secs(60),
         }

@@ -1,5 +1,6 @@
 //! What travels on Kafka ([`PurchaseEvent`], on [`crate::kafka_topics::PURCHASES`]) and on
-//! Redis pub/sub ([`LiveEvent`], on the [`crate::redis_channels`]).
+//! Redis pub/sub ([`LiveEvent`] on the [`crate::redis_channels`] pages follow,
+//! [`InventoryChanged`] on [`crate::redis_channels::INVENTORY_CHANGES`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,14 @@ pub struct PurchaseEvent {
     pub total_cents: i64,
     /// Unix milliseconds.
     pub created_at: i64,
+}
+
+/// Items whose stored state changed (listed, edited, bought, released), on
+/// [`crate::redis_channels::INVENTORY_CHANGES`]: their pages and every catalog page are stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryChanged {
+    /// The items that changed.
+    pub item_ids: Vec<ItemId>,
 }
 
 /// Something live pages show, published on a Redis channel.

@@ -1,7 +1,7 @@
-//! Redis pub/sub channels: at-most-once, between service copies. Each carries JSON
-//! [`crate::events::LiveEvent`]s; the notification service relays them to socket topics. A
-//! page that reconnects re-reads the durable state first, so a missed event never leaves a
-//! wrong number on screen.
+//! Redis pub/sub channels: at-most-once, between service copies. All but
+//! [`INVENTORY_CHANGES`] carry JSON [`crate::events::LiveEvent`]s, which the notification
+//! service relays to socket topics; a page that reconnects re-reads the durable state first,
+//! so a missed event never leaves a wrong number on screen.
 
 use crate::ids::{ItemId, UserId};
 
@@ -17,3 +17,9 @@ pub fn item(item_id: &ItemId) -> String {
 pub fn user(user_id: &UserId) -> String {
     format!("user:{user_id}")
 }
+
+/// Items whose page or catalog card changed ([`crate::events::InventoryChanged`]), from the
+/// inventory service to every gateway copy, which drops the pages it keeps rendered. A
+/// gateway that is not subscribed (Redis away) keeps no pages, so a lost message cannot leave
+/// a stale one.
+pub const INVENTORY_CHANGES: &str = "inventory:changes";

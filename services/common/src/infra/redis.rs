@@ -55,11 +55,17 @@ impl ReadinessCheck for RedisCheck {
 /// Publishes a live event on a Redis pub/sub channel. At most once by design: a failure is
 /// logged, and pages re-read the durable state when they reconnect.
 pub async fn publish_live(redis: &Client, channel: &str, event: &wire::events::LiveEvent) {
+    publish(redis, channel, event).await;
+}
+
+/// Publishes `message` as JSON on a Redis pub/sub channel, at most once: a failure is logged
+/// (each channel's readers say how they recover from a lost message).
+pub async fn publish(redis: &Client, channel: &str, message: &impl serde::Serialize) {
     use fred::prelude::PubsubInterface;
-    let Ok(json) = serde_json::to_string(event) else {
+    let Ok(json) = serde_json::to_string(message) else {
         return;
     };
     if let Err(err) = redis.publish::<(), _, _>(channel, json).await {
-        tracing::warn!(%err, channel, "could not publish a live event");
+        tracing::warn!(%err, channel, "could not publish a message");
     }
 }

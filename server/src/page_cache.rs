@@ -1,0 +1,499 @@
+//! The catalog and item pages as anonymous visitors see them, kept rendered in this gateway
+//! copy, so that browsing costs no render and no service call.
+//!
+//! A page is kept only while this copy is subscribed to
+//! [`wire::redis_channels::INVENTORY_CHANGES`]: the inventory service announces there every
+//! item it changed (listed, edited, bought, released) after the change is stored, and every
+//! copy drops those items' pages and all catalog pages. While Redis is away nothing is kept or
+//! served from here (a lost announcement could otherwise leave a stale page), and everything
+//! kept is dropped when the subscription comes back.
+//!
+//! Signed-in visitors (a session cookie) always get a fresh render: their header and forms
+//! are their own. Kept pages carry a Content-Security-Policy that allows their inline scripts
+//! by hash, since a nonce shared by every visitor would be no nonce.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use app::ssr::SessionCookie;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, SET_COOKIE, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use fred::prelude::{Client, ClientLike, EventInterface, PubsubInterface};
+use tokio::sync::broadcast::error::RecvError;
+use wire::ItemId;
+use wire::events::InventoryChanged;
+use wire::redis_channels::INVENTORY_CHANGES;
+
+use crate::edge::Edge;
+
+/// The most a copy keeps, in bytes of HTML (compressed copies are made on demand and not
+/// counted): every distinct search and page of the catalog is a page of its own.
+const MAX_KEPT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The largest page this copy keeps; a larger one is served and forgotten.
+const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// Header that says whether a page came from here (`hit`) or was rendered (`miss`), for
+/// operators and tests.
+pub const PAGE_CACHE_HEADER: &str = "x-page-cache";
+
+/// The rendered anonymous pages of one gateway copy.
+pub struct PageCache {
+    /// Catalog pages, by query string (page and search).
+    catalog: moka::sync::Cache<String, Arc<KeptPage>>,
+    /// Item pages, by item.
+    items: moka::sync::Cache<ItemId, Arc<KeptPage>>,
+    /// Grows with every change heard: a page whose render began before a change is not kept.
+    changes_heard: AtomicU64,
+    /// Subscribed to the changes channel right now: only then are pages kept and served.
+    listening: AtomicBool,
+    redis: Client,
+    edge: Arc<Edge>,
+    session_cookie: SessionCookie,
+}
+
+/// One rendered page, and its compressed copies made the first time a browser asks.
+struct KeptPage {
+    html: Bytes,
+    brotli: OnceLock<Bytes>,
+    gzip: OnceLock<Bytes>,
+    /// The page's inline scripts allowed by hash.
+    content_security_policy: HeaderValue,
+    etag: HeaderValue,
+}
+
+/// Which kept page a request asks for.
+enum PageKey {
+    Catalog(String),
+    Item(ItemId),
+}
+
+impl PageCache {
+    /// An empty cache that keeps pages once [`PageCache::listen`] has subscribed on `redis`.
+    pub fn new(redis: Client, edge: Arc<Edge>, session_cookie: SessionCookie) -> Arc<Self> {
+        fn weigh<K>(_: &K, page: &Arc<KeptPage>) -> u32 {
+            u32::try_from(page.html.len()).unwrap_or(u32::MAX)
+        }
+        Arc::new(Self {
+            catalog: moka::sync::Cache::builder()
+                .weigher(weigh)
+                .max_capacity(MAX_KEPT_BYTES / 4)
+                .build(),
+            items: moka::sync::Cache::builder()
+                .weigher(weigh)
+                .max_capacity(MAX_KEPT_BYTES)
+                .build(),
+            changes_heard: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            redis,
+            edge,
+            session_cookie,
+        })
+    }
+
+    /// Follows the inventory's announcements for as long as the process runs: subscribes
+    /// (again after every reconnection, dropping everything kept) and drops the pages of
+    /// every changed item.
+    pub fn listen(self: &Arc<Self>) {
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut messages = cache.redis.message_rx();
+            let mut reconnects = cache.redis.reconnect_rx();
+            let mut errors = cache.redis.error_rx();
+            loop {
+                cache.subscribe().await;
+                loop {
+                    tokio::select! {
+                        message = messages.recv() => match message {
+                            Ok(message) if message.channel == INVENTORY_CHANGES => {
+                                cache.heard(message.value.as_str().as_deref());
+                            }
+                            Ok(_) => {}
+                            Err(RecvError::Lagged(_)) => cache.forget_everything(),
+                            Err(RecvError::Closed) => return,
+                        },
+                        // A new connection has no subscription, and what was announced
+                        // meanwhile is lost.
+                        reconnect = reconnects.recv() => match reconnect {
+                            Ok(_) | Err(RecvError::Lagged(_)) => {
+                                cache.stop_keeping();
+                                break;
+                            }
+                            Err(RecvError::Closed) => return,
+                        },
+                        error = errors.recv() => match error {
+                            Ok(_) | Err(RecvError::Lagged(_)) => cache.stop_keeping(),
+                            Err(RecvError::Closed) => return,
+                        },
+                    }
+                }
+            }
+        });
+    }
+
+    /// Subscribes, retrying until Redis answers; pages are kept from then on.
+    async fn subscribe(&self) {
+        loop {
+            if self.redis.wait_for_connect().await.is_ok()
+                && self.redis.subscribe(INVENTORY_CHANGES).await.is_ok()
+            {
+                self.forget_everything();
+                self.listening.store(true, Ordering::SeqCst);
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    fn stop_keeping(&self) {
+        if self.listening.swap(false, Ordering::SeqCst) {
+            tracing::warn!("not subscribed to inventory changes: pages are rendered afresh");
+        }
+        self.forget_everything();
+    }
+
+    fn forget_everything(&self) {
+        self.changes_heard.fetch_add(1, Ordering::SeqCst);
+        self.catalog.invalidate_all();
+        self.items.invalidate_all();
+    }
+
+    /// An announcement: those items' pages, and every catalog page, are stale.
+    fn heard(&self, payload: Option<&str>) {
+        // Counted first, so that a render already under way is not kept after the drop.
+        self.changes_heard.fetch_add(1, Ordering::SeqCst);
+        match payload.map(serde_json::from_str::<InventoryChanged>) {
+            Some(Ok(change)) => {
+                for item_id in &change.item_ids {
+                    self.items.invalidate(item_id);
+                }
+                self.catalog.invalidate_all();
+            }
+            _ => {
+                tracing::warn!("an inventory change that does not decode: dropping every page");
+                self.forget_everything();
+            }
+        }
+    }
+
+    fn is_keeping(&self) -> bool {
+        self.listening.load(Ordering::SeqCst) && self.redis.is_connected()
+    }
+
+    /// The kept page a request could be answered with: a GET of the catalog or of an item
+    /// page, from a visitor who is not signed in.
+    fn key_of(&self, request: &Request) -> Option<PageKey> {
+        if request.method() != Method::GET
+            || self.session_cookie.session_id(request.headers()).is_some()
+        {
+            return None;
+        }
+        let query = request.uri().query().unwrap_or_default();
+        match request.uri().path() {
+            "/" => Some(PageKey::Catalog(query.to_owned())),
+            "/items" => {
+                let id = query.strip_prefix("itemId=")?;
+                ItemId::parse(id)
+                    .ok()
+                    .filter(|parsed| parsed == id)
+                    .map(PageKey::Item)
+            }
+            _ => None,
+        }
+    }
+
+    fn get(&self, key: &PageKey) -> Option<Arc<KeptPage>> {
+        match key {
+            PageKey::Catalog(query) => self.catalog.get(query),
+            PageKey::Item(id) => self.items.get(id),
+        }
+    }
+
+    fn keep(&self, key: PageKey, page: Arc<KeptPage>) {
+        match key {
+            PageKey::Catalog(query) => self.catalog.insert(query, page),
+            PageKey::Item(id) => self.items.insert(id, page),
+        }
+    }
+}
+
+/// Answers anonymous catalog and item pages from the cache, renders and keeps them on a miss,
+/// and passes every other request on untouched.
+pub async fn serve_kept_pages(
+    State(cache): State<Arc<PageCache>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(key) = cache.key_of(&request).filter(|_| cache.is_keeping()) else {
+        return next.run(request).await;
+    };
+    let encoding = Encoding::preferred(request.headers());
+    let revalidating = request.headers().get(IF_NONE_MATCH).cloned();
+    if let Some(page) = cache.get(&key) {
+        metrics::counter!("page_cache_lookups_total", "result" => "hit").increment(1);
+        return page.answer(encoding, revalidating.as_ref(), "hit");
+    }
+    metrics::counter!("page_cache_lookups_total", "result" => "miss").increment(1);
+
+    let changes_before = cache.changes_heard.load(Ordering::SeqCst);
+    // Rendered uncompressed: each compressed copy is made once, from the kept page.
+    request.headers_mut().remove(ACCEPT_ENCODING);
+    let response = next.run(request).await;
+    let keepable = response.status() == StatusCode::OK
+        && !response.headers().contains_key(SET_COOKIE)
+        && !response.headers().contains_key(CONTENT_ENCODING)
+        && response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if !keepable {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let html = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(html) => html,
+        Err(err) => {
+            tracing::warn!(%err, "a page too large to keep; it was cut off");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let Some(page) = KeptPage::new(html.clone(), &cache.edge) else {
+        // Not valid UTF-8 or a policy that is not a header: serve it as rendered.
+        return Response::from_parts(parts, Body::from(html));
+    };
+    let page = Arc::new(page);
+    // Kept only if no change was heard while it rendered (it may show the older state), and
+    // only while still subscribed.
+    if cache.changes_heard.load(Ordering::SeqCst) == changes_before && cache.is_keeping() {
+        cache.keep(key, Arc::clone(&page));
+    }
+    page.answer(encoding, revalidating.as_ref(), "miss")
+}
+
+impl KeptPage {
+    fn new(html: Bytes, edge: &Edge) -> Option<Self> {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let text = std::str::from_utf8(&html).ok()?;
+        let hashes: Vec<String> = inline_scripts(text)
+            .map(|script| {
+                let digest = Sha256::digest(script.as_bytes());
+                format!(
+                    "'sha256-{}'",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                )
+            })
+            .collect();
+        let policy = edge.content_security_policy(&hashes.join(" "));
+        let digest = Sha256::digest(&html);
+        let etag = format!(
+            "\"{}\"",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+        );
+        Some(Self {
+            content_security_policy: HeaderValue::from_str(&policy).ok()?,
+            etag: HeaderValue::from_str(&etag).ok()?,
+            html,
+            brotli: OnceLock::new(),
+            gzip: OnceLock::new(),
+        })
+    }
+
+    fn answer(
+        &self,
+        encoding: Encoding,
+        if_none_match: Option<&HeaderValue>,
+        how: &'static str,
+    ) -> Response {
+        let unchanged = if_none_match.is_some_and(|tags| {
+            tags.to_str()
+                .is_ok_and(|tags| tags.split(',').any(|tag| tag.trim() == self.etag))
+        });
+        let mut response = if unchanged {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let body = match encoding {
+                Encoding::Brotli => self.brotli.get_or_init(|| brotli(&self.html)).clone(),
+                Encoding::Gzip => self.gzip.get_or_init(|| gzip(&self.html)).clone(),
+                Encoding::Identity => self.html.clone(),
+            };
+            let mut response = Response::new(Body::from(body));
+            if let Some(name) = encoding.name() {
+                response
+                    .headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static(name));
+            }
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        };
+        let headers = response.headers_mut();
+        headers.insert(ETAG, self.etag.clone());
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            self.content_security_policy.clone(),
+        );
+        // Browsers and proxies may keep it, but ask each time whether it is still current:
+        // the answer is a 304 when it is.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(VARY, HeaderValue::from_static("accept-encoding, cookie"));
+        headers.insert(PAGE_CACHE_HEADER, HeaderValue::from_static(how));
+        response
+    }
+}
+
+/// The contents of the inline `<script>` elements of a page rendered by this app (whose
+/// scripts never contain `</script>`: Leptos escapes what it serialises into them).
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        loop {
+            let start = rest.find("<script")?;
+            let tag_end = start + rest[start..].find('>')?;
+            let body_start = tag_end + 1;
+            let body_end = body_start + rest[body_start..].find("</script>")?;
+            let tag = &rest[start..tag_end];
+            let body = &rest[body_start..body_end];
+            rest = &rest[body_end..];
+            if !tag.contains(" src=") {
+                return Some(body);
+            }
+        }
+    })
+}
+
+/// The content coding a kept page is sent in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Encoding {
+    /// Brotli if the client takes it, else gzip, else none (`q=0` refuses a coding).
+    fn preferred(headers: &HeaderMap) -> Self {
+        let mut takes_brotli = false;
+        let mut takes_gzip = false;
+        for value in headers.get_all(ACCEPT_ENCODING) {
+            let Ok(value) = value.to_str() else { continue };
+            for coding in value.split(',') {
+                let mut parts = coding.split(';');
+                let name = parts.next().unwrap_or_default().trim();
+                let refused = parts.any(|param| {
+                    param
+                        .trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                if refused {
+                    continue;
+                }
+                takes_brotli |= name.eq_ignore_ascii_case("br");
+                takes_gzip |= name.eq_ignore_ascii_case("gzip");
+            }
+        }
+        if takes_brotli {
+            Self::Brotli
+        } else if takes_gzip {
+            Self::Gzip
+        } else {
+            Self::Identity
+        }
+    }
+
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Brotli => Some("br"),
+            Self::Gzip => Some("gzip"),
+            Self::Identity => None,
+        }
+    }
+}
+
+/// Made once per kept page, so it can afford a high quality.
+fn brotli(html: &[u8]) -> Bytes {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 9,
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(html.len() / 4);
+    match brotli::BrotliCompress(&mut &html[..], &mut out, &params) {
+        Ok(_) => out.into(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+fn gzip(html: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(html.len() / 4),
+        flate2::Compression::best(),
+    );
+    match encoder.write_all(html).and_then(|()| encoder.finish()) {
+        Ok(out) => out.into(),
+        Err(_) => Bytes::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepting(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT_ENCODING, value.parse().expect("a header value"));
+        headers
+    }
+
+    #[test]
+    fn the_best_coding_the_client_takes_is_chosen() {
+        assert_eq!(
+            Encoding::preferred(&accepting("gzip, deflate, br, zstd")),
+            Encoding::Brotli
+        );
+        assert_eq!(
+            Encoding::preferred(&accepting("gzip, br;q=0")),
+            Encoding::Gzip
+        );
+        assert_eq!(
+            Encoding::preferred(&accepting("identity")),
+            Encoding::Identity
+        );
+        assert_eq!(Encoding::preferred(&HeaderMap::new()), Encoding::Identity);
+    }
+
+    #[test]
+    fn only_inline_scripts_are_hashed() {
+        let html = r#"<head><script type="module" nonce="n">import('/pkg/a.js')</script><script src="/x.js"></script></head><body><script>window.x=1</script></body>"#;
+        let scripts: Vec<&str> = inline_scripts(html).collect();
+        assert_eq!(scripts, ["import('/pkg/a.js')", "window.x=1"]);
+    }
+
+    #[test]
+    fn compressed_copies_decode_to_the_page() {
+        use std::io::Read;
+        let html = "<p>lamp</p>".repeat(100);
+        let mut unbrotli = String::new();
+        brotli::Decompressor::new(&brotli(html.as_bytes())[..], 4096)
+            .read_to_string(&mut unbrotli)
+            .expect("brotli");
+        assert_eq!(unbrotli, html);
+        let mut ungzip = String::new();
+        flate2::read::GzDecoder::new(&gzip(html.as_bytes())[..])
+            .read_to_string(&mut ungzip)
+            .expect("gzip");
+        assert_eq!(ungzip, html);
+    }
+}
