@@ -43,7 +43,13 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, so this flips once the page is hydrated and
     // interactive; browser tests wait for it before clicking.
     let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
+    Effect::new(move |_| {
+        set_hydrated.set(true);
+        // When the page became interactive, for `hydration-bench` (User Timing).
+        if let Some(performance) = window().performance() {
+            let _ = performance.mark("hydrated");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{SITE_NAME}.css") />

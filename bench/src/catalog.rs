@@ -20,22 +20,45 @@ use reqwest::header::{ACCEPT_ENCODING, COOKIE, HeaderMap, HeaderValue};
 use wire::inventory::CatalogParams;
 use wire::user::{LogInRequest, RegisterRequest};
 
+/// What one or more stretches of load against one target gave.
+#[derive(Default)]
 struct Figures {
-    requests: usize,
+    latencies: Vec<Duration>,
     errors: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
+    seconds: f64,
 }
 
+impl Figures {
+    fn add(&mut self, more: Figures) {
+        self.latencies.extend(more.latencies);
+        self.errors += more.errors;
+        self.seconds += more.seconds;
+    }
+
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds.max(f64::EPSILON)
+    }
+
+    /// The latency at quantile `q`, in milliseconds.
+    fn ms_at(&mut self, q: f64) -> f64 {
+        self.latencies.sort();
+        let index = ((self.latencies.len() as f64 * q) as usize)
+            .min(self.latencies.len().saturating_sub(1));
+        self.latencies
+            .get(index)
+            .map_or(0.0, |latency| latency.as_secs_f64() * 1e3)
+    }
+}
+
+/// `concurrency` clients asking for `url` back to back for `seconds`.
 async fn drive(
     client: &reqwest::Client,
     url: &str,
     headers: &reqwest::header::HeaderMap,
-    seconds: u64,
+    seconds: f64,
     concurrency: usize,
 ) -> Figures {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let workers = (0..concurrency).map(|_| async {
         let mut latencies = Vec::new();
@@ -53,21 +76,13 @@ async fn drive(
         (latencies, errors)
     });
     let results = futures::future::join_all(workers).await;
-    let elapsed = started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
     let errors = results.iter().map(|(_, e)| e).sum();
-    let mut latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
-    latencies.sort();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-    };
+    let latencies = results.into_iter().flat_map(|(l, _)| l).collect();
     Figures {
-        requests: latencies.len(),
+        latencies,
         errors,
-        per_second: latencies.len() as f64 / elapsed,
-        p50: at(0.50).unwrap_or_default(),
-        p99: at(0.99).unwrap_or_default(),
+        seconds,
     }
 }
 
@@ -162,25 +177,42 @@ async fn main() -> anyhow::Result<()> {
             &none,
         ),
     ];
-    println!("{seconds} s per target, {concurrency} concurrent connections\n");
+    println!(
+        "{seconds} s per target, each second beside a second of the baseline; \
+         {concurrency} concurrent connections\n"
+    );
     println!(
         "{:<42} {:>10} {:>9} {:>9} {:>9} {:>7}",
         "target", "req/s", "p50 ms", "p99 ms", "ratio", "errors"
     );
     let (hits_before, misses_before) = cache_stats(&inventory_client).await?;
-    let mut baseline_rate = None;
-    for (name, url, headers) in &targets {
-        let figures = drive(&client, url, headers, seconds, concurrency).await;
-        let base = *baseline_rate.get_or_insert(figures.per_second);
+    // The machine's speed drifts over a run (two shared cores), so each target alternates
+    // with the baseline in one-second stretches, and is compared with the baseline's figures
+    // from its own stretches.
+    let (baseline_name, baseline_url, _) = &targets[0];
+    let mut baseline_overall = Figures::default();
+    let mut rows = Vec::new();
+    for (name, url, headers) in &targets[1..] {
+        let (mut target, mut baseline) = (Figures::default(), Figures::default());
+        for _ in 0..seconds.max(1) {
+            baseline.add(drive(&client, baseline_url, &none, 1.0, concurrency).await);
+            target.add(drive(&client, url, headers, 1.0, concurrency).await);
+        }
+        anyhow::ensure!(!target.latencies.is_empty(), "{name}: no request succeeded");
+        let ratio = target.per_second() / baseline.per_second();
+        rows.push((*name, target, ratio));
+        baseline_overall.add(baseline);
+    }
+    rows.insert(0, (*baseline_name, baseline_overall, 1.0));
+    for (name, mut figures, ratio) in rows {
         println!(
             "{name:<42} {:>10.0} {:>9.2} {:>9.2} {:>9.4} {:>7}",
-            figures.per_second,
-            figures.p50.as_secs_f64() * 1e3,
-            figures.p99.as_secs_f64() * 1e3,
-            figures.per_second / base,
+            figures.per_second(),
+            figures.ms_at(0.50),
+            figures.ms_at(0.99),
+            ratio,
             figures.errors
         );
-        assert!(figures.requests > 0, "{name}: no request succeeded");
     }
     let (hits, misses) = cache_stats(&inventory_client).await?;
     let (hits, misses) = (hits - hits_before, misses - misses_before);

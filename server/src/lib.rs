@@ -113,24 +113,24 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     );
     kept_pages.listen();
 
+    // Routing clones a route's handler, and so what these closures hold, for every request,
+    // kept pages included: they hold `Arc`s, and clone the contents only to render.
+    let shared_backends = Arc::new(backends.clone());
     let pages = Router::new()
         .leptos_routes_with_context(
             &leptos_options,
             routes,
             {
-                let backends = backends.clone();
+                let backends = shared_backends.clone();
                 move || page_context(&backends)
             },
             {
-                let options = leptos_options.clone();
-                move || shell(options.clone())
+                let options = Arc::new(leptos_options.clone());
+                move || shell(LeptosOptions::clone(&options))
             },
         )
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            {
-                let backends = backends.clone();
-                move || page_context(&backends)
-            },
+            move || page_context(&shared_backends),
             shell,
         ))
         .with_state(leptos_options);

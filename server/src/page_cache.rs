@@ -110,7 +110,9 @@ impl PageCache {
             let mut errors = cache.redis.error_rx();
             loop {
                 cache.subscribe().await;
-                loop {
+                // Until the connection is lost or made again: a new connection has no
+                // subscription, and what was announced meanwhile is gone.
+                let reason = loop {
                     tokio::select! {
                         message = messages.recv() => match message {
                             Ok(message) if message.channel == INVENTORY_CHANGES => {
@@ -120,21 +122,17 @@ impl PageCache {
                             Err(RecvError::Lagged(_)) => cache.forget_everything(),
                             Err(RecvError::Closed) => return,
                         },
-                        // A new connection has no subscription, and what was announced
-                        // meanwhile is lost.
                         reconnect = reconnects.recv() => match reconnect {
-                            Ok(_) | Err(RecvError::Lagged(_)) => {
-                                cache.stop_keeping();
-                                break;
-                            }
+                            Ok(_) | Err(RecvError::Lagged(_)) => break "connected to Redis again",
                             Err(RecvError::Closed) => return,
                         },
                         error = errors.recv() => match error {
-                            Ok(_) | Err(RecvError::Lagged(_)) => cache.stop_keeping(),
+                            Ok(_) | Err(RecvError::Lagged(_)) => break "a Redis connection error",
                             Err(RecvError::Closed) => return,
                         },
                     }
-                }
+                };
+                cache.stop_keeping(reason);
             }
         });
     }
@@ -153,11 +151,14 @@ impl PageCache {
         }
     }
 
-    fn stop_keeping(&self) {
-        if self.listening.swap(false, Ordering::SeqCst) {
-            tracing::warn!("not subscribed to inventory changes: pages are rendered afresh");
-        }
+    /// Stops keeping pages and drops those kept, until [`PageCache::subscribe`] succeeds.
+    fn stop_keeping(&self, reason: &str) {
+        self.listening.store(false, Ordering::SeqCst);
         self.forget_everything();
+        tracing::info!(
+            reason,
+            "subscribing to inventory changes again; kept pages dropped"
+        );
     }
 
     fn forget_everything(&self) {

@@ -34,9 +34,26 @@ pub fn AddToCart(item_id: String, title: String, price_cents: i64) -> impl IntoV
     }
 }
 
-/// "Buy now": one of this item, for the signed-in buyer.
+/// "Buy now": one of this item, for the signed-in buyer; a visitor who is not signed in gets a
+/// link to log in instead. (The page anonymous visitors get is kept and shared by the gateway,
+/// so it must hold no purchase key: one key in many browsers would make a buyer's second
+/// purchase look like a retry of the first.)
 #[component]
 pub fn BuyNow(item_id: String) -> impl IntoView {
+    let store = Store::get();
+    let signed_in = move || matches!(store.user.get(), Some(Ok(Some(_))));
+    view! {
+        <Show
+            when=signed_in
+            fallback=|| view! { <a class="button" href="/login">"Log in to buy"</a> }
+        >
+            <BuyNowForm item_id=item_id.clone() />
+        </Show>
+    }
+}
+
+#[component]
+fn BuyNowForm(item_id: String) -> impl IntoView {
     let store = Store::get();
     let key = purchase_key();
     let lines = serde_json::json!([{ "item_id": item_id, "quantity": 1 }]).to_string();

@@ -230,6 +230,9 @@ async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
         let (kept, html) = anonymous_page(base, &item_page).await;
         assert_eq!(kept, "hit", "{base}{item_page} was rendered again");
         assert!(html.contains("$25.00"), "{html}");
+        // A page every visitor shares holds no purchase form, and so no purchase key.
+        assert!(html.contains("Log in to buy"), "{html}");
+        assert!(!html.contains(r#"name="key""#), "{html}");
         assert!(anonymous_page(base, "/").await.1.contains("$25.00"));
     }
     // A signed-in visitor's page is always their own.
