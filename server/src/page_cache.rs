@@ -259,13 +259,22 @@ pub async fn serve_kept_pages(
         return response;
     }
     let (parts, body) = response.into_parts();
-    let html = match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+    // The render is already whole in memory (every page waits for its data), so reading it
+    // fails only if rendering itself did.
+    let html = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(html) => html,
         Err(err) => {
-            tracing::warn!(%err, "a page too large to keep; it was cut off");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            tracing::error!(%err, "a page failed while it was rendered");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "This page could not be shown. Please try again in a moment.",
+            )
+                .into_response();
         }
     };
+    if html.len() > MAX_PAGE_BYTES {
+        return Response::from_parts(parts, Body::from(html));
+    }
     let Some(page) = KeptPage::new(html.clone(), &cache.edge) else {
         // Not valid UTF-8 or a policy that is not a header: serve it as rendered.
         return Response::from_parts(parts, Body::from(html));
