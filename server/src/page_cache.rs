@@ -41,6 +41,10 @@ const MAX_KEPT_BYTES: u64 = 64 * 1024 * 1024;
 /// The largest page this copy keeps; a larger one is served and forgotten.
 const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 
+/// The longest a page is kept. Announcements normally drop it long before; this bounds how
+/// long one lost while only the inventory's link to Redis was down could leave it stale.
+const LONGEST_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Header that says whether a page came from here (`hit`) or was rendered (`miss`), for
 /// operators and tests.
 pub const PAGE_CACHE_HEADER: &str = "x-page-cache";
@@ -86,10 +90,12 @@ impl PageCache {
             catalog: moka::sync::Cache::builder()
                 .weigher(weigh)
                 .max_capacity(MAX_KEPT_BYTES / 4)
+                .time_to_live(LONGEST_KEPT)
                 .build(),
             items: moka::sync::Cache::builder()
                 .weigher(weigh)
                 .max_capacity(MAX_KEPT_BYTES)
+                .time_to_live(LONGEST_KEPT)
                 .build(),
             changes_heard: AtomicU64::new(0),
             listening: AtomicBool::new(false),

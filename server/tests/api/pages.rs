@@ -300,3 +300,60 @@ async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
         assert_eq!(kept, "hit", "the changed item's page is kept again");
     }
 }
+
+/// Polls (up to 10 s) the anonymous page at `path` until `done` says yes about it (whether it
+/// was kept, and the HTML); the last answer.
+async fn until_page(
+    stack: &Stack,
+    path: &str,
+    done: impl Fn(&str, &str) -> bool,
+) -> (String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (kept, html) = anonymous_page(&stack.gateway.base_url, path).await;
+        if done(&kept, &html) {
+            return (kept, html);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path}: still {kept}: {html}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn while_redis_is_away_no_page_is_kept_and_none_kept_before_comes_back() {
+    let stack = spawn_stack().await;
+    let kim = seller("Kim");
+    let item = stack.list_item(&kim, "Tin whistle", 1_500, 4).await;
+    let item_page = format!("/items?itemId={item}");
+    until_page(&stack, &item_page, |kept, _| kept == "hit").await;
+
+    // Without Redis the gateway cannot hear of changes, so it renders every page afresh...
+    stack.redis_link.cut();
+    until_page(&stack, &item_page, |kept, _| kept == "not kept").await;
+    // ...and a change whose announcement is lost meanwhile shows at once.
+    let edit = wire::inventory::ItemEdit {
+        price_cents: Some(1_700),
+        ..Default::default()
+    };
+    stack
+        .inventory_client()
+        .edit_item(
+            &clients::CallContext::default(),
+            &kim,
+            &item.parse().expect("an item id"),
+            &edit,
+        )
+        .await
+        .expect("edit the price while Redis is away");
+    let (kept, html) = anonymous_page(&stack.gateway.base_url, &item_page).await;
+    assert_eq!(kept, "not kept");
+    assert!(html.contains("$17.00"), "{html}");
+
+    // Back: pages are kept again, and none from before the outage is served.
+    stack.redis_link.restore().await;
+    let (_, html) = until_page(&stack, &item_page, |kept, _| kept == "hit").await;
+    assert!(html.contains("$17.00"), "{html}");
+}

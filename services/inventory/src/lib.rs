@@ -77,12 +77,16 @@ impl AppState {
                 .map(|id| wire::ItemId::from_bytes(id.bytes()))
                 .collect(),
         };
-        redis::publish(
-            &self.pubsub,
-            wire::redis_channels::INVENTORY_CHANGES,
-            &change,
-        )
-        .await;
+        // While Redis is away no gateway is subscribed (each keeps no pages then, and drops
+        // all it kept when it subscribes again), so the write does not wait for it.
+        if fred::prelude::ClientLike::is_connected(&self.pubsub) {
+            redis::publish(
+                &self.pubsub,
+                wire::redis_channels::INVENTORY_CHANGES,
+                &change,
+            )
+            .await;
+        }
     }
 }
 
