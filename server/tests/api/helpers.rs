@@ -61,6 +61,28 @@ impl Stack {
             .to_string()
     }
 
+    /// Changes an item's price straight at the inventory service, as its `seller`.
+    pub async fn set_price(
+        &self,
+        seller: &common::identity::Identity,
+        item_id: &str,
+        price_cents: i64,
+    ) {
+        let edit = wire::inventory::ItemEdit {
+            price_cents: Some(price_cents),
+            ..Default::default()
+        };
+        self.inventory_client()
+            .edit_item(
+                &clients::CallContext::default(),
+                seller,
+                &item_id.parse().expect("an item id"),
+                &edit,
+            )
+            .await
+            .expect("change the price");
+    }
+
     /// One of `item_id` for `buyer`, straight at the transaction service; the purchase's id.
     pub async fn buy(&self, buyer: &common::identity::Identity, item_id: &str) -> String {
         let transactions = clients::TransactionClient::new(

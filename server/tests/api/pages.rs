@@ -265,20 +265,7 @@ async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
     }
 
     // The seller changes the price: both copies show it on the item page and the catalog.
-    let edit = wire::inventory::ItemEdit {
-        price_cents: Some(3_000),
-        ..Default::default()
-    };
-    stack
-        .inventory_client()
-        .edit_item(
-            &clients::CallContext::default(),
-            &kim,
-            &item.parse().expect("an item id"),
-            &edit,
-        )
-        .await
-        .expect("edit the price");
+    stack.set_price(&kim, &item, 3_000).await;
     for base in &copies {
         until_page_shows(base, &item_page, "$30.00").await;
         until_page_shows(base, "/", "$30.00").await;
@@ -334,20 +321,7 @@ async fn while_redis_is_away_no_page_is_kept_and_none_kept_before_comes_back() {
     stack.redis_link.cut();
     until_page(&stack, &item_page, |kept, _| kept == "not kept").await;
     // ...and a change whose announcement is lost meanwhile shows at once.
-    let edit = wire::inventory::ItemEdit {
-        price_cents: Some(1_700),
-        ..Default::default()
-    };
-    stack
-        .inventory_client()
-        .edit_item(
-            &clients::CallContext::default(),
-            &kim,
-            &item.parse().expect("an item id"),
-            &edit,
-        )
-        .await
-        .expect("edit the price while Redis is away");
+    stack.set_price(&kim, &item, 1_700).await;
     let (kept, html) = anonymous_page(&stack.gateway.base_url, &item_page).await;
     assert_eq!(kept, "not kept");
     assert!(html.contains("$17.00"), "{html}");
