@@ -196,18 +196,24 @@ async fn anonymous_page(base: &str, path: &str) -> (String, String) {
     (kept, response.text().await.expect("body"))
 }
 
-/// Waits (up to 5 s) until the anonymous page at `path` on `base` contains `wanted`: each copy
-/// hears of a change over Redis pub/sub, a moment after the change is stored.
+/// Waits until the anonymous page at `path` on `base` contains `wanted`: each copy hears of a
+/// change over Redis pub/sub, a moment after the change is stored.
 async fn until_page_shows(base: &str, path: &str, wanted: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    until_page(base, path, |_, html| html.contains(wanted)).await;
+}
+
+/// Polls (up to 10 s) the anonymous page at `path` on `base` until `done` says yes about it
+/// (whether it was kept, and the HTML); the last answer.
+async fn until_page(base: &str, path: &str, done: impl Fn(&str, &str) -> bool) -> (String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (_, html) = anonymous_page(base, path).await;
-        if html.contains(wanted) {
-            return;
+        let (kept, html) = anonymous_page(base, path).await;
+        if done(&kept, &html) {
+            return (kept, html);
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "{base}{path} still does not show {wanted:?}: {html}"
+            "{base}{path}: still not there ({kept}): {html}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -288,38 +294,20 @@ async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
     }
 }
 
-/// Polls (up to 10 s) the anonymous page at `path` until `done` says yes about it (whether it
-/// was kept, and the HTML); the last answer.
-async fn until_page(
-    stack: &Stack,
-    path: &str,
-    done: impl Fn(&str, &str) -> bool,
-) -> (String, String) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let (kept, html) = anonymous_page(&stack.gateway.base_url, path).await;
-        if done(&kept, &html) {
-            return (kept, html);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path}: still {kept}: {html}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn while_redis_is_away_no_page_is_kept_and_none_kept_before_comes_back() {
     let stack = spawn_stack().await;
     let kim = seller("Kim");
     let item = stack.list_item(&kim, "Tin whistle", 1_500, 4).await;
     let item_page = format!("/items?itemId={item}");
-    until_page(&stack, &item_page, |kept, _| kept == "hit").await;
+    until_page(&stack.gateway.base_url, &item_page, |kept, _| kept == "hit").await;
 
     // Without Redis the gateway cannot hear of changes, so it renders every page afresh...
     stack.redis_link.cut();
-    until_page(&stack, &item_page, |kept, _| kept == "not kept").await;
+    until_page(&stack.gateway.base_url, &item_page, |kept, _| {
+        kept == "not kept"
+    })
+    .await;
     // ...and a change whose announcement is lost meanwhile shows at once.
     stack.set_price(&kim, &item, 1_700).await;
     let (kept, html) = anonymous_page(&stack.gateway.base_url, &item_page).await;
@@ -328,6 +316,6 @@ async fn while_redis_is_away_no_page_is_kept_and_none_kept_before_comes_back() {
 
     // Back: pages are kept again, and none from before the outage is served.
     stack.redis_link.restore().await;
-    let (_, html) = until_page(&stack, &item_page, |kept, _| kept == "hit").await;
+    let (_, html) = until_page(&stack.gateway.base_url, &item_page, |kept, _| kept == "hit").await;
     assert!(html.contains("$17.00"), "{html}");
 }
