@@ -2,8 +2,9 @@
 # The whole test suite, against real servers and a real browser. `.ci/run` runs exactly this.
 # Installs what is missing (servers, toolchain, Chromium), starts the local servers that are
 # not running yet and stops those again at the end, builds the site, checks formatting and
-# lints, runs every test, then makes the release build of every binary (what the container
-# images hold). Arguments go to `cargo test`, e.g. `scripts/test.sh -p notification-service`,
+# lints, and runs every test. (No release build of the binaries here: it would compile the whole
+# workspace a second time, about 24 of a cold run's minutes, for code clippy and the tests have
+# already compiled; `scripts/start.sh` and the Dockerfile make it.) Arguments go to `cargo test`, e.g. `scripts/test.sh -p notification-service`,
 # or for one module of a crate's single test binary (`tests/api/`):
 # `scripts/test.sh -p user-service --test api accounts::`.
 source "$(dirname "$0")/lib/common.sh"
@@ -33,8 +34,3 @@ cargo clippy --locked -q -p frontend --target wasm32-unknown-unknown -- -D warni
 
 say "cargo test"
 cargo test --locked "$@"
-
-if [ $# -eq 0 ]; then
-  say "release build of every binary"
-  cargo build --locked -q --release --bins
-fi
