@@ -31,6 +31,8 @@ KAFKA_VERSION=4.4.0
 KAFKA_CLUSTER_ID=TWFya2V0cGxhY2VLYWZrYQ
 FERRETDB_VERSION=v1.24.2
 MAILPIT_VERSION=v1.33.1
+# Mailpit keeps only the newest 500 by default; a purchase-bench run sends tens of thousands.
+MAILPIT_MAX_MESSAGES=${MAILPIT_MAX_MESSAGES:-100000}
 MONGO_JAVA_SERVER_VERSION=1.47.0
 
 KAFKA_HOME="$MARKETPLACE_TOOLS/kafka-$KAFKA_VERSION"
@@ -501,7 +503,7 @@ up_smtp() {
     # Accept any SMTP login without TLS, so code that always authenticates (as it must with
     # a real provider) works unchanged against the local catcher.
     spawn mailpit "$SMTP_PORT,$MAIL_UI_PORT" "$MAILPIT_BIN" --smtp "$HOST:$SMTP_PORT" --listen "$HOST:$MAIL_UI_PORT" \
-      --database "$DATA_DIR/mailpit/mailpit.db" --disable-version-check \
+      --database "$DATA_DIR/mailpit/mailpit.db" --disable-version-check --max "$MAILPIT_MAX_MESSAGES" \
       --smtp-auth-accept-any --smtp-auth-allow-insecure
     await mailpit "$SMTP_PORT" 30
     await mailpit "$MAIL_UI_PORT" 30

@@ -2,6 +2,8 @@
 # Starts the whole marketplace on this machine: the local servers (installed when missing),
 # every service and the gateway (release builds), then prints the address to open.
 #   scripts/start.sh          start (or restart) everything
+#   scripts/start.sh fresh    the same from empty stores: the MongoDB-wire server's data and the
+#                             mail inbox are deleted first (benchmarks start from fresh data)
 #   scripts/start.sh stop     stop the services and the gateway, then the local servers
 source "$(dirname "$0")/lib/common.sh"
 cd "$PROJECT_ROOT"
@@ -18,6 +20,12 @@ if [ "${1:-}" = stop ]; then
   stop_all
   scripts/infra.sh down
   exit 0
+fi
+
+if [ "${1:-}" = fresh ]; then
+  stop_all
+  scripts/infra.sh down mongo smtp
+  rm -rf "$DATA_DIR/mongo-java-server" "$DATA_DIR/ferretdb" "$DATA_DIR/mailpit"
 fi
 
 scripts/infra.sh up

@@ -1,21 +1,36 @@
-//! Purchases through the gateway of the running stack (`scripts/start.sh`): concurrent
-//! buyers, each signed in with a session cookie, buy one item at a time with "Buy now".
-//! Reports purchases/s, p50/p99 latency and the purchase → receipt email delay, beside the
-//! machine's raw MongoDB single-document update rate measured in the same run.
+//! Purchases through the gateway of the running stack, best started from empty stores
+//! (`scripts/start.sh fresh`): signed-in buyers press "Buy now" as a form post.
 //!
-//!   cargo run --release -p bench --bin purchase-bench -- [seconds] [buyers]
+//! 1. **Baseline**: the machine's raw MongoDB single-document update rate, same run.
+//! 2. **Closed loop**: `buyers` clients buy one item after another for `seconds`.
+//! 3. **Open loop**: purchases are sent at a fixed `rate` for `seconds`, each with its own
+//!    idempotency key, whatever the answers do; latency counts from the scheduled send time, so
+//!    a stalled server shows as latency instead of slowing the sender down. Afterwards: errors,
+//!    oversell (every bench item's stock + sold must still equal what it started with, and the
+//!    units sold must equal the purchases accepted), how long the outbox took to drain after the
+//!    last send, and purchase → receipt email for probe buyers (every 100th purchase; each probe
+//!    buyer's emails are paired in order with its purchases, timed by the mailbox's arrival stamp).
+//!
+//!   cargo run --release -p bench --bin purchase-bench -- [seconds] [buyers] [rate]
 
-use bench::percentile;
-use common::config::env_or;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use clients::CallContext;
+use bench::percentile;
+use clients::{CallContext, InventoryClient, TransactionClient};
+use common::config::env_or;
 use mongodb::bson::doc;
-use serde_json::json;
 use testkit::{Mailbox, unique_name};
+use wire::ids::ItemId;
 use wire::inventory::NewItem;
 use wire::user::{LogInRequest, RegisterRequest};
+
+/// Units each bench item starts with: enough that no run sells out.
+const INITIAL_STOCK: i64 = 1_000_000;
+/// One open-loop purchase in this many is made by a probe buyer whose receipts are timed.
+const PROBE_EVERY: usize = 100;
+const PROBE_BUYERS: usize = 10;
 
 /// Concurrent `$inc` of one field on one document per worker: the floor under any purchase.
 async fn mongo_update_rate(seconds: u64, workers: usize) -> anyhow::Result<f64> {
@@ -52,47 +67,302 @@ async fn mongo_update_rate(seconds: u64, workers: usize) -> anyhow::Result<f64> 
     Ok(rate)
 }
 
+/// A signed-in bench buyer.
+struct Buyer {
+    cookie: String,
+    email: String,
+}
+
+/// What every purchase needs: where to post, what to buy, who buys.
+struct Shop {
+    http: reqwest::Client,
+    /// The Buy now form's full address on the gateway.
+    buy_url: String,
+    origin: String,
+    items: Vec<ItemId>,
+}
+
+impl Shop {
+    /// Posts the Buy now form for one unit of `item`, as a browser without JavaScript does;
+    /// `Err` holds the status (or the transport error) of a purchase that was not made.
+    async fn buy(&self, buyer: &Buyer, item: &ItemId) -> Result<(), String> {
+        let lines = serde_json::to_string(&[wire::transaction::OrderLine {
+            item_id: item.clone(),
+            quantity: 1,
+        }])
+        .map_err(|e| e.to_string())?;
+        let key = unique_name("bench-key");
+        let response = self
+            .http
+            .post(&self.buy_url)
+            .header("cookie", &buyer.cookie)
+            // A form on the gateway's own page (the gateway refuses cross-site posts).
+            .header("origin", &self.origin)
+            .form(&[("lines", lines.as_str()), ("key", key.as_str())])
+            .send()
+            .await
+            .map_err(|e| format!("no answer ({e})"))?;
+        let status = response.status();
+        if status.is_success() || status.is_redirection() {
+            Ok(())
+        } else {
+            Err(status.to_string())
+        }
+    }
+}
+
+/// Registers and signs in a buyer; each has an address of its own as the user service sees
+/// it, so per-address limits see many people, not one.
+async fn new_buyer(users: &clients::UserClient, n: usize) -> anyhow::Result<Buyer> {
+    let email = format!("{}-{n}@bench.example", unique_name("buyer"));
+    let context = CallContext {
+        request_id: None,
+        client_address: Some(format!("198.18.{}.{}", n / 250, n % 250 + 1)),
+    };
+    let registration = RegisterRequest {
+        email: email.clone(),
+        password: "bench-password".into(),
+        display_name: format!("Bench buyer {n}"),
+    };
+    users.register(&context, &registration).await?;
+    let log_in = LogInRequest {
+        email: email.clone(),
+        password: "bench-password".into(),
+    };
+    let id = users.log_in(&context, &log_in).await?.session_id;
+    Ok(Buyer {
+        cookie: format!("session={id}"),
+        email,
+    })
+}
+
+/// Latencies of accepted purchases, sorted, and the refusals counted by reason.
+#[derive(Default)]
+struct Outcome {
+    latencies: Vec<Duration>,
+    refused: std::collections::BTreeMap<String, usize>,
+}
+
+impl Outcome {
+    fn record(&mut self, result: Result<Duration, String>) {
+        match result {
+            Ok(latency) => self.latencies.push(latency),
+            Err(reason) => *self.refused.entry(reason).or_default() += 1,
+        }
+    }
+
+    fn refused_total(&self) -> usize {
+        self.refused.values().sum()
+    }
+
+    fn summary(&mut self) -> String {
+        self.latencies.sort();
+        format!(
+            "{} accepted, {} refused {:?}; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.latencies.len(),
+            self.refused_total(),
+            self.refused,
+            percentile(&self.latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&self.latencies, 0.99).as_secs_f64() * 1e3,
+            self.latencies
+                .last()
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3,
+        )
+    }
+}
+
+/// `buyers` clients, each buying again as soon as its last purchase is answered.
+async fn closed_loop(shop: &Shop, buyers: &[Buyer], seconds: u64) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let runs = buyers.iter().enumerate().map(|(n, buyer)| async move {
+        let mut outcome = Outcome::default();
+        let mut k = 0usize;
+        while Instant::now() < deadline {
+            let item = &shop.items[(n + k) % shop.items.len()];
+            k += 1;
+            let sent = Instant::now();
+            outcome.record(shop.buy(buyer, item).await.map(|()| sent.elapsed()));
+        }
+        outcome
+    });
+    let mut total = Outcome::default();
+    for outcome in futures::future::join_all(runs).await {
+        total.latencies.extend(outcome.latencies);
+        for (reason, count) in outcome.refused {
+            *total.refused.entry(reason).or_default() += count;
+        }
+    }
+    total
+}
+
+/// The open loop's result: the outcome, and for each probe buyer the wall-clock scheduled
+/// times of its accepted purchases.
+struct OpenRun {
+    outcome: Outcome,
+    probe_sends: Vec<Vec<SystemTime>>,
+    last_send: Instant,
+}
+
+/// Sends `rate` purchases a second for `seconds`, each on its own task at its scheduled time.
+async fn open_loop(
+    shop: Arc<Shop>,
+    buyers: Arc<Vec<Buyer>>,
+    probes: Arc<Vec<Buyer>>,
+    rate: u32,
+    seconds: u64,
+) -> OpenRun {
+    let total = rate as usize * seconds as usize;
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let lead = Duration::from_millis(200);
+    let (first, first_wall) = (tokio::time::Instant::now() + lead, SystemTime::now() + lead);
+    let mut sends = tokio::task::JoinSet::new();
+    for n in 0..total {
+        let offset = period.mul_f64(n as f64);
+        let at = first + offset;
+        tokio::time::sleep_until(at).await;
+        let probe = (n % PROBE_EVERY == 0).then_some((n / PROBE_EVERY) % PROBE_BUYERS);
+        let (shop, buyers, probes) = (shop.clone(), buyers.clone(), probes.clone());
+        sends.spawn(async move {
+            let buyer = match probe {
+                Some(p) => &probes[p],
+                None => &buyers[n % buyers.len()],
+            };
+            let result = shop.buy(buyer, &shop.items[n % shop.items.len()]).await;
+            (probe, first_wall + offset, result.map(|()| at.elapsed()))
+        });
+    }
+    let last_send = Instant::now();
+    let mut run = OpenRun {
+        outcome: Outcome::default(),
+        probe_sends: vec![Vec::new(); PROBE_BUYERS],
+        last_send,
+    };
+    while let Some(joined) = sends.join_next().await {
+        let Ok((probe, scheduled, result)) = joined else {
+            continue;
+        };
+        if let (Some(p), Ok(_)) = (probe, &result) {
+            run.probe_sends[p].push(scheduled);
+        }
+        run.outcome.record(result);
+    }
+    run
+}
+
+/// Waits until no purchase waits in the outbox; how long after `since` that was.
+async fn outbox_drained(
+    transactions: &TransactionClient,
+    since: Instant,
+) -> anyhow::Result<Duration> {
+    let context = CallContext::default();
+    loop {
+        if transactions.outbox(&context).await?.pending == 0 {
+            return Ok(since.elapsed());
+        }
+        if since.elapsed() > Duration::from_secs(120) {
+            anyhow::bail!("the outbox still holds purchases 120 s after the last send");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Purchase → receipt email delays of the probe buyers: each one's emails (by the mailbox's
+/// arrival stamp) paired in order with its purchases' scheduled send times. Waits up to a
+/// minute for every email.
+async fn receipt_delays(probes: &[Buyer], sends: &[Vec<SystemTime>]) -> (Vec<Duration>, usize) {
+    let mailbox = Mailbox::default();
+    let mut delays = Vec::new();
+    let mut missing = 0;
+    for (buyer, sent) in probes.iter().zip(sends) {
+        let emails = mailbox
+            .wait_for(&buyer.email, sent.len(), Duration::from_secs(60))
+            .await;
+        let mut arrived: Vec<SystemTime> = emails
+            .iter()
+            .filter_map(|email| mongodb::bson::DateTime::parse_rfc3339_str(&email.created).ok())
+            .map(SystemTime::from)
+            .collect();
+        arrived.sort();
+        let mut sent = sent.clone();
+        sent.sort();
+        missing += sent.len().saturating_sub(arrived.len());
+        for (sent, arrived) in sent.iter().zip(&arrived) {
+            delays.push(arrived.duration_since(*sent).unwrap_or_default());
+        }
+    }
+    delays.sort();
+    (delays, missing)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
     let buyers: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(16);
+    let rate: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000);
     let gateway = env_or("GATEWAY_URL", "http://127.0.0.1:3000");
-    let user_service = env_or("USER_SERVICE_URL", "http://127.0.0.1:8081");
-    let inventory = env_or("INVENTORY_SERVICE_URL", "http://127.0.0.1:8082");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+    let key = common::identity::IdentityKey::from_env()
+        .context("INTERNAL_AUTH_SECRET (see the README's Benchmarks)")?;
+    let services = clients::http_client();
+    let inventory = InventoryClient::new(
+        services.clone(),
+        &env_or("INVENTORY_SERVICE_URL", "http://127.0.0.1:8082"),
+        key.clone(),
+    )?;
+    let transactions = TransactionClient::new(
+        services.clone(),
+        &env_or("TRANSACTION_SERVICE_URL", "http://127.0.0.1:8083"),
+        key.clone(),
+    )?;
+    let users = clients::UserClient::new(
+        services,
+        &env_or("USER_SERVICE_URL", "http://127.0.0.1:8081"),
+        key,
+    )?;
 
     // Ten items with plenty of stock, listed by a bench seller, so the run measures purchases
     // rather than "sold out" answers.
-    let key = common::identity::IdentityKey::from_env()
-        .context("INTERNAL_AUTH_SECRET (see the README's Benchmarks)")?;
     let seller = common::identity::Identity {
         user_id: format!("{:0>24x}", std::process::id()).parse()?,
         display_name: "Bench seller".into(),
         email: "bench-seller@bench.example".into(),
     };
-    let services = clients::http_client();
-    let inventory = clients::InventoryClient::new(services.clone(), &inventory, key.clone())?;
-    let users = clients::UserClient::new(services, &user_service, key)?;
     let mut items = Vec::new();
     for n in 0..10 {
         let item = NewItem {
             title: format!("Bench item {n}"),
             description: None,
             price_cents: 100 + n,
-            stock: 1_000_000,
+            stock: INITIAL_STOCK,
             image_url: None,
             request_id: None,
         };
-        let item = inventory
-            .create_item(&CallContext::default(), &seller, &item)
-            .await?;
-        items.push(item.id.to_string());
+        items.push(
+            inventory
+                .create_item(&CallContext::default(), &seller, &item)
+                .await?
+                .id,
+        );
     }
+    let mut sessions = Vec::new();
+    for n in 0..buyers {
+        sessions.push(new_buyer(&users, n).await?);
+    }
+    let mut probes = Vec::new();
+    for n in 0..PROBE_BUYERS {
+        probes.push(new_buyer(&users, 1_000 + n).await?);
+    }
+
+    // The Buy now form is on the item page of a signed-in buyer.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let item_page = http
         .get(format!("{gateway}/items?itemId={}", items[0]))
+        .header("cookie", &sessions[0].cookie)
         .send()
         .await?
         .text()
@@ -101,133 +371,89 @@ async fn main() -> anyhow::Result<()> {
         .split(r#"action="/api/buy"#)
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .map(|suffix| format!("/api/buy{suffix}"))
-        .context("no Buy now form on the item page")?;
-
-    // One signed-in buyer per concurrent client.
-    let mut sessions = Vec::new();
-    for n in 0..buyers {
-        let email = format!("{}-{n}@bench.example", unique_name("buyer"));
-        // The user service hears of each buyer from an address of its own, so the
-        // per-address limits see sixteen people, not one.
-        let context = CallContext {
-            request_id: None,
-            client_address: Some(format!("198.18.{}.{}", n / 250, n % 250 + 1)),
-        };
-        let registration = RegisterRequest {
-            email: email.clone(),
-            password: "bench-password".into(),
-            display_name: format!("Bench buyer {n}"),
-        };
-        users.register(&context, &registration).await?;
-        let log_in = LogInRequest {
-            email: email.clone(),
-            password: "bench-password".into(),
-        };
-        let id = users.log_in(&context, &log_in).await?.session_id;
-        sessions.push((format!("session={id}"), email));
-    }
+        .context("no Buy now form on a signed-in buyer's item page")?;
+    let shop = Arc::new(Shop {
+        http,
+        buy_url: format!("{gateway}/api/buy{action}"),
+        origin: gateway.clone(),
+        items,
+    });
 
     println!("MongoDB raw single-document updates ({buyers} concurrent, {seconds} s)…");
     let baseline = mongo_update_rate(seconds, buyers).await?;
 
-    println!("purchases through the gateway ({buyers} buyers, {seconds} s)…");
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    println!("closed loop: {buyers} buyers, each buying again when answered, {seconds} s…");
     let started = Instant::now();
-    let runs = sessions.iter().enumerate().map(|(n, (cookie, _))| {
-        let (http, gateway, action, items) = (&http, &gateway, &action, &items);
-        async move {
-            let mut latencies = Vec::new();
-            let mut refused = 0;
-            let mut k = 0usize;
-            while Instant::now() < deadline {
-                let item = &items[(n + k) % items.len()];
-                k += 1;
-                let lines = json!([{ "item_id": item, "quantity": 1 }]).to_string();
-                let key = unique_name("bench-key");
-                let sent = Instant::now();
-                let response = http
-                    .post(format!("{gateway}{action}"))
-                    .header("cookie", cookie)
-                    // A form on the gateway's own page (the gateway refuses cross-site posts).
-                    .header("origin", gateway.as_str())
-                    .form(&[("lines", lines.as_str()), ("key", key.as_str())])
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().is_success() || r.status().is_redirection() => {
-                        latencies.push(sent.elapsed());
-                    }
-                    _ => refused += 1,
-                }
-            }
-            (latencies, refused)
-        }
-    });
-    let results = futures::future::join_all(runs).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let refused: usize = results.iter().map(|r| r.1).sum();
-    let mut latencies: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
-    latencies.sort();
-    let rate = latencies.len() as f64 / elapsed;
+    let mut closed = closed_loop(&shop, &sessions, seconds).await;
+    let closed_rate = closed.latencies.len() as f64 / started.elapsed().as_secs_f64();
+    outbox_drained(&transactions, Instant::now()).await?;
 
-    // Purchase → email, measured on its own once the run's receipts have drained: one buyer
-    // buys ten times in a row and waits for each receipt to arrive.
-    let mailbox = Mailbox::default();
-    let (cookie, email) = &sessions[0];
-    let mut seen = mailbox.to(email).await.len();
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = mailbox.to(email).await.len();
-        if now == seen {
-            break;
-        }
-        seen = now;
-    }
-    let mut delays = Vec::new();
-    for n in 0..10 {
-        let item = &items[n % items.len()];
-        let lines = json!([{ "item_id": item, "quantity": 1 }]).to_string();
-        let key = unique_name("bench-delay");
-        let sent = Instant::now();
-        let response = http
-            .post(format!("{gateway}{action}"))
-            .header("cookie", cookie)
-            .form(&[("lines", lines.as_str()), ("key", key.as_str())])
-            .send()
-            .await?;
-        if !(response.status().is_success() || response.status().is_redirection()) {
-            continue;
-        }
-        while mailbox.to(email).await.len() <= seen && sent.elapsed() < Duration::from_secs(60) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        seen = mailbox.to(email).await.len();
-        delays.push(sent.elapsed());
-    }
-    delays.sort();
+    println!("open loop: {rate} purchases/s for {seconds} s…");
+    let sessions = Arc::new(sessions);
+    let probes = Arc::new(probes);
+    let started = Instant::now();
+    let mut open = open_loop(shop.clone(), sessions, probes.clone(), rate, seconds).await;
+    let open_rate = open.outcome.latencies.len() as f64 / started.elapsed().as_secs_f64();
+    let answered_after_last_send = open.last_send.elapsed();
+    let drained = outbox_drained(&transactions, open.last_send).await?;
 
-    println!("\n{:<44} {:>10} {:>8}", "", "per s", "ratio");
+    // Oversell: nothing sold that was not bought, and stock + sold unchanged per item.
+    let mut sold = 0;
+    let mut inconsistent = Vec::new();
+    for item in &shop.items {
+        let view = inventory
+            .item(&CallContext::default(), item)
+            .await?
+            .context("a bench item disappeared")?;
+        sold += view.sold;
+        if view.stock + view.sold != INITIAL_STOCK {
+            inconsistent.push(format!("{item}: stock {} + sold {}", view.stock, view.sold));
+        }
+    }
+    let accepted = (closed.latencies.len() + open.outcome.latencies.len()) as i64;
+    let (delays, missing) = receipt_delays(&probes, &open.probe_sends).await;
+
+    println!("\n{:<46} {:>10} {:>8}", "", "per s", "ratio");
     println!(
-        "{:<44} {:>10.0} {:>8.4}",
+        "{:<46} {:>10.0} {:>8.4}",
         "MongoDB raw single-document update (baseline)", baseline, 1.0
     );
     println!(
-        "{:<44} {:>10.0} {:>8.4}",
-        "purchases through the gateway",
-        rate,
-        rate / baseline
+        "{:<46} {:>10.0} {:>8.4}",
+        format!("purchases, closed loop ({buyers} buyers)"),
+        closed_rate,
+        closed_rate / baseline
     );
     println!(
-        "\npurchases: {} accepted, {refused} refused (sold out or errors); latency p50 {:.1} ms, p99 {:.1} ms",
-        latencies.len(),
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+        "{:<46} {:>10.0} {:>8.4}",
+        format!("purchases, open loop (offered {rate}/s)"),
+        open_rate,
+        open_rate / baseline
+    );
+    println!("\nclosed loop: {}", closed.summary());
+    println!(
+        "open loop:   {} (from the scheduled send)",
+        open.outcome.summary()
     );
     println!(
-        "purchase → receipt email (one buyer, {} purchases in a row): p50 {:.0} ms, max {:.0} ms",
+        "open loop:   last answer {:.1} s after the last send; outbox empty {:.1} s after it",
+        answered_after_last_send.as_secs_f64(),
+        drained.as_secs_f64()
+    );
+    println!(
+        "oversell:    {} units sold for {accepted} accepted purchases; {}",
+        sold,
+        if inconsistent.is_empty() {
+            "stock + sold unchanged on every item".to_owned()
+        } else {
+            format!("INCONSISTENT: {}", inconsistent.join(", "))
+        }
+    );
+    println!(
+        "receipts:    purchase → email for {} probe purchases: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {missing} not arrived within 60 s",
         delays.len(),
         percentile(&delays, 0.5).as_secs_f64() * 1e3,
+        percentile(&delays, 0.99).as_secs_f64() * 1e3,
         delays.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
     Ok(())

@@ -25,16 +25,17 @@ use crate::error::ApiError;
 use crate::items::{EditOutcome, ItemChanges, ItemDocument};
 use crate::reservations::{Outcome, WantedLine};
 
-/// The routes, on the service's state.
+/// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/items", get(catalog).post(create_item))
         .route("/v1/items/{id}", get(item).post(edit_item))
         .route("/v1/sellers/{seller_id}/items", get(seller_items))
         .route("/v1/reservations", post(reserve))
         .route("/v1/reservations/{id}/release", post(release))
         .route("/v1/cache/stats", get(cache_stats))
-        .with_state(state)
+        .with_state(state);
+    common::infra::mongo::limit_requests(routes)
 }
 
 async fn catalog(

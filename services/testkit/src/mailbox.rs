@@ -13,6 +13,9 @@ pub struct Email {
     /// The subject line, enough to tell which email it is.
     #[serde(rename = "Subject")]
     pub subject: String,
+    /// When the mailbox received it (RFC 3339), to time delivery.
+    #[serde(rename = "Created")]
+    pub created: String,
 }
 
 /// A message's content, to check what the recipient reads.

@@ -21,13 +21,14 @@ use crate::transactions::{Status, request_hash};
 
 const PAGE_SIZE: u64 = 20;
 
-/// The routes, on the service's state.
+/// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/purchases", post(purchase).get(history))
         .route("/v1/sales", get(sales))
         .route("/v1/outbox", get(outbox))
-        .with_state(state)
+        .with_state(state);
+    common::infra::mongo::limit_requests(routes)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, FieldError> {

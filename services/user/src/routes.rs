@@ -17,14 +17,15 @@ use common::identity::FromGateway;
 use common::input::Body;
 use wire::user::{LogInRequest, RegisterRequest, SessionBody, SessionRequest, UserBody};
 
-/// The routes, on the service's state.
+/// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/users", post(register))
         .route("/v1/sessions", post(log_in))
         .route("/v1/sessions/current", post(current_session))
         .route("/v1/sessions/end", post(end_session))
-        .with_state(state)
+        .with_state(state);
+    common::infra::mongo::limit_requests(routes)
 }
 
 async fn register(

@@ -36,10 +36,30 @@ impl MongoSettings {
     }
 }
 
+/// Connections a service keeps to MongoDB at most, and requests a MongoDB-backed router
+/// serves at once ([`limit_requests`]).
+pub const POOL_SIZE: u32 = 64;
+
+/// Lets at most [`POOL_SIZE`] requests into a MongoDB-backed `router` at once; the others wait
+/// in a semaphore, which forgets a waiter the moment its caller gives up.
+///
+/// Why: the driver (mongodb 3.9) queues a checkout it cannot serve at once, its pool worker
+/// takes one queued checkout per event it handles, and checkouts whose callers gave up stay
+/// queued. At 1,000 purchases/s the inventory queued thousands; when the burst ended, every
+/// later operation (readiness pings included) waited behind those dead checkouts, and the
+/// service answered nothing for many minutes. Each request holds at most one connection at a
+/// time, so with this limit the driver's queue never grows past the pool.
+pub fn limit_requests(router: axum::Router) -> axum::Router {
+    router.layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+        POOL_SIZE as usize,
+    ))
+}
+
 /// Connects lazily: the service starts even while MongoDB is down, and `/readyz` says so.
 pub async fn connect(uri: &str, app_name: &str) -> mongodb::error::Result<Client> {
     let mut options = ClientOptions::parse(uri).await?;
     options.app_name = Some(app_name.to_owned());
+    options.max_pool_size = Some(POOL_SIZE);
     // Fail fast instead of the driver's 30 s, so callers get an error while MongoDB is away.
     options.server_selection_timeout = Some(Duration::from_secs(3));
     options.connect_timeout = Some(Duration::from_secs(2));

@@ -429,3 +429,38 @@ async fn a_full_cache_evicts_its_entries_only_and_the_catalog_stays_right() {
     let (status, item) = app.get(&format!("/v1/items/{lamp_id}")).await;
     assert_eq!((status, item["price_cents"].as_i64()), (200, Some(1_234)));
 }
+
+/// A burst far larger than the MongoDB connection pool, whose callers all give up, leaves
+/// nothing behind: the next visitor is answered at once. (The driver keeps abandoned checkouts
+/// queued and works its queue off slowly; before requests were limited to the pool's size, a
+/// burst like this left the service answering nothing for minutes.)
+#[tokio::test]
+async fn a_burst_whose_callers_give_up_leaves_the_catalog_answering() {
+    let app = spawn_app().await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .expect("an HTTP client");
+    let burst = (0..3_000).map(|n| {
+        impatient
+            .get(app.service.url(&format!("/v1/items?q=burst-{n}")))
+            .send()
+    });
+    let given_up = futures::future::join_all(burst)
+        .await
+        .iter()
+        .filter(|answer| answer.is_err())
+        .count();
+    assert!(
+        given_up > 0,
+        "the burst must outrun the service to test this"
+    );
+
+    let (status, page) = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.get("/v1/items?q=after-the-burst"),
+    )
+    .await
+    .expect("the catalog answers within 10 s of the burst");
+    assert_eq!(status, 200, "{page}");
+}
