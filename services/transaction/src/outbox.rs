@@ -1,6 +1,6 @@
-//! Relays completed purchases from the `transactions` collection to Kafka. Runs in every
-//! copy of the service; a lease on each claimed purchase keeps copies from sending the same
-//! one at once. While Kafka is down purchases wait in MongoDB and go out when it returns;
+//! Relays completed purchases from the `transactions` collection to Kafka, a batch at a time
+//! with every record of it in flight at once. Runs in every copy of the service; a lease on
+//! each claimed purchase keeps copies from sending the same one at once. While Kafka is down purchases wait in MongoDB and go out when it returns;
 //! a copy killed between sending and marking "sent" means the purchase is sent again later,
 //! which the receipt workers recognise by its transaction id.
 
@@ -12,9 +12,13 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::Notify;
 
-use crate::transactions::Transactions;
+use mongodb::bson::oid::ObjectId;
+
+use crate::transactions::{TransactionDocument, Transactions};
 
 const LEASE: Duration = Duration::from_secs(30);
+/// Purchases claimed and sent at once.
+const BATCH: i64 = 100;
 
 pub fn producer(brokers: &str) -> Result<FutureProducer, rdkafka::error::KafkaError> {
     ClientConfig::new()
@@ -34,38 +38,61 @@ pub async fn relay(
 ) {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match transactions.claim_outbox(LEASE).await {
-            Ok(Some(purchase)) => {
-                let key = purchase.id.to_hex();
-                let Ok(payload) = serde_json::to_vec(&purchase.event()) else {
-                    continue;
-                };
-                let record = FutureRecord::to(&topic).key(&key).payload(&payload);
-                match producer.send(record, Duration::from_secs(10)).await {
-                    Ok(_) => {
-                        backoff = Duration::from_millis(200);
-                        if let Err(err) = transactions.mark_sent(purchase.id).await {
-                            tracing::warn!(%err, transaction_id = %key, "sent to Kafka but not marked; it will be sent again");
-                        }
-                    }
-                    Err((err, _)) => {
-                        record_backlog(&transactions).await;
-                        tracing::warn!(%err, transaction_id = %key, "Kafka refused the purchase; retrying");
-                        let _ = transactions.release_claim(purchase.id).await;
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
-            Ok(None) => {
+        match transactions.claim_outbox(LEASE, BATCH).await {
+            Ok(batch) if batch.is_empty() => {
                 record_backlog(&transactions).await;
                 // Woken by a new purchase, or at least every second for other copies' work.
                 let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
+            }
+            Ok(batch) => {
+                // Every record of the batch in flight at once; Kafka acknowledges each.
+                let sends = batch
+                    .iter()
+                    .map(|purchase| send(&producer, &topic, purchase));
+                let (sent, refused): (Vec<_>, Vec<_>) = futures::future::join_all(sends)
+                    .await
+                    .into_iter()
+                    .partition(|(_, delivered)| *delivered);
+                let sent: Vec<ObjectId> = sent.into_iter().map(|(id, _)| id).collect();
+                let refused: Vec<ObjectId> = refused.into_iter().map(|(id, _)| id).collect();
+                if !sent.is_empty()
+                    && let Err(err) = transactions.mark_sent(&sent).await
+                {
+                    tracing::warn!(%err, count = sent.len(), "sent to Kafka but not marked; they will be sent again");
+                }
+                if refused.is_empty() {
+                    backoff = Duration::from_millis(200);
+                } else {
+                    record_backlog(&transactions).await;
+                    let _ = transactions.release_claims(&refused).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
             }
             Err(err) => {
                 tracing::warn!(%err, "cannot read the outbox; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+        }
+    }
+}
+
+/// Sends one purchase, keyed by its id; says whether Kafka acknowledged it.
+async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    purchase: &TransactionDocument,
+) -> (ObjectId, bool) {
+    let key = purchase.id.to_hex();
+    let Ok(payload) = serde_json::to_vec(&purchase.event()) else {
+        return (purchase.id, false);
+    };
+    let record = FutureRecord::to(topic).key(&key).payload(&payload);
+    match producer.send(record, Duration::from_secs(10)).await {
+        Ok(_) => (purchase.id, true),
+        Err((err, _)) => {
+            tracing::warn!(%err, transaction_id = %key, "Kafka refused the purchase; retrying");
+            (purchase.id, false)
         }
     }
 }
