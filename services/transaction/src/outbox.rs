@@ -1,8 +1,9 @@
 //! Relays completed purchases from the `transactions` collection to Kafka, a batch at a time
 //! with every record of it in flight at once. Runs in every copy of the service; a lease on
-//! each claimed purchase keeps copies from sending the same one at once. While Kafka is down purchases wait in MongoDB and go out when it returns;
-//! a copy killed between sending and marking "sent" means the purchase is sent again later,
-//! which the receipt workers recognise by its transaction id.
+//! each claimed purchase keeps copies from sending the same one at once. While Kafka is down
+//! purchases wait in MongoDB and go out when it returns; a copy killed between sending and
+//! marking "sent" means the purchase is sent again later, which the receipt workers recognise
+//! by its transaction id.
 
 use std::sync::Arc;
 use std::time::Duration;

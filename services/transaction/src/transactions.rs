@@ -292,8 +292,9 @@ impl Transactions {
     /// that of several copies only one sends each, and a crashed one's claims run out).
     ///
     /// A batch, not one at a time: the local MongoDB-wire server answers a filter on anything
-    /// but `_id` by reading the whole collection under its lock, so this costs three reads per
-    /// batch where claiming one purchase per call cost one per purchase.
+    /// but `_id` by reading the whole collection under its lock, so this costs three such
+    /// operations (read, claim, read back) per batch where claiming one purchase per call cost
+    /// one per purchase.
     pub async fn claim_outbox(
         &self,
         lease: std::time::Duration,
