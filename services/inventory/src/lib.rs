@@ -65,18 +65,21 @@ impl AppState {
     /// After a write committed that changed these items: their cached reads and every cached
     /// catalog page here are stale, and so are the pages every gateway keeps rendered.
     async fn items_changed(&self, item_ids: &[mongodb::bson::oid::ObjectId]) {
-        for id in item_ids {
-            self.cache
-                .invalidate(&cache::item_generation(&id.to_hex()))
-                .await;
-        }
-        self.cache.invalidate(cache::CATALOG_GENERATION).await;
+        let generations: Vec<String> = item_ids
+            .iter()
+            .map(|id| cache::item_generation(&id.to_hex()))
+            .chain([cache::CATALOG_GENERATION.to_owned()])
+            .collect();
         let change = wire::events::InventoryChanged {
             item_ids: item_ids
                 .iter()
                 .map(|id| wire::ItemId::from_bytes(id.bytes()))
                 .collect(),
         };
+        // Side by side, the bumps share round trips (fred pipelines concurrent commands).
+        // They come before the announcement: a gateway that re-reads an item on hearing of
+        // it must not find the old copy still cached.
+        futures::future::join_all(generations.iter().map(|key| self.cache.invalidate(key))).await;
         // While Redis is away no gateway is subscribed (each keeps no pages then, and drops
         // all it kept when it subscribes again), so the write does not wait for it.
         if fred::prelude::ClientLike::is_connected(&self.pubsub) {

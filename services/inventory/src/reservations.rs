@@ -3,12 +3,16 @@
 //! Each line is one conditional update of the item (`stock >= quantity`, then `$inc`), so
 //! concurrent buyers can never oversell. While a reservation is in flight its id is kept on
 //! every item it touched (`pending_reservations`) and the update refuses an item that already
-//! carries it: a retried or resumed reservation never takes the same line twice. If any line
-//! cannot be had, the lines already taken are given back and the buyer is told which item is
-//! short. The outcome is stored under the reservation id, so a retry gets the same answer.
+//! carries it: a retried or resumed reservation never takes the same line twice, and finds
+//! the lines an interrupted attempt took by that mark. If any line cannot be had, the lines
+//! already taken are given back and the buyer is told which item is short. The outcome is
+//! stored under the reservation id, so a retry gets the same answer; the marks are cleared
+//! after the answer.
+//!
+//! Every write to a reservation is filtered by its `_id` alone: the local MongoDB-wire server
+//! answers any other filter by reading the whole (ever-growing) collection under its lock.
 
 use common::infra::mongo::is_duplicate_key;
-use futures::TryStreamExt;
 use mongodb::bson::{self, doc, oid::ObjectId};
 use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database};
@@ -38,7 +42,6 @@ struct ReservationDocument {
     #[serde(rename = "_id")]
     id: String,
     wanted: Vec<WantedLine>,
-    taken: Vec<ReservedLine>,
     outcome: Option<Outcome>,
     released: bool,
     created_at: bson::DateTime,
@@ -83,13 +86,12 @@ impl Reservations {
         let fresh = ReservationDocument {
             id: id.to_owned(),
             wanted: wanted.clone(),
-            taken: Vec::new(),
             outcome: None,
             released: false,
             created_at: bson::DateTime::now(),
             locked_until: Some(lock_deadline()),
         };
-        let mut reservation = match self.reservations.insert_one(&fresh).await {
+        let reservation = match self.reservations.insert_one(&fresh).await {
             Ok(_) => fresh,
             Err(err) if is_duplicate_key(&err) => match self.wait_for_turn(id).await? {
                 Turn::Decided(outcome) => return Ok(outcome),
@@ -98,38 +100,21 @@ impl Reservations {
             Err(err) => return Err(err),
         };
 
-        // New, or interrupted earlier (a crash, a concurrent retry): take what is not taken yet.
+        // New, or interrupted earlier (a crash, a concurrent retry): `take` refuses a line
+        // already taken under this id and reports it as taken.
+        let mut taken = Vec::with_capacity(reservation.wanted.len());
         for line in &reservation.wanted {
-            let item_id = line.item_id.to_hex();
-            if reservation
-                .taken
-                .iter()
-                .any(|t| t.item_id.as_str() == item_id)
-            {
-                continue;
-            }
             match self.take(id, line).await? {
-                Some(taken) => {
-                    self.reservations
-                        .update_one(
-                            doc! { "_id": id, "taken.item_id": { "$ne": &item_id } },
-                            doc! { "$push": { "taken": bson::to_bson(&taken).map_err(mongodb::error::Error::custom)? } },
-                        )
-                        .await?;
-                    reservation.taken.push(taken);
-                }
+                Some(line) => taken.push(line),
                 None => {
                     let shortage = self.shortage(line).await?;
-                    self.give_back(id, &reservation.taken).await?;
-                    return self
-                        .finish(id, Outcome::Short { shortage }, &reservation.taken)
-                        .await;
+                    self.give_back(id, &taken).await?;
+                    return self.finish(id, Outcome::Short { shortage }, &taken).await;
                 }
             }
         }
-        let lines = reservation.taken.clone();
-        self.finish(id, Outcome::Reserved { lines }, &reservation.taken)
-            .await
+        let lines = taken.clone();
+        self.finish(id, Outcome::Reserved { lines }, &taken).await
     }
 
     /// Waits until no other attempt holds the reservation, then either returns its outcome or
@@ -225,6 +210,8 @@ impl Reservations {
         Ok(())
     }
 
+    /// Stores the outcome, unless an earlier attempt stored one (then that one stands and is
+    /// returned), and clears this reservation's marks from the items it took, in the background.
     async fn finish(
         &self,
         id: &str,
@@ -232,39 +219,53 @@ impl Reservations {
         taken: &[ReservedLine],
     ) -> mongodb::error::Result<Outcome> {
         let stored = bson::to_bson(&outcome).map_err(mongodb::error::Error::custom)?;
-        let finished = self
+        let before = self
             .reservations
-            .find_one_and_update(
-                doc! { "_id": id, "outcome": null },
-                doc! { "$set": { "outcome": stored } },
-            )
-            .return_document(ReturnDocument::After)
+            .find_one_and_update(doc! { "_id": id }, doc! { "$set": { "outcome": stored } })
+            .return_document(ReturnDocument::Before)
             .await?;
-        // The in-flight marks are no longer needed once the outcome is stored.
-        for line in taken {
-            if let Ok(item_id) = ObjectId::parse_str(line.item_id.as_str()) {
-                self.items
+        let answer = match before.and_then(|r| r.outcome) {
+            // Only an attempt that outlived its lock gets here: the first outcome stands.
+            Some(earlier) if earlier != outcome => {
+                let earlier_bson =
+                    bson::to_bson(&earlier).map_err(mongodb::error::Error::custom)?;
+                self.reservations
                     .update_one(
-                        doc! { "_id": item_id },
-                        doc! { "$pull": { "pending_reservations": id } },
+                        doc! { "_id": id },
+                        doc! { "$set": { "outcome": earlier_bson } },
                     )
                     .await?;
+                earlier
             }
-        }
-        match finished.and_then(|r| r.outcome) {
-            Some(outcome) => Ok(outcome),
-            // A concurrent attempt stored its outcome first; that one is the answer.
-            None => Ok(self
-                .reservations
-                .find_one(doc! { "_id": id })
-                .await?
-                .and_then(|r| r.outcome)
-                .unwrap_or(outcome)),
-        }
+            _ => outcome,
+        };
+        // The marks only guard against taking a line twice while the outcome is open; the
+        // buyer need not wait for them to go.
+        let items = self.items.clone();
+        let marked: Vec<ObjectId> = taken
+            .iter()
+            .filter_map(|line| ObjectId::parse_str(line.item_id.as_str()).ok())
+            .collect();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            for item_id in marked {
+                let cleared = items
+                    .update_one(
+                        doc! { "_id": item_id },
+                        doc! { "$pull": { "pending_reservations": &id } },
+                    )
+                    .await;
+                if let Err(err) = cleared {
+                    tracing::warn!(%err, reservation = %id, "a settled reservation's mark stays on an item");
+                }
+            }
+        });
+        Ok(answer)
     }
 
-    /// Gives a reserved purchase's stock back (the purchase could not be recorded). Runs once.
-    pub async fn release(&self, id: &str) -> mongodb::error::Result<bool> {
+    /// Gives a reserved purchase's stock back (the purchase could not be recorded), once.
+    /// Returns the items whose stock came back (none if there was nothing to give back).
+    pub async fn release(&self, id: &str) -> mongodb::error::Result<Vec<ObjectId>> {
         let claimed = self
             .reservations
             .find_one_and_update(
@@ -272,12 +273,14 @@ impl Reservations {
                 doc! { "$set": { "released": true } },
             )
             .await?;
-        let Some(reservation) = claimed else {
-            return Ok(false);
+        let Some(ReservationDocument {
+            outcome: Some(Outcome::Reserved { lines }),
+            ..
+        }) = claimed
+        else {
+            return Ok(Vec::new());
         };
-        let Some(Outcome::Reserved { lines }) = reservation.outcome else {
-            return Ok(false);
-        };
+        let mut released = Vec::with_capacity(lines.len());
         for line in lines {
             if let Ok(item_id) = ObjectId::parse_str(line.item_id.as_str()) {
                 self.items
@@ -286,23 +289,10 @@ impl Reservations {
                         doc! { "$inc": { "stock": line.quantity, "sold": -line.quantity } },
                     )
                     .await?;
+                released.push(item_id);
             }
         }
-        Ok(true)
-    }
-
-    /// Item ids a reservation touched, for cache invalidation.
-    pub async fn item_ids(&self, id: &str) -> mongodb::error::Result<Vec<ObjectId>> {
-        let reservation: Vec<ReservationDocument> = self
-            .reservations
-            .find(doc! { "_id": id })
-            .await?
-            .try_collect()
-            .await?;
-        Ok(reservation
-            .into_iter()
-            .flat_map(|r| r.wanted.into_iter().map(|w| w.item_id))
-            .collect())
+        Ok(released)
     }
 }
 

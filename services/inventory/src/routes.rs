@@ -189,8 +189,8 @@ async fn reserve(
             })
         })
         .collect::<Result<Vec<_>, FieldError>>()?;
+    let touched: Vec<_> = wanted.iter().map(|line| line.item_id).collect();
     let outcome = state.reservations.reserve(reservation_id, wanted).await?;
-    let touched = state.reservations.item_ids(reservation_id).await?;
     state.items_changed(&touched).await;
     match outcome {
         Outcome::Reserved { lines } => {
@@ -218,9 +218,9 @@ async fn release(
 ) -> Result<StatusCode, ApiError> {
     let id = PurchaseId::parse(&id).map_err(|err| FieldError::new("id", err.to_string()))?;
     let id = id.as_str();
-    if state.reservations.release(id).await? {
-        let touched = state.reservations.item_ids(id).await?;
-        state.items_changed(&touched).await;
+    let released = state.reservations.release(id).await?;
+    if !released.is_empty() {
+        state.items_changed(&released).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

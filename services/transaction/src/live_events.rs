@@ -12,12 +12,24 @@ use crate::inventory::ItemNumbers;
 use crate::transactions::TransactionDocument;
 
 /// Tells the feed, the buyer's tabs, each seller's tabs and each item's page about a
-/// completed purchase.
-pub async fn publish_purchase(
-    redis: &Client,
+/// completed purchase, in the background: the buyer's answer does not wait for it.
+pub fn publish_purchase(redis: &Client, purchase: &TransactionDocument, items: &[ItemNumbers]) {
+    let events = purchase_events(purchase, items);
+    let redis = redis.clone();
+    tokio::spawn(async move {
+        // Side by side, they share round trips (fred pipelines concurrent commands).
+        let published = events
+            .iter()
+            .map(|(channel, event)| publish_live(&redis, channel, event));
+        futures::future::join_all(published).await;
+    });
+}
+
+/// The events a completed purchase makes: one per channel that cares.
+fn purchase_events(
     purchase: &TransactionDocument,
     items: &[ItemNumbers],
-) {
+) -> Vec<(String, LiveEvent)> {
     let purchase_id = PurchaseId::from_bytes(purchase.id.bytes());
     let mut events = vec![
         (
@@ -56,7 +68,5 @@ pub async fn publish_purchase(
             },
         ));
     }
-    for (channel, event) in events {
-        publish_live(redis, &channel, &event).await;
-    }
+    events
 }

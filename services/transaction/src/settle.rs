@@ -37,7 +37,7 @@ pub async fn settle(
                     .increment(stored.total_cents.max(0) as u64);
                 state.relay_wake.notify_one();
                 tracing::info!(transaction_id = %stored.id, total_cents = stored.total_cents, "purchase completed");
-                live_events::publish_purchase(&state.redis, &stored, &numbers).await;
+                live_events::publish_purchase(&state.redis, &stored, &numbers);
             }
             Ok(stored.view())
         }

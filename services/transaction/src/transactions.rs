@@ -27,7 +27,10 @@ pub enum Status {
     Rejected,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a purchase is on its way to Kafka. The states only move forward, and their stored
+/// names sort in that order (the test below keeps it so): [`Transactions::complete`] relies
+/// on it to set "due" without undoing "sent".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outbox {
     /// Nothing to send (not completed).
@@ -164,49 +167,76 @@ impl Transactions {
 
     /// Marks the purchase completed and due for Kafka, once. Returns the stored document and
     /// whether this call was the one that completed it.
+    ///
+    /// The filter is the `_id` alone (the local MongoDB-wire server reads the whole collection
+    /// for any other filter) and the document as it was before the update says whether this
+    /// call completed it. Concurrent attempts carry the same lines (one reservation outcome per
+    /// purchase), so writing them again changes nothing; `$max` keeps the outbox from going
+    /// back from sent to due, as its states sort `nothing` < `pending` < `sent`.
     pub async fn complete(
         &self,
         id: ObjectId,
         lines: Vec<PurchaseLine>,
     ) -> mongodb::error::Result<(TransactionDocument, bool)> {
         let total: i64 = lines.iter().map(|l| l.line_total_cents).sum();
-        let completed = self
+        let before = self
             .collection
             .find_one_and_update(
-                doc! { "_id": id, "status": to_bson(&Status::Pending)? },
-                doc! { "$set": {
-                    "status": to_bson(&Status::Completed)?,
-                    "lines": to_bson(&lines)?,
-                    "total_cents": total,
-                    "outbox": to_bson(&Outbox::Pending)?,
-                } },
+                doc! { "_id": id },
+                doc! {
+                    "$set": {
+                        "status": to_bson(&Status::Completed)?,
+                        "lines": to_bson(&lines)?,
+                        "total_cents": total,
+                    },
+                    "$max": { "outbox": to_bson(&Outbox::Pending)? },
+                },
             )
-            .return_document(ReturnDocument::After)
-            .await?;
-        match completed {
-            Some(doc) => Ok((doc, true)),
-            None => {
-                let existing = self.collection.find_one(doc! { "_id": id }).await?;
-                existing
-                    .map(|doc| (doc, false))
-                    .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))
-            }
-        }
+            .return_document(ReturnDocument::Before)
+            .await?
+            .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))?;
+        let completed_now = before.status == Status::Pending;
+        let outbox = before.outbox.max(Outbox::Pending);
+        Ok((
+            TransactionDocument {
+                status: Status::Completed,
+                lines,
+                total_cents: total,
+                outbox,
+                ..before
+            },
+            completed_now,
+        ))
     }
 
+    /// Marks the purchase rejected for `reason`, unless it is already settled; returns the
+    /// stored document. Filtered by `_id` alone, for the reason given at [`Self::complete`].
     pub async fn reject(
         &self,
         id: ObjectId,
         reason: &str,
     ) -> mongodb::error::Result<TransactionDocument> {
+        let stored = self
+            .collection
+            .find_one(doc! { "_id": id })
+            .await?
+            .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))?;
+        if stored.status != Status::Pending {
+            return Ok(stored);
+        }
+        // A purchase's reservation has one outcome, so no attempt completes what another
+        // rejects: the read above cannot be overtaken by a different verdict.
         self.collection
             .update_one(
-                doc! { "_id": id, "status": to_bson(&Status::Pending)? },
+                doc! { "_id": id },
                 doc! { "$set": { "status": to_bson(&Status::Rejected)?, "rejection": reason } },
             )
             .await?;
-        let stored = self.collection.find_one(doc! { "_id": id }).await?;
-        stored.ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))
+        Ok(TransactionDocument {
+            status: Status::Rejected,
+            rejection: Some(reason.to_owned()),
+            ..stored
+        })
     }
 
     /// The buyer's completed purchases, newest first.
@@ -381,5 +411,24 @@ impl Indexed for Transactions {
             index(doc! { "outbox": 1, "created_at": 1 }),
         ];
         self.collection.create_indexes(indexes).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_states_sort_by_name_in_the_order_they_happen() {
+        let states = [Outbox::Nothing, Outbox::Pending, Outbox::Sent];
+        let names: Vec<String> = states
+            .iter()
+            .map(|s| match to_bson(s) {
+                Ok(Bson::String(name)) => name,
+                other => panic!("stored as a string, not {other:?}"),
+            })
+            .collect();
+        assert!(names.is_sorted(), "{names:?}");
+        assert!(states.is_sorted(), "{states:?}");
     }
 }
