@@ -16,6 +16,12 @@ stop_all() {
   for s in "${SERVICES[@]}"; do stop_pid "$s-service"; done
 }
 
+# Any other word is a mistake (e.g. "status"): refuse it rather than start everything.
+case "${1:-}" in
+  "" | fresh | stop) ;;
+  *) die "unknown command '$1'; use: scripts/start.sh [fresh|stop] (servers: scripts/infra.sh status)" ;;
+esac
+
 if [ "${1:-}" = stop ]; then
   stop_all
   scripts/infra.sh down
