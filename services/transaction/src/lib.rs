@@ -67,6 +67,7 @@ impl Config {
 #[derive(Clone, FromRef)]
 pub(crate) struct AppState {
     transactions: transactions::Transactions,
+    outbox: outbox::Outbox,
     inventory: clients::InventoryClient,
     redis: fred::prelude::Client,
     identity: IdentityKey,
@@ -78,17 +79,20 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let redis = redis::connect(&config.redis_url)?;
     let kafka_check = KafkaCheck::new(&config.kafka_brokers)?;
     let transactions = transactions::Transactions::new(&database);
+    let outbox = outbox::Outbox::new(&database);
     mongo::ensure_indexes(&transactions).await;
+    mongo::ensure_indexes(&outbox).await;
 
     let relay_wake = Arc::new(Notify::new());
     let relay = tokio::spawn(outbox::relay(
-        transactions.clone(),
+        outbox.clone(),
         outbox::producer(&config.kafka_brokers)?,
         config.purchases_topic.clone(),
         relay_wake.clone(),
     ));
     let state = AppState {
         transactions,
+        outbox,
         inventory: clients::InventoryClient::new(
             clients::http_client(),
             &config.inventory_url,

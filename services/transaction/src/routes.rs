@@ -122,7 +122,7 @@ async fn sales(
 
 async fn outbox(State(state): State<AppState>) -> Result<Json<OutboxBacklog>, ApiError> {
     Ok(Json(OutboxBacklog {
-        pending: state.transactions.outbox_backlog().await?,
+        pending: state.outbox.backlog().await?,
     }))
 }
 

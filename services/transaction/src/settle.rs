@@ -13,7 +13,7 @@ use crate::live_events;
 use crate::transactions::TransactionDocument;
 
 /// Reserves `lines` for `buyer` under `transaction`'s id and records the outcome: the
-/// completed purchase, or why it was refused (not enough stock: rejected for good; a line
+/// completed purchase (queued for Kafka), or why it was refused (not enough stock: rejected for good; a line
 /// the inventory service finds malformed: the field error).
 pub async fn settle(
     state: &AppState,
@@ -27,6 +27,14 @@ pub async fn settle(
         .map_err(ApiError::Unavailable)?;
     match reservation {
         Reservation::Reserved(purchased, numbers) => {
+            // Queued first: a purchase completed but never queued would never get its receipt,
+            // while one queued but not yet completed is completed by a retry or the sweeper
+            // (its reservation's outcome stands).
+            let completed = transaction.clone().completed_with(purchased.clone());
+            state
+                .outbox
+                .queue(transaction.id, completed.event())
+                .await?;
             let (stored, completed_now) = state
                 .transactions
                 .complete(transaction.id, purchased)

@@ -1,6 +1,5 @@
-//! The `transactions` collection. A transaction document is also its own outbox entry: the
-//! purchase and "still to be sent to Kafka" are written in one single-document update, so
-//! neither exists without the other.
+//! The `transactions` collection: every purchase, pending, completed or rejected. What is
+//! still to be sent to Kafka waits in [`crate::outbox`].
 
 use common::infra::mongo::is_duplicate_key;
 use common::infra::mongo::{Indexed, index, unique_index};
@@ -27,19 +26,6 @@ pub enum Status {
     Rejected,
 }
 
-/// Where a purchase is on its way to Kafka. The states only move forward, and their stored
-/// names sort in that order (the test below keeps it so): [`Transactions::complete`] relies
-/// on it to set "due" without undoing "sent".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outbox {
-    /// Nothing to send (not completed).
-    Nothing,
-    /// Completed, not yet in Kafka.
-    Pending,
-    Sent,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WantedLine {
     pub item_id: ItemId,
@@ -61,8 +47,6 @@ pub struct TransactionDocument {
     pub lines: Vec<PurchaseLine>,
     pub total_cents: i64,
     pub rejection: Option<String>,
-    pub outbox: Outbox,
-    pub outbox_lease_until: Option<bson::DateTime>,
     /// While a sweeper settles this pending purchase, until when its claim holds.
     #[serde(default)]
     pub sweep_lease_until: Option<bson::DateTime>,
@@ -73,6 +57,16 @@ pub struct TransactionDocument {
 }
 
 impl TransactionDocument {
+    /// This purchase as it is once completed with `lines`.
+    pub fn completed_with(self, lines: Vec<PurchaseLine>) -> Self {
+        Self {
+            status: Status::Completed,
+            total_cents: lines.iter().map(|l| l.line_total_cents).sum(),
+            lines,
+            ..self
+        }
+    }
+
     pub fn view(&self) -> PurchaseView {
         PurchaseView {
             id: PurchaseId::from_bytes(self.id.bytes()),
@@ -146,8 +140,6 @@ impl Transactions {
             lines: Vec::new(),
             total_cents: 0,
             rejection: None,
-            outbox: Outbox::Nothing,
-            outbox_lease_until: None,
             sweep_lease_until: None,
             sweep_claims: 0,
             created_at: bson::DateTime::now(),
@@ -165,14 +157,13 @@ impl Transactions {
         }
     }
 
-    /// Marks the purchase completed and due for Kafka, once. Returns the stored document and
+    /// Marks the purchase completed with these lines, once. Returns the stored document and
     /// whether this call was the one that completed it.
     ///
     /// The filter is the `_id` alone (the local MongoDB-wire server reads the whole collection
     /// for any other filter) and the document as it was before the update says whether this
     /// call completed it. Concurrent attempts carry the same lines (one reservation outcome per
-    /// purchase), so writing them again changes nothing; `$max` keeps the outbox from going
-    /// back from sent to due, as its states sort `nothing` < `pending` < `sent`.
+    /// purchase), so writing them again changes nothing.
     pub async fn complete(
         &self,
         id: ObjectId,
@@ -189,24 +180,13 @@ impl Transactions {
                         "lines": to_bson(&lines)?,
                         "total_cents": total,
                     },
-                    "$max": { "outbox": to_bson(&Outbox::Pending)? },
                 },
             )
             .return_document(ReturnDocument::Before)
             .await?
             .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))?;
         let completed_now = before.status == Status::Pending;
-        let outbox = before.outbox.max(Outbox::Pending);
-        Ok((
-            TransactionDocument {
-                status: Status::Completed,
-                lines,
-                total_cents: total,
-                outbox,
-                ..before
-            },
-            completed_now,
-        ))
+        Ok((before.completed_with(lines), completed_now))
     }
 
     /// Marks the purchase rejected for `reason`, unless it is already settled; returns the
@@ -317,84 +297,6 @@ impl Transactions {
             .return_document(ReturnDocument::After)
             .await
     }
-
-    /// Claims up to `limit` of the oldest purchases still to be sent to Kafka, for `lease` (so
-    /// that of several copies only one sends each, and a crashed one's claims run out).
-    ///
-    /// A batch, not one at a time: the local MongoDB-wire server answers a filter on anything
-    /// but `_id` by reading the whole collection under its lock, so this costs three such
-    /// operations (read, claim, read back) per batch where claiming one purchase per call cost
-    /// one per purchase.
-    pub async fn claim_outbox(
-        &self,
-        lease: std::time::Duration,
-        limit: i64,
-    ) -> mongodb::error::Result<Vec<TransactionDocument>> {
-        let now = bson::DateTime::now();
-        let until = bson::DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
-        let mut claimable = doc! {
-            "outbox": to_bson(&Outbox::Pending)?,
-            "$or": [ { "outbox_lease_until": null }, { "outbox_lease_until": { "$lt": now } } ],
-        };
-        let oldest: Vec<Bson> = self
-            .collection
-            .clone_with_type::<bson::Document>()
-            .find(claimable.clone())
-            .sort(doc! { "created_at": 1, "_id": 1 })
-            .limit(limit)
-            .projection(doc! { "_id": 1 })
-            .await?
-            .try_filter_map(|found| async move { Ok(found.get("_id").cloned()) })
-            .try_collect()
-            .await?;
-        if oldest.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The claim's own id tells which of them this call got: another copy may have claimed
-        // some between the read above and this update.
-        let claim = ObjectId::new();
-        claimable.insert("_id", doc! { "$in": oldest.clone() });
-        self.collection
-            .update_many(
-                claimable,
-                doc! { "$set": { "outbox_lease_until": until, "outbox_claim": claim } },
-            )
-            .await?;
-        self.collection
-            .find(doc! { "_id": { "$in": oldest }, "outbox_claim": claim })
-            .sort(doc! { "created_at": 1, "_id": 1 })
-            .await?
-            .try_collect()
-            .await
-    }
-
-    /// Records these purchases as on Kafka.
-    pub async fn mark_sent(&self, ids: &[ObjectId]) -> mongodb::error::Result<()> {
-        self.collection
-            .update_many(
-                doc! { "_id": { "$in": ids } },
-                doc! { "$set": { "outbox": to_bson(&Outbox::Sent)?, "outbox_lease_until": null } },
-            )
-            .await
-            .map(drop)
-    }
-
-    /// Gives up claims at once (Kafka refused), so the next attempt need not wait for the lease.
-    pub async fn release_claims(&self, ids: &[ObjectId]) -> mongodb::error::Result<()> {
-        self.collection
-            .update_many(
-                doc! { "_id": { "$in": ids } },
-                doc! { "$set": { "outbox_lease_until": null } },
-            )
-            .await
-            .map(drop)
-    }
-
-    pub async fn outbox_backlog(&self) -> mongodb::error::Result<u64> {
-        self.collection
-            .count_documents(doc! { "outbox": to_bson(&Outbox::Pending)? })
-            .await
-    }
 }
 
 impl Indexed for Transactions {
@@ -408,27 +310,7 @@ impl Indexed for Transactions {
             ),
             index(doc! { "buyer_id": 1, "created_at": -1 }),
             index(doc! { "lines.seller_id": 1, "created_at": -1 }),
-            index(doc! { "outbox": 1, "created_at": 1 }),
         ];
         self.collection.create_indexes(indexes).await.map(drop)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_outbox_states_sort_by_name_in_the_order_they_happen() {
-        let states = [Outbox::Nothing, Outbox::Pending, Outbox::Sent];
-        let names: Vec<String> = states
-            .iter()
-            .map(|s| match to_bson(s) {
-                Ok(Bson::String(name)) => name,
-                other => panic!("stored as a string, not {other:?}"),
-            })
-            .collect();
-        assert!(names.is_sorted(), "{names:?}");
-        assert!(states.is_sorted(), "{states:?}");
     }
 }
