@@ -222,6 +222,34 @@ pub async fn save_item(
         .map_err(form_field)
 }
 
+/// Takes one of the signed-in seller's items off sale (`on_sale` = "false": it leaves the
+/// catalog and cannot be bought) or puts it back on sale ("true").
+#[server]
+pub async fn set_on_sale(item_id: String, on_sale: String) -> Result<ItemView, AppError> {
+    let backends = backends()?;
+    let item_id = wire::ItemId::parse(&item_id)
+        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    let on_sale = match on_sale.trim() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return Err(AppError::for_field(
+                "on_sale",
+                "Say \"true\" to put the item on sale or \"false\" to take it off.",
+            ));
+        }
+    };
+    let seller = require_user(&backends, "Please log in first.").await?;
+    let edit = wire::inventory::ItemEdit {
+        on_sale: Some(on_sale),
+        ..Default::default()
+    };
+    Ok(backends
+        .inventory
+        .edit_item(&call_context(), &identity_of(&seller), &item_id, &edit)
+        .await?)
+}
+
 /// Buys `lines` (JSON: `[{"item_id": "...", "quantity": 2}]`) for the signed-in user.
 /// `key` is the form's idempotency key: the same key never buys twice.
 #[server]

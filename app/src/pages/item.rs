@@ -107,10 +107,17 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
                 <p class="sold-count" aria-live="polite">{sold}</p>
                 <p class="viewers" aria-live="polite">{viewers}</p>
                 <p class="description">{item.description.clone()}</p>
-                <div class="buy-actions">
-                    <BuyNow item_id=item.id.to_string() />
-                    <AddToCart item_id=item.id.to_string() title=item.title.clone() price_cents=item.price_cents />
-                </div>
+                {if item.on_sale {
+                    view! {
+                        <div class="buy-actions">
+                            <BuyNow item_id=item.id.to_string() />
+                            <AddToCart item_id=item.id.to_string() title=item.title.clone() price_cents=item.price_cents />
+                        </div>
+                    }
+                        .into_any()
+                } else {
+                    view! { <p class="off-sale">"This item is no longer for sale."</p> }.into_any()
+                }}
             </div>
         </article>
     }

@@ -6,7 +6,7 @@ use wire::inventory::ItemView;
 use wire::money::format_cents;
 
 use super::{ErrorMessage, Field, FormError, money};
-use crate::api::{self, AddItem, SaveItem};
+use crate::api::{self, AddItem, SaveItem, SetOnSale};
 use crate::store::Store;
 
 /// `/seller`: list a new item and change the price and stock of your own items.
@@ -42,7 +42,11 @@ pub fn SellerPage() -> impl IntoView {
 #[component]
 fn Shop() -> impl IntoView {
     let add = ServerAction::<AddItem>::new();
-    let items = Resource::new(move || add.version().get(), |_| api::my_items());
+    let (on_sale_changes, on_sale_changed) = signal(0u32);
+    let items = Resource::new(
+        move || (add.version().get(), on_sale_changes.get()),
+        |_| api::my_items(),
+    );
     view! {
         <AddItemForm add />
         <section aria-labelledby="own-items">
@@ -56,7 +60,10 @@ fn Shop() -> impl IntoView {
                         Ok(items) => {
                             view! {
                                 <ul class="own-items">
-                                    {items.into_iter().map(|item| view! { <OwnItem item /> }).collect_view()}
+                                    {items
+                                        .into_iter()
+                                        .map(|item| view! { <OwnItem item on_sale_changed /> })
+                                        .collect_view()}
                                 </ul>
                             }
                                 .into_any()
@@ -186,9 +193,10 @@ fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
     }
 }
 
-/// One of the seller's items with inline edit of price and stock.
+/// One of the seller's items with inline edit of price and stock, and a button that takes it
+/// off sale or puts it back.
 #[component]
-fn OwnItem(item: ItemView) -> impl IntoView {
+fn OwnItem(item: ItemView, on_sale_changed: WriteSignal<u32>) -> impl IntoView {
     let save = ServerAction::<SaveItem>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let saved = move || {
@@ -201,13 +209,24 @@ fn OwnItem(item: ItemView) -> impl IntoView {
         })
     };
     let prefix = format!("item-{}-", item.id);
+    let on_sale_form = view! {
+        <OnSaleForm
+            item_id=item.id.to_string()
+            title=item.title.clone()
+            now_on_sale=item.on_sale
+            changed=on_sale_changed
+        />
+    };
     let href = format!("/items?itemId={}", item.id);
     view! {
         <li class="own-item">
             <h3>
                 <a href=href>{item.title.clone()}</a>
             </h3>
-            <p class="meta">{format!("Sold {} · listed at {}", item.sold, money(item.price_cents))}</p>
+            <p class="meta">
+                {format!("Sold {} · listed at {}", item.sold, money(item.price_cents))}
+                {(!item.on_sale).then(|| view! { " · " <strong class="off-sale">"Off sale: not in the catalog"</strong> })}
+            </p>
             <ActionForm action=save attr:class="inline-edit">
                 <input type="hidden" name="item_id" value=item.id.to_string() />
                 <Field
@@ -235,6 +254,40 @@ fn OwnItem(item: ItemView) -> impl IntoView {
                 <FormError error />
                 <p class="form-success" aria-live="polite">{saved}</p>
             </ActionForm>
+            {on_sale_form}
         </li>
+    }
+}
+
+/// "Remove from sale" for an item on sale, "Put back on sale" for one taken off; `changed` is
+/// told when it worked, so the list is read again.
+#[component]
+fn OnSaleForm(
+    item_id: String,
+    title: String,
+    now_on_sale: bool,
+    changed: WriteSignal<u32>,
+) -> impl IntoView {
+    let action = ServerAction::<SetOnSale>::new();
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    Effect::new(move |_| {
+        if action.value().with(|v| matches!(v, Some(Ok(_)))) {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let (label, next) = if now_on_sale {
+        ("Remove from sale", "false")
+    } else {
+        ("Put back on sale", "true")
+    };
+    view! {
+        <ActionForm action attr:class="on-sale-form">
+            <input type="hidden" name="item_id" value=item_id />
+            <input type="hidden" name="on_sale" value=next />
+            <button type="submit" class="secondary" aria-label=format!("{label}: {title}")>
+                {label}
+            </button>
+            <FormError error />
+        </ActionForm>
     }
 }

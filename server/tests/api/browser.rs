@@ -247,3 +247,81 @@ async fn without_javascript_the_header_purchases_and_shop_are_complete_in_the_fi
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_seller_takes_an_item_off_sale_and_back_while_its_buyers_keep_it_in_their_history() {
+    let stack = spawn_stack().await;
+    let (seller_email, seller) = register(&stack, "Otto").await;
+    let item = stack.list_item(&seller, "Oak stool", 3_500, 2).await;
+    let (buyer_email, buyer) = register(&stack, "Ida").await;
+    stack.buy(&buyer, &item).await;
+    let base = stack.gateway.url("");
+
+    // Without JavaScript: the button is a plain form post.
+    with_browser_without_javascript(|browser| {
+        let (base, item, seller_email) = (base.clone(), item.clone(), seller_email.clone());
+        async move {
+            log_in_with_a_plain_form(&browser, &base, &seller_email).await;
+            browser
+                .goto(&format!("{base}/seller"))
+                .await
+                .expect("open /seller");
+            click_button(&browser, "Remove from sale").await;
+            let items = wait_for_text(&browser, ".own-items", Duration::from_secs(15), |t| {
+                t.contains("Put back on sale")
+            })
+            .await;
+            assert!(items.contains("Off sale: not in the catalog"), "{items}");
+
+            browser
+                .goto(&format!("{base}/?q=oak"))
+                .await
+                .expect("search the catalog");
+            let catalog = shown(&browser, "main").await;
+            assert!(!catalog.contains("Oak stool"), "{catalog}");
+
+            browser
+                .goto(&format!("{base}/items?itemId={item}"))
+                .await
+                .expect("open the item");
+            let page = shown(&browser, ".item-page").await;
+            assert!(
+                page.contains("This item is no longer for sale.") && !page.contains("Buy now"),
+                "{page}"
+            );
+
+            log_in_with_a_plain_form(&browser, &base, &buyer_email).await;
+            browser
+                .goto(&format!("{base}/purchases"))
+                .await
+                .expect("open /purchases");
+            let history = shown(&browser, "main").await;
+            assert!(history.contains("Oak stool"), "{history}");
+        }
+    })
+    .await;
+
+    // With JavaScript: back on sale in place.
+    with_browser(|browser| async move {
+        crate::helpers::log_in(&browser, &base, &seller_email).await;
+        browser
+            .goto(&format!("{base}/seller"))
+            .await
+            .expect("open /seller");
+        wait_for_hydration(&browser).await;
+        click_button(&browser, "Put back on sale").await;
+        let items = wait_for_text(&browser, ".own-items", Duration::from_secs(15), |t| {
+            t.contains("Remove from sale")
+        })
+        .await;
+        assert!(!items.contains("Off sale"), "{items}");
+        browser
+            .goto(&format!("{base}/items?itemId={item}"))
+            .await
+            .expect("open the item");
+        wait_for_hydration(&browser).await;
+        let page = shown(&browser, ".item-page").await;
+        assert!(page.contains("Buy now"), "{page}");
+    })
+    .await;
+}

@@ -3,7 +3,7 @@
 use common::infra::mongo::is_duplicate_key;
 use common::infra::mongo::{Indexed, index, unique_index};
 use futures::TryStreamExt;
-use mongodb::bson::{self, Document, doc, oid::ObjectId};
+use mongodb::bson::{self, doc, oid::ObjectId};
 use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,9 @@ pub struct ItemDocument {
     pub stock: i64,
     pub sold: i64,
     pub image_url: Option<String>,
+    /// In the catalog and for sale (items stored before sellers could take one off sale are).
+    #[serde(default = "on_sale_unless_taken_off")]
+    pub on_sale: bool,
     /// The client's key for "create this item", so a retried submit creates nothing new.
     pub request_id: String,
     pub created_at: bson::DateTime,
@@ -44,10 +47,15 @@ impl ItemDocument {
             stock: self.stock,
             sold: self.sold,
             image_url: self.image_url.clone(),
+            on_sale: self.on_sale,
             created_at: self.created_at.timestamp_millis(),
             updated_at: self.updated_at.timestamp_millis(),
         }
     }
+}
+
+fn on_sale_unless_taken_off() -> bool {
+    true
 }
 
 /// The fields an edit may change; `None` leaves a field as it is.
@@ -58,6 +66,7 @@ pub struct ItemChanges {
     pub price_cents: Option<i64>,
     pub stock: Option<i64>,
     pub image_url: Option<Option<String>>,
+    pub on_sale: Option<bool>,
 }
 
 pub enum EditOutcome {
@@ -102,10 +111,13 @@ impl Items {
     }
 
     pub async fn catalog(&self, query: &CatalogQuery) -> mongodb::error::Result<CatalogPage> {
-        let filter = match &query.search {
-            Some(text) => doc! { "title": { "$regex": regex_literal(text), "$options": "i" } },
-            None => Document::new(),
-        };
+        let mut filter = doc! { "on_sale": { "$ne": false } };
+        if let Some(text) = &query.search {
+            filter.insert(
+                "title",
+                doc! { "$regex": regex_literal(text), "$options": "i" },
+            );
+        }
         let total = self.collection.count_documents(filter.clone()).await?;
         let items: Vec<ItemDocument> = self
             .collection
@@ -158,6 +170,9 @@ impl Items {
         }
         if let Some(image_url) = changes.image_url {
             set.insert("image_url", image_url);
+        }
+        if let Some(on_sale) = changes.on_sale {
+            set.insert("on_sale", on_sale);
         }
         let edited = self
             .collection

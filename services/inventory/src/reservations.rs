@@ -160,7 +160,12 @@ impl Reservations {
         let updated = self
             .items
             .find_one_and_update(
-                doc! { "_id": line.item_id, "stock": { "$gte": line.quantity }, "pending_reservations": { "$ne": id } },
+                doc! {
+                    "_id": line.item_id,
+                    "on_sale": { "$ne": false },
+                    "stock": { "$gte": line.quantity },
+                    "pending_reservations": { "$ne": id },
+                },
                 doc! {
                     "$inc": { "stock": -line.quantity, "sold": line.quantity },
                     "$push": { "pending_reservations": id },
@@ -182,11 +187,17 @@ impl Reservations {
 
     async fn shortage(&self, line: &WantedLine) -> mongodb::error::Result<Shortage> {
         let item = self.items.find_one(doc! { "_id": line.item_id }).await?;
+        let off_sale = item.as_ref().is_some_and(|i| !i.on_sale);
         Ok(Shortage {
             item_id: ItemId::from_bytes(line.item_id.bytes()),
             title: item.as_ref().map(|i| i.title.clone()),
-            available: item.map_or(0, |i| i.stock),
+            available: if off_sale {
+                0
+            } else {
+                item.map_or(0, |i| i.stock)
+            },
             wanted: line.quantity,
+            off_sale,
         })
     }
 

@@ -112,6 +112,7 @@ async fn create_item(
         stock: stock.get(),
         sold: 0,
         image_url: image_url.map(ImageUrl::into_inner),
+        on_sale: true,
         request_id,
         created_at: now,
         updated_at: now,
@@ -158,6 +159,7 @@ async fn edit_item(
             .map(|u| ImageUrl::parse(&u))
             .transpose()?
             .map(|u| u.map(ImageUrl::into_inner)),
+        on_sale: edit.on_sale,
     };
     match state.items.edit(id, &seller.user_id, changes).await? {
         EditOutcome::Edited(item) => {
@@ -199,6 +201,7 @@ async fn reserve(
         Outcome::Short { shortage } => {
             let error = match (&shortage.title, shortage.available) {
                 (None, _) => "one of the items is no longer for sale".to_owned(),
+                (Some(title), _) if shortage.off_sale => format!("{title} is no longer for sale"),
                 (Some(title), 0) => format!("{title} is sold out"),
                 (Some(title), n) => format!("only {n} of {title} left"),
             };
@@ -243,6 +246,7 @@ mod contract {
             stock: 3,
             sold: 1,
             image_url: Some("/images/demo/lamp.svg".into()),
+            on_sale: true,
             created_at: 1_700_000_000_000,
             updated_at: 1_700_000_000_001,
         }
@@ -291,6 +295,7 @@ mod contract {
                 title: Some("Lamp".into()),
                 available: 1,
                 wanted: 2,
+                off_sale: false,
             },
         };
         // The client reads any error as an ErrorBody; the shortage rides along.

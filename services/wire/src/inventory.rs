@@ -39,6 +39,9 @@ pub struct ItemView {
     pub sold: i64,
     /// An https:// address or an `/images/` path, when the item has a picture.
     pub image_url: Option<String>,
+    /// In the catalog and for sale. The seller can take it off sale (it leaves the catalog
+    /// and cannot be bought; buyers' histories keep it) and put it back.
+    pub on_sale: bool,
     /// When it was listed.
     pub created_at: i64,
     /// When it last changed.
@@ -129,6 +132,9 @@ pub struct ItemEdit {
     /// A new picture address; empty removes the picture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
+    /// `false` takes the item off sale, `true` puts it back on sale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_sale: Option<bool>,
 }
 
 /// Stock to set aside for a purchase: every line or none. Retrying the same
@@ -181,6 +187,9 @@ pub struct Shortage {
     pub available: i64,
     /// Units asked for.
     pub wanted: i64,
+    /// The seller has taken the item off sale (then `available` is 0).
+    #[serde(default)]
+    pub off_sale: bool,
 }
 
 /// 409 to a reservation: the sentence for the buyer and the line at fault.

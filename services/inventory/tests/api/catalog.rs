@@ -160,6 +160,10 @@ async fn only_the_seller_may_change_an_item_and_forged_identities_are_refused() 
     }
     let (status, answer) = app.post_as(Some(&other), &edit_path, edit.clone()).await;
     assert_eq!(status, 403, "{answer}");
+    let take_off = json!({ "on_sale": false });
+    let (status, answer) = app.post_as(Some(&other), &edit_path, take_off).await;
+    assert_eq!(status, 403, "only its seller takes it off sale: {answer}");
+    assert_eq!(app.get(&edit_path).await.1["on_sale"], true);
     assert_eq!(
         app.get(&edit_path).await.1["price_cents"],
         10_000,

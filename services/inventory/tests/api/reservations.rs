@@ -234,3 +234,71 @@ async fn a_browser_users_token_cannot_reserve_or_release_stock() {
         "nothing was given back"
     );
 }
+
+#[tokio::test]
+async fn an_item_taken_off_sale_leaves_the_catalog_cannot_be_bought_and_can_be_put_back() {
+    let app = spawn_app().await;
+    let chair = app.list("Chair", 3_000, 4).await;
+    let stool = app.list("Stool", 1_000, 4).await;
+    let titles = |catalog: &Value| -> Vec<String> {
+        catalog["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["title"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    let (status, edited) = app
+        .post(&format!("/v1/items/{chair}"), json!({ "on_sale": false }))
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["on_sale"], false);
+    let catalog = app.service.get_json("/v1/items").await;
+    assert_eq!(titles(&catalog), ["Stool"], "{catalog}");
+    assert_eq!(catalog["total"], 1);
+    let found = app.service.get_json("/v1/items?q=chair").await;
+    assert_eq!(
+        found["total"], 0,
+        "a search does not find it either: {found}"
+    );
+    assert_eq!(
+        app.item(&chair).await["on_sale"],
+        false,
+        "its own page still reads it"
+    );
+    let own = app
+        .service
+        .get_json(&format!("/v1/sellers/{}/items", app.seller.user_id))
+        .await;
+    assert_eq!(titles(&own), ["Stool", "Chair"], "the seller still has it");
+
+    let (status, answer) = app
+        .reserve(
+            &purchase_id(),
+            json!([{ "item_id": stool, "quantity": 1 }, { "item_id": chair, "quantity": 1 }]),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"], "Chair is no longer for sale");
+    assert_eq!(answer["shortage"]["off_sale"], true);
+    assert_eq!(
+        (
+            app.item(&chair).await["stock"].as_i64(),
+            app.item(&stool).await["stock"].as_i64()
+        ),
+        (Some(4), Some(4)),
+        "nothing was taken"
+    );
+
+    let (status, edited) = app
+        .post(&format!("/v1/items/{chair}"), json!({ "on_sale": true }))
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(app.service.get_json("/v1/items").await["total"], 2);
+    let (status, answer) = app
+        .reserve(&purchase_id(), json!([{ "item_id": chair, "quantity": 1 }]))
+        .await;
+    assert_eq!(status, 201, "on sale again: {answer}");
+    assert_eq!(app.item(&chair).await["stock"], 3);
+}
