@@ -6,7 +6,9 @@ mod session_cookie;
 
 use std::time::SystemTime;
 
-use clients::{CallContext, CallError, InventoryClient, TransactionClient, UserClient};
+use clients::{
+    CallContext, CallError, InventoryClient, ReceiptClient, TransactionClient, UserClient,
+};
 use common::client::ClientAddress;
 use common::identity::{Caller, Identity, IdentityKey};
 use common::serve::REQUEST_ID_HEADER;
@@ -30,6 +32,8 @@ pub struct Backends {
     pub inventory: InventoryClient,
     /// Purchases and sales.
     pub transactions: TransactionClient,
+    /// Whether a buyer's receipt has been emailed.
+    pub receipts: ReceiptClient,
     /// The connection pool the clients share, for readiness probes.
     http: reqwest::Client,
     /// Every service, for the status panel: (name, base URL).
@@ -49,7 +53,7 @@ pub struct ServiceUrls {
     pub inventory: String,
     /// The transaction service.
     pub transaction: String,
-    /// The receipt workers (only probed for readiness).
+    /// The receipt workers.
     pub receipt: String,
     /// The notification service (only probed for readiness).
     pub notification: String,
@@ -71,6 +75,7 @@ impl Backends {
                 &urls.transaction,
                 identity.clone(),
             )?,
+            receipts: ReceiptClient::new(http.clone(), &urls.receipt, identity.clone())?,
             http,
             services: vec![
                 ("user", urls.user.clone()),

@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 mod inventory;
+mod receipt;
 mod transaction;
 mod transport;
 mod user;
 
 pub use inventory::InventoryClient;
+pub use receipt::ReceiptClient;
 pub use transaction::TransactionClient;
 pub use transport::{CallContext, CallError, decode_answer, http_client, is_ready};
 pub use user::UserClient;

@@ -2,7 +2,9 @@
 //! signed-in user.
 
 use common::identity::{Caller, Identity, IdentityKey};
+use http::StatusCode;
 use reqwest::Method;
+use wire::PurchaseId;
 use wire::transaction::{
     HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
     PurchaseView, SalesReport,
@@ -59,6 +61,23 @@ impl TransactionClient {
             .for_user(Method::GET, &["v1", "purchases"], context, buyer)
             .query(params);
         Transport::call(request).await
+    }
+
+    /// `GET /v1/purchases/{purchase_id}`: one of `buyer`'s purchases; `None` when they made
+    /// no such purchase.
+    pub async fn purchase_of(
+        &self,
+        context: &CallContext,
+        buyer: &Identity,
+        purchase_id: &PurchaseId,
+    ) -> Result<Option<PurchaseView>, CallError> {
+        let request = self.for_user(
+            Method::GET,
+            &["v1", "purchases", purchase_id.as_str()],
+            context,
+            buyer,
+        );
+        Transport::call_optional(request, StatusCode::NOT_FOUND).await
     }
 
     /// `GET /v1/sales`: what `seller` sold.

@@ -1,6 +1,7 @@
 //! The receipt service: Kafka consumer of purchases that sends one receipt email per
-//! purchase over SMTP. `build` turns a [`Config`] into a bound [`Service`] whose background
-//! task is the consumer.
+//! purchase over SMTP, tells the buyer's pages when it went (Redis), and answers the buyer's
+//! "where is my receipt?". `build` turns a [`Config`] into a bound [`Service`] whose
+//! background task is the consumer.
 
 mod email;
 mod receipts;
@@ -13,17 +14,21 @@ pub mod testing;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::config::{self, ConfigError, env_or, ports};
 use common::error::ServiceError;
+use common::identity::{IdentityKey, SignedIn};
 use common::infra::kafka::{self, KafkaCheck};
 use common::infra::mongo::{MongoCheck, MongoSettings};
+use common::infra::redis;
 use common::infra::smtp::{SmtpCheck, SmtpSettings};
+use common::input::FieldError;
 use common::{Readiness, Service};
-use wire::receipt::{SetAsideRecords, WorkerStats};
+use wire::PurchaseId;
+use wire::receipt::{ReceiptStatus, SetAsideRecords, WorkerStats};
 
 const SERVICE: &str = "receipt-service";
 
@@ -38,6 +43,10 @@ pub struct Config {
     pub group: String,
     /// The receipts' sender, e.g. `Marketplace <receipts@example.com>`.
     pub from: String,
+    /// Where "receipt sent" is published for the buyer's pages.
+    pub redis_url: String,
+    /// Verifies who asks for a receipt's status.
+    pub identity: IdentityKey,
 }
 
 impl Config {
@@ -50,14 +59,17 @@ impl Config {
             purchases_topic: env_or("PURCHASES_TOPIC", wire::kafka_topics::PURCHASES),
             group: env_or("RECEIPT_GROUP", "receipt-workers"),
             from: env_or("RECEIPT_FROM", "Marketplace <receipts@marketplace.test>"),
+            redis_url: redis::url_from_env(),
+            identity: IdentityKey::from_env()?,
         })
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 struct AppState {
     receipts: receipts::Receipts,
     stats: Arc<worker::Stats>,
+    identity: IdentityKey,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<Service> {
@@ -78,6 +90,8 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         stats.clone(),
     )?;
     let receipts = receipts::Receipts::new(&database);
+    // Not a readiness check: receipts go out while Redis is away, only the live status waits.
+    let redis = redis::connect(&config.redis_url)?;
 
     let worker = worker::Worker {
         consumer,
@@ -85,6 +99,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         mailer: mailer.clone(),
         from,
         stats: stats.clone(),
+        redis,
     };
     let consuming = tokio::spawn(worker.run());
     let readiness = Readiness::new(vec![
@@ -92,8 +107,13 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         Box::new(kafka_check),
         Box::new(SmtpCheck(mailer)),
     ]);
-    let state = AppState { receipts, stats };
+    let state = AppState {
+        receipts,
+        stats,
+        identity: config.identity,
+    };
     let router = Router::new()
+        .route("/v1/receipts/{purchase_id}", get(receipt_status))
         .route("/v1/stats", get(stats_route))
         .route("/v1/set-aside", get(set_aside_route))
         .with_state(state)
@@ -119,21 +139,42 @@ async fn stats_route(State(state): State<AppState>) -> Json<WorkerStats> {
     })
 }
 
-/// Why an operator endpoint failed.
+/// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 enum ApiError {
+    /// The id in the path: 422.
+    #[error(transparent)]
+    Field(#[from] FieldError),
     /// MongoDB failed: 503.
-    #[error("MongoDB is unavailable")]
+    #[error("receipts are unavailable right now; try again shortly")]
     Unavailable(#[from] mongodb::error::Error),
 }
 
 impl ServiceError for ApiError {
     fn status(&self) -> StatusCode {
-        StatusCode::SERVICE_UNAVAILABLE
+        match self {
+            Self::Field(field) => field.status(),
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
     }
+
+    common::field_error_in!(Field);
 }
 
 common::answer_errors_with_error_body!(ApiError);
+
+/// Whether the signed-in buyer's receipt for this purchase has been emailed.
+async fn receipt_status(
+    State(state): State<AppState>,
+    SignedIn(buyer): SignedIn,
+    Path(purchase_id): Path<String>,
+) -> Result<Json<ReceiptStatus>, ApiError> {
+    let purchase_id = PurchaseId::parse(&purchase_id)
+        .map_err(|err| FieldError::new("purchase_id", err.to_string()))?;
+    Ok(Json(
+        state.receipts.status(&purchase_id, &buyer.user_id).await?,
+    ))
+}
 
 /// Records that can never be sent, newest first, for an operator.
 async fn set_aside_route(State(state): State<AppState>) -> Result<Json<SetAsideRecords>, ApiError> {
@@ -171,5 +212,14 @@ mod contract {
             }],
         };
         testkit::contract::round_trip(Json(records.clone()), &records).await;
+        for status in [
+            ReceiptStatus::Queued,
+            ReceiptStatus::Emailed {
+                to: "a…@example.com".into(),
+                at: 1_700_000_000_000,
+            },
+        ] {
+            testkit::contract::round_trip(Json(status.clone()), &status).await;
+        }
     }
 }

@@ -1,16 +1,27 @@
-//! What the workers remember durably: which purchases' receipts were sent, and the records
-//! that can never be sent (set aside for an operator).
+//! What the workers remember durably: which purchases' receipts were sent (to whom and when,
+//! which their buyers read), and the records that can never be sent (set aside for an
+//! operator).
 
 use futures::TryStreamExt;
 use mongodb::bson::{self, doc};
+use mongodb::options::ReturnDocument;
 use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
+use wire::events::PurchaseEvent;
+use wire::receipt::{ReceiptStatus, mask_email};
+use wire::{PurchaseId, UserId};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct SentReceipt {
     #[serde(rename = "_id")]
     transaction_id: String,
     sent_at: bson::DateTime,
+    /// Receipts recorded before buyers could read their status have neither of these; they
+    /// read as queued to everyone, which errs on the side of saying less.
+    #[serde(default)]
+    buyer_id: Option<String>,
+    #[serde(default)]
+    sent_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,15 +70,49 @@ impl Receipts {
             .is_some())
     }
 
-    pub async fn mark_sent(&self, transaction_id: &str) -> mongodb::error::Result<()> {
-        self.sent
-            .update_one(
-                doc! { "_id": transaction_id },
-                doc! { "$setOnInsert": { "sent_at": bson::DateTime::now() } },
+    /// Records that the receipt of `event` went to its buyer's address; a second call
+    /// changes nothing. Returns when it was first recorded.
+    pub async fn mark_sent(&self, event: &PurchaseEvent) -> mongodb::error::Result<bson::DateTime> {
+        let now = bson::DateTime::now();
+        let stored = self
+            .sent
+            .find_one_and_update(
+                doc! { "_id": event.transaction_id.as_str() },
+                doc! { "$setOnInsert": {
+                    "sent_at": now,
+                    "buyer_id": event.buyer_id.as_str(),
+                    "sent_to": &event.buyer_email,
+                } },
             )
             .upsert(true)
-            .await
-            .map(drop)
+            .return_document(ReturnDocument::After)
+            .await?;
+        Ok(stored.map_or(now, |receipt| receipt.sent_at))
+    }
+
+    /// Where the receipt of `transaction_id` is, as `buyer_id` may see it: another buyer's
+    /// receipt reads as queued (the gateway asks only for the buyer's own purchases).
+    pub async fn status(
+        &self,
+        transaction_id: &PurchaseId,
+        buyer_id: &UserId,
+    ) -> mongodb::error::Result<ReceiptStatus> {
+        let found = self
+            .sent
+            .find_one(doc! { "_id": transaction_id.as_str() })
+            .await?;
+        Ok(match found {
+            Some(SentReceipt {
+                buyer_id: Some(owner),
+                sent_to: Some(to),
+                sent_at,
+                ..
+            }) if owner == buyer_id.as_str() => ReceiptStatus::Emailed {
+                to: mask_email(&to),
+                at: sent_at.timestamp_millis(),
+            },
+            _ => ReceiptStatus::Queued,
+        })
     }
 
     pub async fn set_aside(&self, record: SetAside) -> mongodb::error::Result<()> {

@@ -10,11 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use common::infra::redis::publish_live;
 use futures::{FutureExt, StreamExt};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::sync::Mutex;
-use wire::events::PurchaseEvent;
+use wire::events::{LiveEvent, PurchaseEvent};
+use wire::receipt::mask_email;
+use wire::redis_channels;
 
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
@@ -107,6 +110,8 @@ pub struct Worker {
     pub mailer: AsyncSmtpTransport<Tokio1Executor>,
     pub from: Mailbox,
     pub stats: Arc<Stats>,
+    /// Where "receipt sent" is announced to the buyer's pages.
+    pub redis: fred::prelude::Client,
 }
 
 /// Records read at once and handled side by side: a receipt waits mostly on the mail server
@@ -219,15 +224,35 @@ impl Worker {
         }
         // Until this is recorded a crash would send the receipt again; keep the gap short.
         let mut wait = Duration::from_millis(50);
-        while let Err(err) = self.receipts.mark_sent(event.transaction_id.as_str()).await {
-            tracing::warn!(%err, "receipt sent but not yet recorded; retrying");
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
-        }
+        let sent_at = loop {
+            match self.receipts.mark_sent(event).await {
+                Ok(sent_at) => break sent_at,
+                Err(err) => {
+                    tracing::warn!(%err, "receipt sent but not yet recorded; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        self.tell_the_buyer(event, sent_at);
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("receipts_sent_total").increment(1);
         tracing::info!(transaction_id = %event.transaction_id, "receipt sent");
         Ok(())
+    }
+
+    /// Tells the buyer's open pages that the receipt went out, in the background: at most
+    /// once, and a Redis that is away must not hold up the batch (a page that reconnects
+    /// reads the status again).
+    fn tell_the_buyer(&self, event: &PurchaseEvent, sent_at: mongodb::bson::DateTime) {
+        let redis = self.redis.clone();
+        let channel = redis_channels::user(&event.buyer_id);
+        let sent = LiveEvent::ReceiptSent {
+            transaction_id: event.transaction_id.clone(),
+            to: mask_email(&event.buyer_email),
+            at: sent_at.timestamp_millis(),
+        };
+        tokio::spawn(async move { publish_live(&redis, &channel, &sent).await });
     }
 
     async fn set_aside(&self, message: &BorrowedMessage<'_>, reason: String) {

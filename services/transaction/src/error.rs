@@ -14,6 +14,9 @@ pub enum ApiError {
     /// 422: one key, two different purchases.
     #[error("this Idempotency-Key was already used for a different purchase")]
     KeyReused,
+    /// 404: no such purchase of the signed-in buyer.
+    #[error("you have no purchase with this id")]
+    PurchaseNotFound,
     /// Not enough stock or no such item; the same answer on every retry: 409.
     #[error("{0}")]
     Rejected(String),
@@ -33,6 +36,7 @@ impl ServiceError for ApiError {
         match self {
             Self::Field(_) | Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Rejected(_) => StatusCode::CONFLICT,
+            Self::PurchaseNotFound => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -1,7 +1,7 @@
 //! The transaction service's HTTP API; its requests and answers are in
 //! `wire::transaction`. Every route but the operators' outbox count needs a signed identity.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use common::identity::SignedIn;
 use common::input::{Body, FieldError};
 use common::orders;
+use wire::PurchaseId;
 use wire::transaction::PurchaseView;
 use wire::transaction::SalesReport;
 use wire::transaction::{
@@ -25,6 +26,7 @@ const PAGE_SIZE: u64 = 20;
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/v1/purchases", post(purchase).get(history))
+        .route("/v1/purchases/{purchase_id}", get(one_purchase))
         .route("/v1/sales", get(sales))
         .route("/v1/outbox", get(outbox))
         .with_state(state);
@@ -111,6 +113,23 @@ async fn history(
         per_page: PAGE_SIZE,
         total,
     }))
+}
+
+/// One of the signed-in buyer's completed purchases; anyone else's, or none, is 404 alike, so
+/// an id says nothing about whether it exists.
+async fn one_purchase(
+    State(state): State<AppState>,
+    SignedIn(buyer): SignedIn,
+    Path(purchase_id): Path<String>,
+) -> Result<Json<PurchaseView>, ApiError> {
+    let purchase_id = PurchaseId::parse(&purchase_id)
+        .map_err(|err| FieldError::new("purchase_id", err.to_string()))?;
+    state
+        .transactions
+        .completed_for_buyer(&purchase_id, &buyer.user_id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::PurchaseNotFound)
 }
 
 async fn sales(

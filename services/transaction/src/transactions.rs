@@ -240,6 +240,20 @@ impl Transactions {
         Ok((docs.iter().map(TransactionDocument::view).collect(), total))
     }
 
+    /// The purchase `id` if `buyer_id` bought it and it completed. Looked up by `_id` alone
+    /// (see [`Self::complete`]); whose it is, is checked here.
+    pub async fn completed_for_buyer(
+        &self,
+        id: &PurchaseId,
+        buyer_id: &UserId,
+    ) -> mongodb::error::Result<Option<PurchaseView>> {
+        let id = ObjectId::from_bytes(id.to_bytes());
+        let found = self.collection.find_one(doc! { "_id": id }).await?;
+        Ok(found
+            .filter(|tx| &tx.buyer_id == buyer_id && tx.status == Status::Completed)
+            .map(|tx| tx.view()))
+    }
+
     /// Every line this seller sold, newest first (at most the latest 1,000 purchases).
     pub async fn sales(&self, seller_id: &UserId) -> mongodb::error::Result<SalesReport> {
         let docs: Vec<TransactionDocument> = self

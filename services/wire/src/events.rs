@@ -76,6 +76,15 @@ pub enum LiveEvent {
         /// Grows with every count.
         seq: u64,
     },
+    /// On a buyer's channel: a purchase's receipt was emailed.
+    ReceiptSent {
+        /// The purchase.
+        transaction_id: PurchaseId,
+        /// The address, masked ([`crate::receipt::mask_email`]).
+        to: String,
+        /// Unix milliseconds.
+        at: i64,
+    },
     /// On a user's channel: one of their sessions ended; their live sockets are closed.
     SignedOut,
 }

@@ -45,6 +45,15 @@ fn parse_hex24(raw: &str, kind: &'static str) -> Result<String, NotAnId> {
     }
 }
 
+/// The value of one lower-case hexadecimal digit (ids hold nothing else).
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => 0,
+    }
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
@@ -69,6 +78,15 @@ macro_rules! id_type {
             /// The id of a stored document's 12-byte ObjectId; every 12 bytes are an id.
             pub fn from_bytes(bytes: [u8; 12]) -> Self {
                 Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+            }
+
+            /// The 12 bytes of the ObjectId, to look the document up by.
+            pub fn to_bytes(&self) -> [u8; 12] {
+                let mut bytes = [0u8; 12];
+                for (byte, pair) in bytes.iter_mut().zip(self.0.as_bytes().chunks_exact(2)) {
+                    *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
+                }
+                bytes
             }
         }
 
@@ -176,6 +194,14 @@ mod tests {
             id,
             PurchaseId::parse("665f1c2e9b1d8a0012345678").expect("an id")
         );
+        assert_eq!(
+            id.to_bytes(),
+            [
+                0x66, 0x5f, 0x1c, 0x2e, 0x9b, 0x1d, 0x8a, 0, 0x12, 0x34, 0x56, 0x78
+            ]
+        );
+        let typed_upper = ItemId::parse("ABCDEF0123456789abcdef01").expect("an id");
+        assert_eq!(ItemId::from_bytes(typed_upper.to_bytes()), typed_upper);
     }
 
     #[test]

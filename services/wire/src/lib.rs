@@ -9,7 +9,7 @@
 //! | [`user`] | the user service's requests and answers |
 //! | [`inventory`] | the inventory service's requests and answers |
 //! | [`transaction`] | the transaction service's requests and answers |
-//! | [`receipt`] | the receipt workers' operator answers |
+//! | [`receipt`] | the receipt workers' answers: a buyer's receipt status, operators' counts |
 //! | [`events`] | what travels on Kafka and on Redis pub/sub |
 //! | [`socket`] | what a browser and the notification service say over the live socket |
 //! | [`kafka_topics`], [`redis_channels`], [`socket_topics`] | the three kinds of names, never mixed |

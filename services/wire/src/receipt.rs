@@ -1,7 +1,8 @@
-//! The receipt workers' operator endpoints.
+//! The receipt workers' endpoints: a buyer's receipt status, and what operators read.
 //!
 //! | method and path | answer |
 //! | --- | --- |
+//! | `GET /v1/receipts/{purchase_id}` (for the signed-in buyer) | [`ReceiptStatus`] |
 //! | `GET /v1/stats` | [`WorkerStats`] |
 //! | `GET /v1/set-aside` | [`SetAsideRecords`] |
 
@@ -42,4 +43,44 @@ pub struct SetAsideRecord {
 pub struct SetAsideRecords {
     /// The records.
     pub records: Vec<SetAsideRecord>,
+}
+
+/// Where one purchase's receipt is, as its buyer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Not emailed yet: the purchase waits in the outbox or in Kafka.
+    Queued,
+    /// Emailed.
+    Emailed {
+        /// The address, masked as [`mask_email`] does.
+        to: String,
+        /// When it was handed to the mail server, Unix milliseconds.
+        at: i64,
+    },
+}
+
+/// "a…@example.com" for "alice@example.com": enough for the buyer to recognise the address,
+/// not enough for someone reading over their shoulder.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => match local.chars().next() {
+            Some(first) => format!("{first}…@{domain}"),
+            None => format!("…@{domain}"),
+        },
+        None => "…".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_address_keeps_the_first_letter_and_the_domain() {
+        assert_eq!(mask_email("alice@example.com"), "a…@example.com");
+        assert_eq!(mask_email("émile@exemple.fr"), "é…@exemple.fr");
+        assert_eq!(mask_email("@example.com"), "…@example.com");
+        assert_eq!(mask_email("no-at-sign"), "…");
+    }
 }

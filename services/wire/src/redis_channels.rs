@@ -13,7 +13,8 @@ pub fn item(item_id: &ItemId) -> String {
     format!("item:{item_id}")
 }
 
-/// One user's own events: their purchases and sales changed, a session ended.
+/// One user's own events: their purchases and sales changed, a receipt was emailed, a
+/// session ended.
 pub fn user(user_id: &UserId) -> String {
     format!("user:{user_id}")
 }

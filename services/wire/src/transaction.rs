@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | `POST /v1/purchases` | header [`IDEMPOTENCY_KEY_HEADER`], [`PurchaseRequest`] | 201 [`PurchaseView`]; 409 not enough stock; the same key and body again give the first answer |
 //! | `GET /v1/purchases` | query [`HistoryParams`] | [`PurchaseHistory`] |
+//! | `GET /v1/purchases/{purchase_id}` | | [`PurchaseView`]; 404 unless the signed-in user bought it |
 //! | `GET /v1/sales` | | [`SalesReport`] |
 //! | `GET /v1/outbox` | | [`OutboxBacklog`] |
 

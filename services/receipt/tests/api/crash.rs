@@ -39,6 +39,8 @@ fn start_worker(infra: &Infra, smtp_url: &str, database: &str, topic: &str, grou
         .env("SMTP_URL", smtp_url)
         .env("PURCHASES_TOPIC", topic)
         .env("RECEIPT_GROUP", group)
+        .env("REDIS_URL", &infra.redis_url)
+        .env("INTERNAL_AUTH_SECRET", testkit::IDENTITY_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,13 +1,15 @@
 //! Receipt workers against the real Kafka broker, MongoDB and SMTP server; the test reads
 //! the mailbox back.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use common::identity::{IDENTITY_HEADER, Identity};
 use common::infra::mongo::MongoSettings;
 use receipt_service::Config;
-use serde_json::Value;
+use serde_json::{Value, json};
 use testkit::{Email, Infra, Mailbox, TestService, produce, unique_name};
-use wire::events::PurchaseEvent;
+use wire::events::{LiveEvent, PurchaseEvent};
+use wire::receipt::mask_email;
 use wire::transaction::PurchaseLine;
 
 struct Setup {
@@ -173,6 +175,90 @@ async fn a_purchase_gets_one_receipt_listing_its_lines_and_total_even_when_deliv
         "names are escaped in HTML: {}",
         body.html
     );
+}
+
+/// A Redis connection subscribed to `channel`: what the worker publishes there, as it
+/// happens.
+async fn follow_channel(infra: &Infra, channel: &str) -> fred::prelude::Client {
+    use fred::prelude::{ClientLike, PubsubInterface};
+    let redis = common::infra::redis::connect(&infra.redis_url).expect("a Redis URL");
+    redis.wait_for_connect().await.expect("Redis");
+    redis.subscribe(channel).await.expect("subscribe");
+    redis
+}
+
+#[tokio::test]
+async fn the_buyer_reads_queued_then_emailed_with_a_masked_address_and_hears_it_live() {
+    use fred::prelude::EventInterface;
+    let setup = Setup::new();
+    let worker = setup.worker().await;
+    let mailbox = Mailbox::default();
+    let to = address();
+    let mut event = purchase(&to);
+    let buyer = Identity {
+        user_id: event.transaction_id.as_str().parse().expect("an id"),
+        display_name: "Rae".into(),
+        email: to.clone(),
+    };
+    event.buyer_id = buyer.user_id.clone();
+    let someone_else = Identity {
+        user_id: "f".repeat(24).parse().expect("an id"),
+        ..buyer.clone()
+    };
+    let status_path = format!("/v1/receipts/{}", event.transaction_id);
+    let status_for = |who: &Identity| {
+        let token = testkit::identity_key().sign(who, SystemTime::now());
+        testkit::answers::send(worker.get(&status_path).header(IDENTITY_HEADER, token))
+    };
+
+    let (status, answer) = status_for(&buyer).await;
+    assert_eq!((status, answer), (200, json!({ "state": "queued" })));
+
+    let subscriber =
+        follow_channel(&setup.infra, &wire::redis_channels::user(&buyer.user_id)).await;
+    let mut heard = subscriber.message_rx();
+    setup.publish(&event).await;
+    mailbox.wait_for(&to, 1, Duration::from_secs(60)).await;
+
+    let message = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("the event in time")
+        .expect("a message");
+    let live: LiveEvent =
+        serde_json::from_str(&message.value.as_string().expect("text")).expect("a live event");
+    let LiveEvent::ReceiptSent {
+        transaction_id,
+        to: masked,
+        at,
+    } = live
+    else {
+        panic!("not a receipt event: {live:?}");
+    };
+    assert_eq!(transaction_id, event.transaction_id);
+    assert_eq!(masked, mask_email(&to));
+    assert!(masked.starts_with("b…@example.com"), "{masked}");
+
+    let (status, answer) = status_for(&buyer).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({ "state": "emailed", "to": masked, "at": at }),
+        "the stored time is the one announced"
+    );
+    // Someone else asking about the purchase learns nothing.
+    let (status, answer) = status_for(&someone_else).await;
+    assert_eq!((status, answer), (200, json!({ "state": "queued" })));
+    // Nobody unsigned, and no id that is not one.
+    let (status, _) = testkit::answers::send(worker.get(&status_path)).await;
+    assert_eq!(status, 401);
+    let token = testkit::identity_key().sign(&buyer, SystemTime::now());
+    let (status, answer) = testkit::answers::send(
+        worker
+            .get("/v1/receipts/..%2Fstats")
+            .header(IDENTITY_HEADER, token),
+    )
+    .await;
+    testkit::answers::assert_invalid(status, &answer, "purchase_id");
 }
 
 /// Both deliveries already wait when the worker starts, so they arrive in one batch, whose

@@ -330,6 +330,40 @@ async fn buyers_see_only_their_purchases_and_sellers_only_their_sales() {
 }
 
 #[tokio::test]
+async fn a_purchase_is_shown_to_its_buyer_alone_and_anyone_else_hears_it_does_not_exist() {
+    let app = spawn_app().await;
+    let (sal, cy, di) = (person("Sal"), person("Cy"), person("Di"));
+    let item = app.list(&sal, "Teapot", 2_400, 5).await;
+    let (status, bought) = app
+        .buy(
+            &cy,
+            &unique_name("k"),
+            json!([{ "item_id": item, "quantity": 2 }]),
+        )
+        .await;
+    assert_eq!(status, 201, "{bought}");
+    let id = bought["id"].as_str().expect("id");
+
+    let (status, shown) = app.get(&format!("/v1/purchases/{id}"), &cy).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown, bought, "the same purchase as the answer to buying");
+
+    // Someone else's purchase and one that never was read alike.
+    let (status, body) = app.get(&format!("/v1/purchases/{id}"), &di).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"], "you have no purchase with this id");
+    let (status, _) = app.get("/v1/purchases/0123456789abcdef01234567", &cy).await;
+    assert_eq!(status, 404);
+    // Not an id at all: the field is named.
+    let (status, body) = app.get("/v1/purchases/..%2Fsales", &cy).await;
+    assert_invalid(status, &body, "purchase_id");
+    // Without a signed identity, nobody's purchase is shown.
+    let (status, _) =
+        testkit::answers::send(app.transactions.get(&format!("/v1/purchases/{id}"))).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
 async fn purchases_made_while_kafka_is_down_are_delivered_and_each_gets_one_receipt_when_it_returns()
  {
     let mut kafka = KafkaBroker::start().await;
