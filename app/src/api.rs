@@ -5,7 +5,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use wire::inventory::{CatalogPage, ItemView};
-use wire::transaction::{PurchaseView, SalesReport};
+use wire::receipt::ReceiptStatus;
+use wire::transaction::{PurchaseHistory, PurchaseView, SalesReport};
 use wire::user::UserView;
 
 use crate::error::AppError;
@@ -263,7 +264,7 @@ pub async fn buy(lines: String, key: String) -> Result<PurchaseView, AppError> {
         .transactions
         .purchase(&call_context(), &identity_of(&buyer), &key, &purchase)
         .await?;
-    leptos_axum::redirect("/purchases");
+    leptos_axum::redirect(&format!("/purchases/{}", purchase.id));
     Ok(purchase)
 }
 
@@ -286,16 +287,62 @@ fn order_lines(json: &str) -> Result<Vec<wire::transaction::OrderLine>, AppError
     Ok(lines)
 }
 
-/// The signed-in buyer's purchases, newest first.
+/// One page of the signed-in buyer's purchases, newest first; `page` from 1.
 #[server]
-pub async fn my_purchases() -> Result<Vec<PurchaseView>, AppError> {
+pub async fn my_purchases(page: u64) -> Result<PurchaseHistory, AppError> {
     let backends = backends()?;
     let buyer = require_user(&backends, "Please log in first.").await?;
-    let history = backends
+    let params = wire::transaction::HistoryParams {
+        page: Some(page.max(1).to_string()),
+    };
+    Ok(backends
         .transactions
-        .history(&call_context(), &identity_of(&buyer), &Default::default())
-        .await?;
-    Ok(history.purchases)
+        .history(&call_context(), &identity_of(&buyer), &params)
+        .await?)
+}
+
+/// One purchase as its buyer sees it after buying: what was bought and where the receipt is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAndReceipt {
+    /// The purchase.
+    pub purchase: PurchaseView,
+    /// `None` when the receipt workers could not be asked just now.
+    pub receipt: Option<ReceiptStatus>,
+}
+
+/// One of the signed-in buyer's purchases, or `None` (and a 404 status) when they made no
+/// such purchase: someone else's reads the same as one that never was.
+#[server]
+pub async fn order_details(purchase_id: String) -> Result<Option<OrderAndReceipt>, AppError> {
+    let backends = backends()?;
+    let buyer = require_user(&backends, "Please log in to see your purchase.").await?;
+    let Ok(purchase_id) = wire::PurchaseId::parse(&purchase_id) else {
+        ssr::answer_not_found();
+        return Ok(None);
+    };
+    let (context, buyer) = (call_context(), identity_of(&buyer));
+    let Some(purchase) = backends
+        .transactions
+        .purchase_of(&context, &buyer, &purchase_id)
+        .await?
+    else {
+        ssr::answer_not_found();
+        return Ok(None);
+    };
+    // The purchase stands on its own: a receipt service that is away leaves only the status
+    // unknown.
+    let receipt = match backends
+        .receipts
+        .status(&context, &buyer, &purchase_id)
+        .await
+    {
+        Ok(status) => Some(status),
+        Err(err) => {
+            tracing::warn!(%err, "could not ask the receipt workers for a receipt's status");
+            None
+        }
+    };
+    Ok(Some(OrderAndReceipt { purchase, receipt }))
 }
 
 /// What the signed-in seller sold.

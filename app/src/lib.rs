@@ -73,7 +73,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("seller") view=pages::seller::SellerPage ssr=SsrMode::Async />
                         <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async />
                         <Route path=path!("cart") view=pages::shopping::CartPage ssr=SsrMode::Async />
-                        <Route path=path!("purchases") view=pages::shopping::PurchasesPage ssr=SsrMode::Async />
+                        <Route path=path!("purchases") view=pages::orders::PurchasesPage ssr=SsrMode::Async />
+                        <Route path=path!("purchases/:id") view=pages::orders::OrderPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <footer class="site-footer">

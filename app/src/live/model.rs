@@ -39,6 +39,8 @@ pub struct Live {
     pub purchases_changed: RwSignal<u64>,
     /// Bumped when someone bought the signed-in seller's items.
     pub sales_changed: RwSignal<u64>,
+    /// Bumped when one of the signed-in buyer's receipts was emailed.
+    pub receipt_sent: RwSignal<u64>,
     pub items: RwSignal<HashMap<String, ItemNumbers>>,
     /// Whether the socket is open right now.
     pub connected: RwSignal<bool>,
@@ -52,6 +54,7 @@ impl Live {
             resynced: RwSignal::new(0),
             purchases_changed: RwSignal::new(0),
             sales_changed: RwSignal::new(0),
+            receipt_sent: RwSignal::new(0),
             items: RwSignal::new(HashMap::new()),
             connected: RwSignal::new(false),
             next_banner: StoredValue::new(0),
@@ -142,6 +145,7 @@ impl Live {
             }),
             LiveEvent::PurchasesChanged { .. } => self.purchases_changed.update(|n| *n += 1),
             LiveEvent::SalesChanged { .. } => self.sales_changed.update(|n| *n += 1),
+            LiveEvent::ReceiptSent { .. } => self.receipt_sent.update(|n| *n += 1),
             LiveEvent::SignedOut => {}
         }
     }

@@ -5,7 +5,7 @@ use wire::inventory::CatalogPage;
 use wire::inventory::ItemView;
 
 use super::shopping::AddToCart;
-use super::{ErrorMessage, encode_query, image_of, money, stock_text};
+use super::{ErrorMessage, Pager, encode_query, image_of, money, page_number, stock_text};
 use crate::api;
 
 /// `/`: every item of every seller, newest first, with title search and pages. Rendered
@@ -13,14 +13,7 @@ use crate::api;
 #[component]
 pub fn CatalogPage() -> impl IntoView {
     let query = use_query_map();
-    let page = move || {
-        query
-            .read()
-            .get("page")
-            .and_then(|p| p.trim().parse::<u64>().ok())
-            .unwrap_or(1)
-            .clamp(1, 10_000)
-    };
+    let page = move || page_number(query.read().get("page"));
     let search = move || query.read().get("q").unwrap_or_default();
     let catalog = Resource::new(
         move || (page(), search()),
@@ -77,13 +70,9 @@ fn CatalogResults(page: CatalogPage) -> impl IntoView {
         <ul class="item-grid">
             {page.items.into_iter().map(|item| view! { <li><ItemCard item /></li> }).collect_view()}
         </ul>
-        <nav class="pager" aria-label="Catalog pages">
-            {(page.page > 1).then(|| view! { <a href=link(page.page - 1) rel="prev">"Previous page"</a> })}
-            <span>{format!("Page {} of {pages}", page.page)}</span>
-            {(page.page < pages).then(|| view! { <a href=link(page.page + 1) rel="next">"Next page"</a> })}
-        </nav>
+        <Pager page=page.page pages link label="Catalog pages" />
     }
-        .into_any()
+    .into_any()
 }
 
 #[component]

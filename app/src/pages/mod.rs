@@ -3,6 +3,7 @@
 pub mod account;
 pub mod catalog;
 pub mod item;
+pub mod orders;
 pub mod seller;
 pub mod shopping;
 pub mod status;
@@ -92,7 +93,6 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
     }
 }
 
-/// Percent-encodes a query value.
 /// A fresh random key for one filled-in form (a purchase's idempotency key, an item's
 /// request id), made where the form is rendered: no round trip, and nothing for an async
 /// server render to wait for.
@@ -110,6 +110,7 @@ pub fn fresh_form_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Percent-encodes a query value.
 pub fn encode_query(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
@@ -140,6 +141,89 @@ pub fn stock_text(stock: i64) -> String {
     }
 }
 
+/// The page asked for in `?page=`: from 1 to 10,000, the first when absent or not a number.
+pub fn page_number(raw: Option<String>) -> u64 {
+    raw.and_then(|p| p.trim().parse::<u64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 10_000)
+}
+
+/// "Previous page · Page 2 of 5 · Next page": plain links, so paging works without
+/// JavaScript. Nothing when everything fits on one page.
+#[component]
+pub fn Pager(
+    page: u64,
+    pages: u64,
+    /// The address of page `n`.
+    link: impl Fn(u64) -> String + 'static,
+    /// Names the list being paged, for screen readers: "Catalog pages".
+    label: &'static str,
+    #[prop(default = "Previous page")] previous: &'static str,
+    #[prop(default = "Next page")] next: &'static str,
+) -> impl IntoView {
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pager" aria-label=label>
+                {(page > 1).then(|| view! { <a href=link(page - 1) rel="prev">{previous}</a> })}
+                <span>{format!("Page {page} of {pages}")}</span>
+                {(page < pages).then(|| view! { <a href=link(page + 1) rel="next">{next}</a> })}
+            </nav>
+        }
+    })
+}
+
+/// "4 Dec 2026, 14:03 UTC" for Unix milliseconds. Always UTC, so the server's HTML and the
+/// hydrated page agree; written here rather than pulling a date library into the browser's
+/// bundle for one format.
+pub fn date_time(at_ms: i64) -> String {
+    let (date, time) = date_and_time(at_ms);
+    format!("{date}, {time} UTC")
+}
+
+/// "14:03 UTC" for Unix milliseconds.
+pub fn time_of_day(at_ms: i64) -> String {
+    format!("{} UTC", date_and_time(at_ms).1)
+}
+
+fn date_and_time(at_ms: i64) -> (String, String) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let seconds = at_ms.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let month = MONTHS[(month as usize).saturating_sub(1).min(11)];
+    (
+        format!("{day} {month} {year}"),
+        format!(
+            "{:02}:{:02}",
+            second_of_day / 3600,
+            second_of_day % 3600 / 60
+        ),
+    )
+}
+
+/// (year, month 1–12, day 1–31) of a day counted from 1970-01-01: Howard Hinnant's
+/// `civil_from_days`, exact for the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// "$12.50" for 1250 cents.
 pub fn money(cents: i64) -> String {
     format!("${}", wire::money::format_cents(cents))
 }
@@ -147,6 +231,27 @@ pub fn money(cents: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_as_a_date_and_a_clock_in_utc() {
+        assert_eq!(date_time(0), "1 Jan 1970, 00:00 UTC");
+        // 2026-12-04T14:03:59.999Z
+        assert_eq!(date_time(1_796_393_039_999), "4 Dec 2026, 14:03 UTC");
+        assert_eq!(time_of_day(1_796_393_039_999), "14:03 UTC");
+        // Leap days, century rules and the day before the epoch.
+        assert_eq!(date_time(951_782_400_000), "29 Feb 2000, 00:00 UTC");
+        assert_eq!(date_time(4_107_542_400_000), "1 Mar 2100, 00:00 UTC");
+        assert_eq!(date_time(-1), "31 Dec 1969, 23:59 UTC");
+    }
+
+    #[test]
+    fn a_page_number_is_a_whole_number_from_one() {
+        assert_eq!(page_number(None), 1);
+        assert_eq!(page_number(Some(" 3 ".into())), 3);
+        assert_eq!(page_number(Some("0".into())), 1);
+        assert_eq!(page_number(Some("two".into())), 1);
+        assert_eq!(page_number(Some("99999999".into())), 10_000);
+    }
 
     #[test]
     fn query_values_are_encoded() {

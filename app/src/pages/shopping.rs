@@ -1,14 +1,11 @@
-//! Buying: "Add to cart", "Buy now", the cart page and the purchase history.
+//! Buying: "Add to cart", "Buy now" and the cart page. What was bought is in `orders`.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use wire::money::format_cents;
-use wire::transaction::PurchaseView;
 
-use super::{ErrorMessage, FormError, money};
-use crate::api;
+use super::{FormError, money};
 use crate::store::Store;
 
 /// A fresh idempotency key for one purchase form; a new one after each purchase.
@@ -161,85 +158,6 @@ fn CartRow(line: crate::store::CartLine) -> impl IntoView {
             >
                 "Remove"
             </button>
-        </li>
-    }
-}
-
-/// `/purchases`: the signed-in buyer's purchases, newest first.
-#[component]
-pub fn PurchasesPage() -> impl IntoView {
-    let store = Store::get();
-    // Read again after buying here, after a purchase in another tab or browser (the user's
-    // live topic), and after the live socket (re)connects.
-    let purchases = Resource::new(
-        move || {
-            (
-                store.buy.version().get(),
-                store.live.purchases_changed.get(),
-                store.live.resynced.get(),
-            )
-        },
-        |_| api::my_purchases(),
-    );
-    view! {
-        <Title text="Your purchases · Marketplace" />
-        <h1>"Your purchases"</h1>
-        <Transition fallback=|| view! { <p>"Loading your purchases…"</p> }>
-            {move || Suspend::new(async move {
-                match purchases.await {
-                    Ok(list) if list.is_empty() => {
-                        view! { <p class="empty">"No purchases yet. " <A href="/">"Browse the catalog"</A></p> }
-                            .into_any()
-                    }
-                    Ok(list) => {
-                        view! {
-                            <ul class="purchases">
-                                {list.into_iter().map(|p| view! { <Purchase purchase=p /> }).collect_view()}
-                            </ul>
-                        }
-                            .into_any()
-                    }
-                    Err(err) => {
-                        view! {
-                            <ErrorMessage error=err>
-                                " " <A href="/login">"Log in"</A>
-                            </ErrorMessage>
-                        }
-                        .into_any()
-                    }
-                }
-            })}
-        </Transition>
-    }
-}
-
-#[component]
-fn Purchase(purchase: PurchaseView) -> impl IntoView {
-    let id = purchase.id.as_str();
-    let order = id[id.len().saturating_sub(8)..].to_uppercase();
-    view! {
-        <li class="purchase" data-purchase=purchase.id.to_string()>
-            <h2>{format!("Order {order}")}</h2>
-            <ul>
-                {purchase
-                    .lines
-                    .into_iter()
-                    .map(|l| {
-                        view! {
-                            <li>
-                                {format!(
-                                    "{} × {} from {} — ${}",
-                                    l.quantity,
-                                    l.title,
-                                    l.seller_name,
-                                    format_cents(l.line_total_cents),
-                                )}
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-            <p class="total">"Total: " <strong>{money(purchase.total_cents)}</strong></p>
         </li>
     }
 }

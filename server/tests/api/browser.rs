@@ -325,3 +325,72 @@ async fn a_seller_takes_an_item_off_sale_and_back_while_its_buyers_keep_it_in_th
     })
     .await;
 }
+
+#[tokio::test]
+async fn without_javascript_buy_now_lands_on_the_purchase_page_that_only_its_buyer_can_open() {
+    let stack = spawn_stack().await;
+    let (seller_email, seller) = register(&stack, "Sven").await;
+    let item = stack.list_item(&seller, "Copper kettle", 5_900, 3).await;
+    let (buyer_email, _) = register(&stack, "Britt").await;
+    let base = stack.gateway.url("");
+
+    let order_path = with_browser_without_javascript(|browser| {
+        let (base, item, buyer_email) = (base.clone(), item.clone(), buyer_email.clone());
+        async move {
+            log_in_with_a_plain_form(&browser, &base, &buyer_email).await;
+            browser
+                .goto(&format!("{base}/items?itemId={item}"))
+                .await
+                .expect("open the item");
+            click_button(&browser, "Buy now").await;
+            let order = wait_for_text(&browser, ".order", Duration::from_secs(20), |t| {
+                t.contains("Thank you for your purchase")
+            })
+            .await;
+            assert!(
+                order.contains("1 × Copper kettle from Sven")
+                    && order.contains("Total: $59.00")
+                    && order.contains("Receipt "),
+                "{order}"
+            );
+            browser.current_url().await.expect("url").path().to_owned()
+        }
+    })
+    .await;
+    assert!(order_path.starts_with("/purchases/"), "{order_path}");
+
+    // Over plain HTTP: the buyer's session sees it, the seller's gets 404, and so does an id
+    // that is not one; nobody signed in is asked to log in.
+    let page = |cookie: Option<String>, path: String| {
+        let mut request = stack.gateway.http.get(stack.gateway.url(&path));
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        async move {
+            let response = request.send().await.expect("GET a purchase's page");
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+    };
+    let (buyer_cookie, seller_cookie) = (
+        stack.sign_in(&buyer_email).await,
+        stack.sign_in(&seller_email).await,
+    );
+    let (status, html) = page(Some(buyer_cookie.clone()), order_path.clone()).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Thank you for your purchase"), "{html}");
+    let (status, html) = page(Some(seller_cookie), order_path.clone()).await;
+    assert_eq!(status, 404);
+    assert!(
+        html.contains("No such purchase") && !html.contains("Copper kettle"),
+        "{html}"
+    );
+    let (status, _) = page(Some(buyer_cookie), "/purchases/not-an-id".to_owned()).await;
+    assert_eq!(status, 404);
+    let (status, html) = page(None, order_path).await;
+    assert_eq!(status, 401);
+    assert!(
+        html.contains("Please log in to see your purchase."),
+        "{html}"
+    );
+}

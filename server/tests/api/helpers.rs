@@ -18,6 +18,8 @@ pub struct Stack {
     pub inventory_link: std::sync::Arc<testkit::TcpProxy>,
     /// Between every service and the main Redis (sessions, presence, pub/sub), to cut.
     pub redis_link: std::sync::Arc<testkit::TcpProxy>,
+    /// Between the receipt worker and the mail server, to hold receipts back.
+    pub smtp_link: std::sync::Arc<testkit::TcpProxy>,
     /// The gateway's own origin, which the notification service allows.
     pub origin: String,
     /// Where the gateway believes it is reached (`PUBLIC_URL`): the origin its forms must
@@ -297,9 +299,13 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
         inventory_url: inventory_link.url("http"),
         ..transaction_service::Config::for_tests(&infra)
     });
+    let smtp_link = testkit::TcpProxy::start(&infra.smtp_addr()).await;
     let receipt = receipt_service::build(receipt_service::Config {
         mongo: mongo.clone(),
         purchases_topic: topic.clone(),
+        smtp: common::infra::smtp::SmtpSettings {
+            url: smtp_link.url("smtp").into(),
+        },
         ..receipt_service::Config::for_tests(&infra)
     });
     // The gateway's address is chosen first: it is the Origin the notification service allows.
@@ -345,6 +351,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
         live_link,
         inventory_link,
         redis_link,
+        smtp_link,
         origin,
         public_url,
         key: identity_key(),

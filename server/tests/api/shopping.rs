@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use fantoccini::Locator;
 use testkit::browser::{click, click_button, wait_for_hydration, wait_for_text, with_browser};
 use testkit::{Mailbox, unique_name};
 
@@ -24,6 +25,7 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
     stack.list_item(&seller, &mug, 1_250, 5).await;
 
     let (receipt_to, lamp_title) = (buyer_email.clone(), lamp.clone());
+    let smtp_link = stack.smtp_link.clone();
     with_browser(|browser| async move {
         log_in(&browser, &base, &buyer_email).await;
         browser
@@ -81,28 +83,82 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
             t.contains("$65.00")
         })
         .await;
+        // The mail server is out of reach for a moment, so the receipt waits.
+        smtp_link.cut();
         click_button(&browser, "Checkout").await;
 
-        let purchases = wait_for_text(&browser, ".purchases", Duration::from_secs(20), |t| {
-            t.contains(&lamp)
+        // The checkout lands on the purchase's own page, which says thank you and where the
+        // receipt is; the status turns to "emailed" in place once the mail has gone.
+        let order = wait_for_text(&browser, ".order", Duration::from_secs(20), |t| {
+            t.contains("Thank you for your purchase")
         })
         .await;
         assert!(
-            purchases.contains(&format!("2 × {mug}")) && purchases.contains("$65.00"),
-            "{purchases}"
+            order.contains(&format!("2 × {mug}"))
+                && order.contains(&lamp)
+                && order.contains("Total: $65.00")
+                && order.contains(" UTC"),
+            "{order}"
         );
+        let order_path = browser.current_url().await.expect("url").path().to_owned();
+        let purchase_id = order_path
+            .strip_prefix("/purchases/")
+            .unwrap_or_else(|| panic!("not a purchase's page: {order_path}"))
+            .to_owned();
+        assert_eq!(purchase_id.len(), 24, "{order_path}");
         assert!(
-            browser
-                .current_url()
-                .await
-                .expect("url")
-                .path()
-                .ends_with("/purchases")
+            order.contains("Receipt queued: it will be emailed to you in a moment."),
+            "{order}"
+        );
+        // A mark on this document: gone if the page were reloaded.
+        browser
+            .execute("window.stillTheSamePage = true;", vec![])
+            .await
+            .expect("mark the page");
+        smtp_link.restore().await;
+        let masked = format!("{}…@example.com", &buyer_email[..1]);
+        let status = wait_for_text(&browser, ".receipt-status", Duration::from_secs(60), |t| {
+            t.starts_with("Receipt emailed")
+        })
+        .await;
+        assert!(
+            status.starts_with(&format!("Receipt emailed to {masked} at ")),
+            "{status}"
+        );
+        assert_eq!(
+            Mailbox::default().to(&buyer_email).await.len(),
+            1,
+            "the page says emailed once the mail server has it"
+        );
+        let same_page = browser
+            .execute("return window.stillTheSamePage === true;", vec![])
+            .await
+            .expect("read the mark");
+        assert_eq!(
+            same_page,
+            serde_json::json!(true),
+            "changed without a reload"
         );
         wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
             t == "(0)"
         })
         .await;
+        // The history lists it, dated, with a link to the same page.
+        browser
+            .goto(&format!("{base}/purchases"))
+            .await
+            .expect("open /purchases");
+        let purchases = wait_for_text(&browser, ".purchases", Duration::from_secs(20), |t| {
+            t.contains(&lamp)
+        })
+        .await;
+        assert!(purchases.contains(" UTC"), "{purchases}");
+        browser
+            .find(Locator::Css(&format!(
+                r#".purchases a[href="{order_path}"]"#
+            )))
+            .await
+            .expect("a link to the purchase's page");
         // The checkout emptied the cart in the other tab too, without a reload.
         let this_tab = browser.window().await.expect("this tab");
         browser

@@ -11,29 +11,29 @@ use serde_json::json;
 use tokio::process::Command;
 
 /// Runs `test` with a fresh browser and closes the session and the driver afterwards, also
-/// when the test panics, so no Chromium outlives its test.
-pub async fn with_browser<F, Fut>(test: F)
+/// when the test panics, so no Chromium outlives its test. Returns what `test` returns.
+pub async fn with_browser<F, Fut, T>(test: F) -> T
 where
     F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = T>,
 {
-    run_browser(true, test).await;
+    run_browser(true, test).await
 }
 
 /// Like [`with_browser`], with JavaScript switched off in the browser: what a page shows
 /// then is only what the server's HTML holds, and forms are plain posts.
-pub async fn with_browser_without_javascript<F, Fut>(test: F)
+pub async fn with_browser_without_javascript<F, Fut, T>(test: F) -> T
 where
     F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = T>,
 {
-    run_browser(false, test).await;
+    run_browser(false, test).await
 }
 
-async fn run_browser<F, Fut>(javascript: bool, test: F)
+async fn run_browser<F, Fut, T>(javascript: bool, test: F) -> T
 where
     F: FnOnce(Client) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = T>,
 {
     let port = crate::free_port();
     let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -96,13 +96,12 @@ where
     let _ = client.close().await;
     let _ = driver.kill().await;
     let _ = std::fs::remove_dir_all(&profile);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let value = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     assert!(
         violations.is_empty(),
         "the page broke its Content-Security-Policy: {violations:#?}"
     );
+    value
 }
 
 /// Console messages about the Content-Security-Policy since the session began (Chromium
