@@ -345,13 +345,16 @@ pub async fn order_details(purchase_id: String) -> Result<Option<OrderAndReceipt
     Ok(Some(OrderAndReceipt { purchase, receipt }))
 }
 
-/// What the signed-in seller sold.
+/// One page of what the signed-in seller sold, newest first, with the totals; `page` from 1.
 #[server]
-pub async fn my_sales() -> Result<SalesReport, AppError> {
+pub async fn my_sales(page: u64) -> Result<SalesReport, AppError> {
     let backends = backends()?;
     let seller = require_user(&backends, "Please log in first.").await?;
+    let params = wire::transaction::SalesParams {
+        page: Some(page.max(1).to_string()),
+    };
     Ok(backends
         .transactions
-        .sales(&call_context(), &identity_of(&seller))
+        .sales(&call_context(), &identity_of(&seller), &params)
         .await?)
 }

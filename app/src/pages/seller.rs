@@ -2,10 +2,12 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 use wire::inventory::ItemView;
 use wire::money::format_cents;
+use wire::transaction::SalesReport;
 
-use super::{ErrorMessage, Field, FormError, money};
+use super::{ErrorMessage, Field, FormError, Pager, date_time, money, page_number};
 use crate::api::{self, AddItem, SaveItem, SetOnSale};
 use crate::store::Store;
 
@@ -77,15 +79,18 @@ fn Shop() -> impl IntoView {
     }
 }
 
-/// Only this seller's sales, newest first, with totals.
+/// Only this seller's sales, newest first, a page at a time (`/seller?page=N`), with the
+/// totals of all of them.
 #[component]
 fn SalesSection() -> impl IntoView {
     // Read again when someone buys this seller's items (their live topic) and after the live
     // socket (re)connects.
     let live = Store::get().live;
+    let query = use_query_map();
+    let page = move || page_number(query.read().get("page"));
     let sales = Resource::new(
-        move || (live.sales_changed.get(), live.resynced.get()),
-        |_| api::my_sales(),
+        move || (page(), live.sales_changed.get(), live.resynced.get()),
+        |(page, ..)| api::my_sales(page),
     );
     view! {
         <section aria-labelledby="sales">
@@ -93,53 +98,79 @@ fn SalesSection() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading your sales…"</p> }>
                 {move || Suspend::new(async move {
                     match sales.await {
-                        Ok(report) if report.sales.is_empty() => {
-                            view! { <p class="empty">"Nothing sold yet."</p> }.into_any()
-                        }
-                        Ok(report) => {
-                            view! {
-                                <table class="sales">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Item"</th>
-                                            <th scope="col">"Buyer"</th>
-                                            <th scope="col">"Quantity"</th>
-                                            <th scope="col">"Amount"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {report
-                                            .sales
-                                            .into_iter()
-                                            .map(|s| {
-                                                view! {
-                                                    <tr>
-                                                        <td>{s.title}</td>
-                                                        <td>{s.buyer_name}</td>
-                                                        <td>{s.quantity}</td>
-                                                        <td>{money(s.amount_cents)}</td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                    <tfoot>
-                                        <tr>
-                                            <th scope="row" colspan="2">"Total"</th>
-                                            <td>{report.total_quantity}</td>
-                                            <td>{money(report.total_cents)}</td>
-                                        </tr>
-                                    </tfoot>
-                                </table>
-                            }
-                                .into_any()
-                        }
+                        Ok(report) => view! { <SalesTable report /> }.into_any(),
                         Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
     }
+}
+
+#[component]
+fn SalesTable(report: SalesReport) -> impl IntoView {
+    if report.total_lines == 0 {
+        return view! { <p class="empty">"Nothing sold yet."</p> }.into_any();
+    }
+    let (page, pages) = (
+        report.page,
+        report.total_lines.div_ceil(report.per_page.max(1)),
+    );
+    if report.sales.is_empty() {
+        return view! {
+            <p class="empty">
+                {format!("There is no page {page}: your sales fill {pages}. ")}
+                <a href="/seller#sales">"Newest sales"</a>
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <table class="sales">
+            <thead>
+                <tr>
+                    <th scope="col">"Date"</th>
+                    <th scope="col">"Item"</th>
+                    <th scope="col">"Buyer"</th>
+                    <th scope="col">"Quantity"</th>
+                    <th scope="col">"Amount"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {report
+                    .sales
+                    .into_iter()
+                    .map(|s| {
+                        view! {
+                            <tr data-purchase=s.transaction_id.to_string()>
+                                <td>{date_time(s.at)}</td>
+                                <td>{s.title}</td>
+                                <td>{s.buyer_name}</td>
+                                <td>{s.quantity}</td>
+                                <td>{money(s.amount_cents)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+            <tfoot>
+                <tr>
+                    <th scope="row" colspan="3">"Total, all pages"</th>
+                    <td>{report.total_quantity}</td>
+                    <td>{money(report.total_cents)}</td>
+                </tr>
+            </tfoot>
+        </table>
+        <Pager
+            page
+            pages
+            link=|n| format!("/seller?page={n}#sales")
+            label="Sales pages"
+            previous="Newer sales"
+            next="Older sales"
+        />
+    }
+    .into_any()
 }
 
 /// The seed's "box to enter an item".

@@ -319,3 +319,92 @@ async fn while_redis_is_away_no_page_is_kept_and_none_kept_before_comes_back() {
     let (_, html) = until_page(&stack.gateway.base_url, &item_page, |kept, _| kept == "hit").await;
     assert!(html.contains("$17.00"), "{html}");
 }
+
+/// A page as the session in `cookie` gets it; it must answer 200.
+async fn signed_in_page(stack: &Stack, cookie: &str, path: &str) -> String {
+    let response = stack
+        .gateway
+        .http
+        .get(stack.gateway.url(path))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.expect("body")
+}
+
+/// The purchase ids in a history page, in the order shown.
+fn purchases_shown(html: &str) -> Vec<String> {
+    html.split("data-purchase=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn thirty_purchases_fill_two_history_pages_newest_first_with_links_between_them() {
+    let stack = spawn_stack().await;
+    let (seller_email, pia) = crate::helpers::register(&stack, "Pia").await;
+    let item = stack.list_item(&pia, "Pencil", 150, 40).await;
+    let (buyer_email, buyer) = crate::helpers::register(&stack, "Pat").await;
+    let mut bought = Vec::new();
+    for _ in 0..30 {
+        bought.push(stack.buy(&buyer, &item).await);
+    }
+    let newest_first: Vec<String> = bought.into_iter().rev().collect();
+    let (cookie, sellers_cookie) = (
+        stack.sign_in(&buyer_email).await,
+        stack.sign_in(&seller_email).await,
+    );
+    let page = |path: &'static str| signed_in_page(&stack, &cookie, path);
+    let sales_page = |path: &'static str| signed_in_page(&stack, &sellers_cookie, path);
+
+    let first = page("/purchases").await;
+    assert_eq!(purchases_shown(&first), newest_first[..20], "{first}");
+    assert!(
+        first.contains("30 purchases") && first.contains("Page 1 of 2"),
+        "{first}"
+    );
+    assert!(
+        first.contains(r#"<a href="/purchases?page=2" rel="next">Older purchases</a>"#),
+        "{first}"
+    );
+    assert!(!first.contains("Newer purchases"), "{first}");
+
+    let second = page("/purchases?page=2").await;
+    assert_eq!(purchases_shown(&second), newest_first[20..], "{second}");
+    assert!(
+        second.contains(r#"<a href="/purchases?page=1" rel="prev">Newer purchases</a>"#),
+        "{second}"
+    );
+    assert!(!second.contains("Older purchases"), "{second}");
+
+    let past_the_end = page("/purchases?page=3").await;
+    assert!(purchases_shown(&past_the_end).is_empty());
+    assert!(
+        past_the_end.contains("There is no page 3: your purchases fill 2."),
+        "{past_the_end}"
+    );
+
+    // The seller's sales page the same way, with the totals of every page.
+    let first = sales_page("/seller").await;
+    let sales = first
+        .split("<table class=\"sales\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(purchases_shown(sales), newest_first[..20], "{first}");
+    assert!(
+        sales.contains(r#"<a href="/seller?page=2#sales" rel="next">Older sales</a>"#)
+            && sales.contains("Total, all pages")
+            && sales.contains("$45.00"),
+        "{sales}"
+    );
+    let second = sales_page("/seller?page=2").await;
+    let sales = second
+        .split("<table class=\"sales\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(purchases_shown(sales), newest_first[20..], "{second}");
+}

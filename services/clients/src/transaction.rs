@@ -7,7 +7,7 @@ use reqwest::Method;
 use wire::PurchaseId;
 use wire::transaction::{
     HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
-    PurchaseView, SalesReport,
+    PurchaseView, SalesParams, SalesReport,
 };
 
 use crate::transport::{CallContext, CallError, Transport};
@@ -80,13 +80,17 @@ impl TransactionClient {
         Transport::call_optional(request, StatusCode::NOT_FOUND).await
     }
 
-    /// `GET /v1/sales`: what `seller` sold.
+    /// `GET /v1/sales`: one page of what `seller` sold, newest first, and the totals.
     pub async fn sales(
         &self,
         context: &CallContext,
         seller: &Identity,
+        params: &SalesParams,
     ) -> Result<SalesReport, CallError> {
-        Transport::call(self.for_user(Method::GET, &["v1", "sales"], context, seller)).await
+        let request = self
+            .for_user(Method::GET, &["v1", "sales"], context, seller)
+            .query(params);
+        Transport::call(request).await
     }
 
     /// `GET /v1/outbox`: purchases not yet relayed to Kafka.

@@ -11,10 +11,10 @@ use common::input::{Body, FieldError};
 use common::orders;
 use wire::PurchaseId;
 use wire::transaction::PurchaseView;
-use wire::transaction::SalesReport;
 use wire::transaction::{
     HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
 };
+use wire::transaction::{SalesParams, SalesReport};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -85,24 +85,24 @@ async fn purchase(
     Ok((StatusCode::CREATED, Json(purchase)))
 }
 
+/// `page` from a query string: 1 when left out, else a whole number from 1 to 10,000.
+fn page_number(page: Option<&str>) -> Result<u64, FieldError> {
+    match page.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(1),
+        Some(p) => p
+            .parse::<u64>()
+            .ok()
+            .filter(|p| (1..=10_000).contains(p))
+            .ok_or_else(|| FieldError::new("page", "must be a whole number from 1 to 10,000")),
+    }
+}
+
 async fn history(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<PurchaseHistory>, ApiError> {
-    let page = match params
-        .page
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        None => 1,
-        Some(p) => p
-            .parse::<u64>()
-            .ok()
-            .filter(|p| (1..=10_000).contains(p))
-            .ok_or_else(|| FieldError::new("page", "must be a whole number from 1 to 10,000"))?,
-    };
+    let page = page_number(params.page.as_deref())?;
     let (purchases, total) = state
         .transactions
         .history(&buyer.user_id, page, PAGE_SIZE)
@@ -135,8 +135,15 @@ async fn one_purchase(
 async fn sales(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
+    Query(params): Query<SalesParams>,
 ) -> Result<Json<SalesReport>, ApiError> {
-    Ok(Json(state.transactions.sales(&seller.user_id).await?))
+    let page = page_number(params.page.as_deref())?;
+    Ok(Json(
+        state
+            .transactions
+            .sales(&seller.user_id, page, PAGE_SIZE)
+            .await?,
+    ))
 }
 
 async fn outbox(State(state): State<AppState>) -> Result<Json<OutboxBacklog>, ApiError> {
@@ -190,6 +197,9 @@ mod contract {
                 amount_cents: 5_000,
                 at: 1_700_000_000_000,
             }],
+            page: 1,
+            per_page: PAGE_SIZE,
+            total_lines: 1,
             total_quantity: 2,
             total_cents: 5_000,
         };

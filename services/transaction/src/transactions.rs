@@ -89,6 +89,54 @@ impl TransactionDocument {
     }
 }
 
+/// One line a seller sold, as the sales aggregation unwinds it from its purchase.
+#[derive(Debug, Deserialize)]
+struct SaleRow {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    buyer_name: String,
+    created_at: bson::DateTime,
+    lines: PurchaseLine,
+}
+
+impl SaleRow {
+    fn view(self) -> SaleView {
+        SaleView {
+            transaction_id: PurchaseId::from_bytes(self.id.bytes()),
+            item_id: self.lines.item_id,
+            title: self.lines.title,
+            buyer_name: self.buyer_name,
+            quantity: self.lines.quantity,
+            amount_cents: self.lines.line_total_cents,
+            at: self.created_at.timestamp_millis(),
+        }
+    }
+}
+
+/// What the totals aggregation sums; no document at all when nothing was sold.
+#[derive(Debug, Default, Deserialize)]
+struct SalesTotals {
+    /// `$sum: 1` is a 32-bit number, the others whatever the summed fields were.
+    #[serde(deserialize_with = "any_integer")]
+    lines: i64,
+    #[serde(deserialize_with = "any_integer")]
+    quantity: i64,
+    #[serde(deserialize_with = "any_integer")]
+    cents: i64,
+}
+
+/// A BSON int32, int64 or whole double as `i64` (servers differ in what `$sum` answers).
+fn any_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    match Bson::deserialize(deserializer)? {
+        Bson::Int32(n) => Ok(i64::from(n)),
+        Bson::Int64(n) => Ok(n),
+        Bson::Double(n) if n.fract() == 0.0 => Ok(n as i64),
+        other => Err(serde::de::Error::custom(format!(
+            "not a whole number: {other}"
+        ))),
+    }
+}
+
 /// The same order written any way gives the same text.
 pub fn request_hash(lines: &[OrderLine]) -> String {
     lines
@@ -254,37 +302,64 @@ impl Transactions {
             .map(|tx| tx.view()))
     }
 
-    /// Every line this seller sold, newest first (at most the latest 1,000 purchases).
-    pub async fn sales(&self, seller_id: &UserId) -> mongodb::error::Result<SalesReport> {
-        let docs: Vec<TransactionDocument> = self
+    /// One page of the lines this seller sold, newest first, and the totals of all of them;
+    /// both are aggregations here, so a year of sales is never read into memory.
+    pub async fn sales(
+        &self,
+        seller_id: &UserId,
+        page: u64,
+        per_page: u64,
+    ) -> mongodb::error::Result<SalesReport> {
+        let sold_by_seller = doc! {
+            "status": to_bson(&Status::Completed)?,
+            "lines.seller_id": seller_id.as_str(),
+        };
+        // A purchase of several sellers' items is unwound to its lines; only this seller's stay.
+        let unwind = doc! { "$unwind": "$lines" };
+        let this_sellers_lines = doc! { "$match": { "lines.seller_id": seller_id.as_str() } };
+        let page_pipeline = [
+            doc! { "$match": sold_by_seller.clone() },
+            doc! { "$sort": { "created_at": -1, "_id": -1 } },
+            doc! { "$project": { "buyer_name": 1, "created_at": 1, "lines": 1 } },
+            unwind.clone(),
+            this_sellers_lines.clone(),
+            doc! { "$skip": to_bson(&((page.max(1) - 1) * per_page))? },
+            doc! { "$limit": to_bson(&per_page)? },
+        ];
+        let rows: Vec<SaleRow> = self
             .collection
-            .find(doc! { "status": to_bson(&Status::Completed)?, "lines.seller_id": seller_id.as_str() })
-            .sort(doc! { "created_at": -1, "_id": -1 })
-            .limit(1_000)
+            .aggregate(page_pipeline)
+            .with_type::<SaleRow>()
             .await?
             .try_collect()
             .await?;
-        let sales: Vec<SaleView> = docs
-            .iter()
-            .flat_map(|tx| {
-                tx.lines
-                    .iter()
-                    .filter(|l| &l.seller_id == seller_id)
-                    .map(|line| SaleView {
-                        transaction_id: PurchaseId::from_bytes(tx.id.bytes()),
-                        item_id: line.item_id.clone(),
-                        title: line.title.clone(),
-                        buyer_name: tx.buyer_name.clone(),
-                        quantity: line.quantity,
-                        amount_cents: line.line_total_cents,
-                        at: tx.created_at.timestamp_millis(),
-                    })
-            })
-            .collect();
+
+        let totals_pipeline = [
+            doc! { "$match": sold_by_seller },
+            unwind,
+            this_sellers_lines,
+            doc! { "$group": {
+                "_id": null,
+                "lines": { "$sum": 1 },
+                "quantity": { "$sum": "$lines.quantity" },
+                "cents": { "$sum": "$lines.line_total_cents" },
+            } },
+        ];
+        let totals: Option<SalesTotals> = self
+            .collection
+            .aggregate(totals_pipeline)
+            .with_type::<SalesTotals>()
+            .await?
+            .try_next()
+            .await?;
+        let totals = totals.unwrap_or_default();
         Ok(SalesReport {
-            total_quantity: sales.iter().map(|s| s.quantity).sum(),
-            total_cents: sales.iter().map(|s| s.amount_cents).sum(),
-            sales,
+            sales: rows.into_iter().map(SaleRow::view).collect(),
+            page,
+            per_page,
+            total_lines: u64::try_from(totals.lines).unwrap_or_default(),
+            total_quantity: totals.quantity,
+            total_cents: totals.cents,
         })
     }
 

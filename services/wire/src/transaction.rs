@@ -5,7 +5,7 @@
 //! | `POST /v1/purchases` | header [`IDEMPOTENCY_KEY_HEADER`], [`PurchaseRequest`] | 201 [`PurchaseView`]; 409 not enough stock; the same key and body again give the first answer |
 //! | `GET /v1/purchases` | query [`HistoryParams`] | [`PurchaseHistory`] |
 //! | `GET /v1/purchases/{purchase_id}` | | [`PurchaseView`]; 404 unless the signed-in user bought it |
-//! | `GET /v1/sales` | | [`SalesReport`] |
+//! | `GET /v1/sales` | query [`SalesParams`] | [`SalesReport`] |
 //! | `GET /v1/outbox` | | [`OutboxBacklog`] |
 
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,14 @@ pub struct PurchaseHistory {
     pub total: u64,
 }
 
+/// The sales' query string: `page` from 1, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesParams {
+    /// 1 to 10,000; the first page when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
 /// One line a seller sold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleView {
@@ -105,11 +113,17 @@ pub struct SaleView {
     pub at: i64,
 }
 
-/// A seller's sales, newest first, with totals.
+/// One page of a seller's sales, newest first, with the totals of all of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesReport {
-    /// Each line sold.
+    /// The lines sold on this page.
     pub sales: Vec<SaleView>,
+    /// This page, from 1.
+    pub page: u64,
+    /// Lines per page.
+    pub per_page: u64,
+    /// Lines sold on all pages.
+    pub total_lines: u64,
     /// Units sold in all.
     pub total_quantity: i64,
     /// Revenue in all.

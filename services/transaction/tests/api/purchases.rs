@@ -319,6 +319,7 @@ async fn buyers_see_only_their_purchases_and_sellers_only_their_sales() {
         (Some(2), Some(6_000))
     );
     assert_eq!(ada_sales["sales"][0]["buyer_name"], "Cy");
+    assert_eq!(ada_sales["total_lines"], 1);
     let (_, bo_sales) = app.get("/v1/sales", &bo).await;
     assert_eq!(
         (
@@ -361,6 +362,68 @@ async fn a_purchase_is_shown_to_its_buyer_alone_and_anyone_else_hears_it_does_no
     let (status, _) =
         testkit::answers::send(app.transactions.get(&format!("/v1/purchases/{id}"))).await;
     assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_sellers_sales_come_a_page_at_a_time_newest_first_with_totals_of_all_pages() {
+    let app = spawn_app().await;
+    let (sal, other_seller, cy) = (person("Sal"), person("Otto"), person("Cy"));
+    let cup = app.list(&sal, "Cup", 300, 1_000).await;
+    let saucer = app.list(&other_seller, "Saucer", 200, 100).await;
+    let mut bought = Vec::new();
+    for n in 1..=25 {
+        // Every purchase also holds another seller's line, which Sal never sees.
+        let (status, purchase) = app
+            .buy(
+                &cy,
+                &unique_name("k"),
+                json!([{ "item_id": cup, "quantity": n }, { "item_id": saucer, "quantity": 1 }]),
+            )
+            .await;
+        assert_eq!(status, 201, "{purchase}");
+        bought.push(purchase["id"].as_str().expect("id").to_owned());
+    }
+    bought.reverse();
+
+    let (status, first) = app.get("/v1/sales", &sal).await;
+    assert_eq!(status, 200, "{first}");
+    let (_, second) = app.get("/v1/sales?page=2", &sal).await;
+    let shown: Vec<&str> = strings(&first["sales"], "transaction_id")
+        .into_iter()
+        .chain(strings(&second["sales"], "transaction_id"))
+        .collect();
+    assert_eq!(shown, bought, "newest first, each purchase's line once");
+    assert_eq!(strings(&first["sales"], "title").len(), 20);
+    assert!(
+        strings(&second["sales"], "title")
+            .iter()
+            .all(|t| *t == "Cup")
+    );
+    let units: i64 = (1..=25).sum();
+    for page in [&first, &second] {
+        assert_eq!(
+            (
+                page["total_lines"].as_u64(),
+                page["total_quantity"].as_i64(),
+                page["total_cents"].as_i64()
+            ),
+            (Some(25), Some(units), Some(units * 300)),
+            "the totals are of every page: {page}"
+        );
+    }
+    assert_eq!(second["sales"][4]["quantity"], 1, "the oldest comes last");
+
+    let (status, body) = app.get("/v1/sales?page=0", &sal).await;
+    assert_invalid(status, &body, "page");
+    let (_, nothing) = app.get("/v1/sales", &cy).await;
+    assert_eq!(
+        (
+            nothing["total_lines"].as_u64(),
+            nothing["total_cents"].as_i64()
+        ),
+        (Some(0), Some(0)),
+        "{nothing}"
+    );
 }
 
 #[tokio::test]
