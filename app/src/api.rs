@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use wire::inventory::{CatalogPage, ItemView};
 use wire::receipt::ReceiptStatus;
-use wire::transaction::{PurchaseHistory, PurchaseView, SalesReport};
+use wire::transaction::{DailySales, PurchaseHistory, PurchaseView, SalesReport};
 use wire::user::UserView;
 
 use crate::error::AppError;
@@ -343,6 +343,17 @@ pub async fn order_details(purchase_id: String) -> Result<Option<OrderAndReceipt
         }
     };
     Ok(Some(OrderAndReceipt { purchase, receipt }))
+}
+
+/// What the signed-in seller sold on each of the last 30 days (UTC), oldest first.
+#[server]
+pub async fn my_daily_sales() -> Result<DailySales, AppError> {
+    let backends = backends()?;
+    let seller = require_user(&backends, "Please log in first.").await?;
+    Ok(backends
+        .transactions
+        .daily_sales(&call_context(), &identity_of(&seller))
+        .await?)
 }
 
 /// One page of what the signed-in seller sold, newest first, with the totals; `page` from 1.

@@ -173,54 +173,19 @@ pub fn Pager(
 }
 
 /// "4 Dec 2026, 14:03 UTC" for Unix milliseconds. Always UTC, so the server's HTML and the
-/// hydrated page agree; written here rather than pulling a date library into the browser's
-/// bundle for one format.
+/// hydrated page agree.
 pub fn date_time(at_ms: i64) -> String {
-    let (date, time) = date_and_time(at_ms);
-    format!("{date}, {time} UTC")
+    format!(
+        "{}, {}",
+        wire::calendar::short_date(wire::calendar::day_of(at_ms)),
+        time_of_day(at_ms)
+    )
 }
 
 /// "14:03 UTC" for Unix milliseconds.
 pub fn time_of_day(at_ms: i64) -> String {
-    format!("{} UTC", date_and_time(at_ms).1)
-}
-
-fn date_and_time(at_ms: i64) -> (String, String) {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let seconds = at_ms.div_euclid(1000);
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    let month = MONTHS[(month as usize).saturating_sub(1).min(11)];
-    (
-        format!("{day} {month} {year}"),
-        format!(
-            "{:02}:{:02}",
-            second_of_day / 3600,
-            second_of_day % 3600 / 60
-        ),
-    )
-}
-
-/// (year, month 1–12, day 1–31) of a day counted from 1970-01-01: Howard Hinnant's
-/// `civil_from_days`, exact for the proleptic Gregorian calendar.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let minute_of_day = at_ms.rem_euclid(wire::calendar::DAY_MS) / 60_000;
+    format!("{:02}:{:02} UTC", minute_of_day / 60, minute_of_day % 60)
 }
 
 /// "$12.50" for 1250 cents.

@@ -3,9 +3,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use wire::calendar;
 use wire::inventory::ItemView;
 use wire::money::format_cents;
-use wire::transaction::SalesReport;
+use wire::transaction::{DailySales, SalesReport};
 
 use super::{ErrorMessage, Field, FormError, Pager, date_time, money, page_number};
 use crate::api::{self, AddItem, SaveItem, SetOnSale};
@@ -93,6 +94,7 @@ fn SalesSection() -> impl IntoView {
         |(page, ..)| api::my_sales(page),
     );
     view! {
+        <SalesChart />
         <section aria-labelledby="sales">
             <h2 id="sales">"Sales"</h2>
             <Transition fallback=|| view! { <p>"Loading your sales…"</p> }>
@@ -105,6 +107,126 @@ fn SalesSection() -> impl IntoView {
             </Transition>
         </section>
     }
+}
+
+/// Revenue per day over the last 30 days: a bar chart drawn as SVG on the server (no chart
+/// library in the browser's bundle), and the same numbers in a table for anyone who cannot
+/// see the chart. Read again on every sale of this seller's items.
+#[component]
+fn SalesChart() -> impl IntoView {
+    let live = Store::get().live;
+    let daily = Resource::new(
+        move || (live.sales_changed.get(), live.resynced.get()),
+        |_| api::my_daily_sales(),
+    );
+    view! {
+        <section aria-labelledby="sales-by-day">
+            <h2 id="sales-by-day">"Revenue per day, last 30 days"</h2>
+            <Transition fallback=|| view! { <p>"Loading your revenue…"</p> }>
+                {move || Suspend::new(async move {
+                    match daily.await {
+                        Ok(daily) => view! { <DailyChart daily /> }.into_any(),
+                        Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The chart's drawing area, in SVG user units; the page scales it to its width.
+const CHART_WIDTH: i64 = 600;
+const CHART_HEIGHT: i64 = 180;
+const CHART_BASELINE: i64 = 150;
+
+#[component]
+fn DailyChart(daily: DailySales) -> impl IntoView {
+    let days = daily.days;
+    let total: i64 = days.iter().map(|d| d.cents).sum();
+    if total == 0 {
+        return view! { <p class="empty">"No sales in the last 30 days."</p> }.into_any();
+    }
+    let highest = days.iter().map(|d| d.cents).max().unwrap_or(1).max(1);
+    let slot = CHART_WIDTH / (days.len() as i64).max(1);
+    let (first, last) = (
+        days.first().map(|d| d.day).unwrap_or_default(),
+        days.last().map(|d| d.day).unwrap_or_default(),
+    );
+    let bars = days
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.cents > 0)
+        .map(|(n, d)| {
+            // At least 2 units tall, so a small day still shows.
+            let height = (d.cents * (CHART_BASELINE - 20) / highest).max(2);
+            view! {
+                <rect
+                    class="bar"
+                    data-day=calendar::iso_date(d.day)
+                    data-cents=d.cents
+                    x=n as i64 * slot + 2
+                    y=CHART_BASELINE - height
+                    width=slot - 4
+                    height=height
+                />
+            }
+        })
+        .collect_view();
+    let rows = days
+        .iter()
+        .filter(|d| d.cents > 0)
+        .map(|d| {
+            view! {
+                <tr data-day=calendar::iso_date(d.day)>
+                    <td>{calendar::short_date(d.day)}</td>
+                    <td>{d.quantity}</td>
+                    <td>{money(d.cents)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let units: i64 = days.iter().map(|d| d.quantity).sum();
+    let summary = format!(
+        "Bar chart of revenue per day from {} to {}; the highest day made {}. The table below has the numbers.",
+        calendar::short_date(first),
+        calendar::short_date(last),
+        money(highest),
+    );
+    view! {
+        <svg
+            class="sales-chart"
+            viewBox=format!("0 0 {CHART_WIDTH} {CHART_HEIGHT}")
+            role="img"
+            aria-label=summary
+        >
+            <line class="axis" x1="0" y1=CHART_BASELINE x2=CHART_WIDTH y2=CHART_BASELINE />
+            {bars}
+            <text class="label" x="0" y="14">{money(highest)}</text>
+            <text class="label" x="0" y=CHART_HEIGHT - 8>{calendar::short_date(first)}</text>
+            <text class="label" x=CHART_WIDTH y=CHART_HEIGHT - 8 text-anchor="end">
+                {calendar::short_date(last)}
+            </text>
+        </svg>
+        <table class="daily-sales">
+            <caption>"Days with sales (UTC)"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Day"</th>
+                    <th scope="col">"Units"</th>
+                    <th scope="col">"Revenue"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+            <tfoot>
+                <tr>
+                    <th scope="row">"Last 30 days"</th>
+                    <td>{units}</td>
+                    <td>{money(total)}</td>
+                </tr>
+            </tfoot>
+        </table>
+    }
+    .into_any()
 }
 
 #[component]

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use testkit::browser::{
-    click_button, fill, wait_for_hydration, wait_for_text, with_browser,
-    with_browser_without_javascript,
+    assert_same_page, click_button, fill, mark_this_page, wait_for_hydration, wait_for_text,
+    with_browser, with_browser_without_javascript,
 };
 
 use crate::helpers::{register, spawn_stack};
@@ -197,6 +197,16 @@ async fn log_in_with_a_plain_form(browser: &fantoccini::Client, base: &str, emai
     assert!(header.contains("Signed in as"), "{header}");
 }
 
+/// Logs `seller_email` in and opens their shop, hydrated.
+async fn open_own_shop(browser: &fantoccini::Client, base: &str, seller_email: &str) {
+    crate::helpers::log_in(browser, base, seller_email).await;
+    browser
+        .goto(&format!("{base}/seller"))
+        .await
+        .expect("open /seller");
+    wait_for_hydration(browser).await;
+}
+
 #[tokio::test]
 async fn without_javascript_the_header_purchases_and_shop_are_complete_in_the_first_html() {
     let stack = spawn_stack().await;
@@ -303,12 +313,7 @@ async fn a_seller_takes_an_item_off_sale_and_back_while_its_buyers_keep_it_in_th
 
     // With JavaScript: back on sale in place.
     with_browser(|browser| async move {
-        crate::helpers::log_in(&browser, &base, &seller_email).await;
-        browser
-            .goto(&format!("{base}/seller"))
-            .await
-            .expect("open /seller");
-        wait_for_hydration(&browser).await;
+        open_own_shop(&browser, &base, &seller_email).await;
         click_button(&browser, "Put back on sale").await;
         let items = wait_for_text(&browser, ".own-items", Duration::from_secs(15), |t| {
             t.contains("Remove from sale")
@@ -393,4 +398,40 @@ async fn without_javascript_buy_now_lands_on_the_purchase_page_that_only_its_buy
         html.contains("Please log in to see your purchase."),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn the_sellers_chart_and_its_table_take_in_a_sale_without_a_reload() {
+    let stack = spawn_stack().await;
+    let (seller_email, seller) = register(&stack, "Cleo").await;
+    let item = stack.list_item(&seller, "Clay pot", 2_000, 5).await;
+    let buyer = crate::helpers::seller("Dan");
+    stack.buy(&buyer, &item).await;
+    let base = stack.gateway.url("");
+
+    with_browser(|browser| async move {
+        open_own_shop(&browser, &base, &seller_email).await;
+        let table = shown(&browser, "table.daily-sales tfoot").await;
+        assert!(table.contains("$20.00"), "{table}");
+        mark_this_page(&browser).await;
+
+        stack.buy(&buyer, &item).await;
+        wait_for_text(
+            &browser,
+            "table.daily-sales tfoot",
+            Duration::from_secs(15),
+            |t| t.contains("$40.00"),
+        )
+        .await;
+        let bar = browser
+            .find(Locator::Css(".sales-chart .bar"))
+            .await
+            .expect("today's bar");
+        assert_eq!(
+            bar.attr("data-cents").await.expect("attribute").as_deref(),
+            Some("4000")
+        );
+        assert_same_page(&browser).await;
+    })
+    .await;
 }

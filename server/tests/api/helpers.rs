@@ -26,6 +26,8 @@ pub struct Stack {
     /// come from.
     pub public_url: String,
     pub key: common::identity::IdentityKey,
+    /// The database every service of this stack shares.
+    pub mongo: MongoSettings,
 }
 
 impl Stack {
@@ -110,6 +112,24 @@ impl Stack {
             .expect("purchase")
             .id
             .to_string()
+    }
+
+    /// Moves a purchase `days` back in time, straight in the database (no service offers
+    /// that), as if it had been made then.
+    pub async fn backdate_purchase(&self, purchase_id: &str, days: i64) {
+        use mongodb::bson::{DateTime, doc, oid::ObjectId};
+        let client = mongodb::Client::with_uri_str(&self.mongo.uri)
+            .await
+            .expect("MongoDB");
+        let id = ObjectId::parse_str(purchase_id).expect("a purchase id");
+        let then = DateTime::from_millis(DateTime::now().timestamp_millis() - days * 86_400_000);
+        let moved = client
+            .database(&self.mongo.database)
+            .collection::<mongodb::bson::Document>("transactions")
+            .update_one(doc! { "_id": id }, doc! { "$set": { "created_at": then } })
+            .await
+            .expect("update the purchase");
+        assert_eq!(moved.matched_count, 1, "no purchase {purchase_id}");
     }
 
     /// The path of a server function, as the pages' forms post to it.
@@ -355,6 +375,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
         origin,
         public_url,
         key: identity_key(),
+        mongo,
     }
 }
 

@@ -408,3 +408,69 @@ async fn thirty_purchases_fill_two_history_pages_newest_first_with_links_between
         .unwrap_or_default();
     assert_eq!(purchases_shown(sales), newest_first[20..], "{second}");
 }
+
+#[tokio::test]
+async fn the_sellers_chart_has_a_bar_for_each_day_with_sales_and_a_table_of_the_same_sums() {
+    let stack = spawn_stack().await;
+    let (seller_email, sid) = crate::helpers::register(&stack, "Sid").await;
+    let item = stack.list_item(&sid, "Stapler", 1_000, 10).await;
+    let buyer = seller("Bo");
+    let three_days_ago = stack.buy(&buyer, &item).await;
+    let long_ago = stack.buy(&buyer, &item).await;
+    stack.buy(&buyer, &item).await;
+    stack.buy(&buyer, &item).await;
+    stack.backdate_purchase(&three_days_ago, 3).await;
+    stack.backdate_purchase(&long_ago, 40).await;
+
+    let cookie = stack.sign_in(&seller_email).await;
+    let html = signed_in_page(&stack, &cookie, "/seller").await;
+    let chart = html
+        .split("class=\"sales-chart\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</svg>").next())
+        .unwrap_or_else(|| panic!("no chart: {html}"));
+    let today = wire::calendar::day_of(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64,
+    );
+    let bars: Vec<&str> = chart
+        .split("data-day=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(
+        bars,
+        [
+            wire::calendar::iso_date(today - 3),
+            wire::calendar::iso_date(today)
+        ],
+        "one bar per day with sales in the last 30 days: {chart}"
+    );
+    assert!(
+        chart.contains(r#"data-cents="2000""#) && chart.contains(r#"data-cents="1000""#),
+        "{chart}"
+    );
+
+    let table = html
+        .split("<table class=\"daily-sales\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_else(|| panic!("no table: {html}"));
+    for day in [today - 3, today] {
+        assert!(
+            table.contains(&wire::calendar::short_date(day)),
+            "{day}: {table}"
+        );
+    }
+    assert!(
+        table.contains("Last 30 days") && table.contains("$30.00"),
+        "the table's total is the three sales of the last 30 days: {table}"
+    );
+    let sales = html
+        .split("<table class=\"sales\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(sales.contains("$40.00"), "all four sales: {sales}");
+}

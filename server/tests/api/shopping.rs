@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use testkit::browser::{click, click_button, wait_for_hydration, wait_for_text, with_browser};
+use testkit::browser::{
+    assert_same_page, click, click_button, mark_this_page, wait_for_hydration, wait_for_text,
+    with_browser,
+};
 use testkit::{Mailbox, unique_name};
 
 use crate::helpers::{log_in, register, spawn_stack};
@@ -111,10 +114,7 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
             "{order}"
         );
         // A mark on this document: gone if the page were reloaded.
-        browser
-            .execute("window.stillTheSamePage = true;", vec![])
-            .await
-            .expect("mark the page");
+        mark_this_page(&browser).await;
         smtp_link.restore().await;
         let masked = format!("{}…@example.com", &buyer_email[..1]);
         let status = wait_for_text(&browser, ".receipt-status", Duration::from_secs(60), |t| {
@@ -130,15 +130,7 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
             1,
             "the page says emailed once the mail server has it"
         );
-        let same_page = browser
-            .execute("return window.stillTheSamePage === true;", vec![])
-            .await
-            .expect("read the mark");
-        assert_eq!(
-            same_page,
-            serde_json::json!(true),
-            "changed without a reload"
-        );
+        assert_same_page(&browser).await;
         wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {
             t == "(0)"
         })

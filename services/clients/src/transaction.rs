@@ -6,8 +6,8 @@ use http::StatusCode;
 use reqwest::Method;
 use wire::PurchaseId;
 use wire::transaction::{
-    HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
-    PurchaseView, SalesParams, SalesReport,
+    DailySales, HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory,
+    PurchaseRequest, PurchaseView, SalesParams, SalesReport,
 };
 
 use crate::transport::{CallContext, CallError, Transport};
@@ -90,6 +90,16 @@ impl TransactionClient {
         let request = self
             .for_user(Method::GET, &["v1", "sales"], context, seller)
             .query(params);
+        Transport::call(request).await
+    }
+
+    /// `GET /v1/sales/daily`: what `seller` sold on each of the last 30 days.
+    pub async fn daily_sales(
+        &self,
+        context: &CallContext,
+        seller: &Identity,
+    ) -> Result<DailySales, CallError> {
+        let request = self.for_user(Method::GET, &["v1", "sales", "daily"], context, seller);
         Transport::call(request).await
     }
 

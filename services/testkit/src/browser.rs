@@ -198,3 +198,22 @@ pub async fn click(browser: &Client, xpath: &str) {
 pub async fn click_button(browser: &Client, name: &str) {
     click(browser, &format!("//button[normalize-space()='{name}']")).await;
 }
+
+/// Marks the document the browser shows now; [`assert_same_page`] then tells whether a change
+/// came in place or by loading the page again.
+pub async fn mark_this_page(browser: &Client) {
+    browser
+        .execute("window.stillTheSamePage = true;", vec![])
+        .await
+        .expect("mark the page");
+}
+
+/// Fails unless the document marked by [`mark_this_page`] is still the one shown: what
+/// changed did so without a reload.
+pub async fn assert_same_page(browser: &Client) {
+    let same_page = browser
+        .execute("return window.stillTheSamePage === true;", vec![])
+        .await
+        .expect("read the mark");
+    assert_eq!(same_page, json!(true), "the page was loaded again");
+}

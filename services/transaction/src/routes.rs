@@ -10,11 +10,12 @@ use common::identity::SignedIn;
 use common::input::{Body, FieldError};
 use common::orders;
 use wire::PurchaseId;
+use wire::calendar;
 use wire::transaction::PurchaseView;
+use wire::transaction::{DailySales, SalesParams, SalesReport};
 use wire::transaction::{
     HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory, PurchaseRequest,
 };
-use wire::transaction::{SalesParams, SalesReport};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/purchases", post(purchase).get(history))
         .route("/v1/purchases/{purchase_id}", get(one_purchase))
         .route("/v1/sales", get(sales))
+        .route("/v1/sales/daily", get(daily_sales))
         .route("/v1/outbox", get(outbox))
         .with_state(state);
     common::infra::mongo::limit_requests(routes)
@@ -146,6 +148,21 @@ async fn sales(
     ))
 }
 
+async fn daily_sales(
+    State(state): State<AppState>,
+    SignedIn(seller): SignedIn,
+) -> Result<Json<DailySales>, ApiError> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64);
+    Ok(Json(
+        state
+            .transactions
+            .daily_sales(&seller.user_id, calendar::day_of(now_ms))
+            .await?,
+    ))
+}
+
 async fn outbox(State(state): State<AppState>) -> Result<Json<OutboxBacklog>, ApiError> {
     Ok(Json(OutboxBacklog {
         pending: state.outbox.backlog().await?,
@@ -204,6 +221,14 @@ mod contract {
             total_cents: 5_000,
         };
         testkit::contract::round_trip(Json(sales.clone()), &sales).await;
+        let daily = DailySales {
+            days: vec![wire::transaction::DaySales {
+                day: 20_000,
+                quantity: 3,
+                cents: 7_500,
+            }],
+        };
+        testkit::contract::round_trip(Json(daily.clone()), &daily).await;
         let backlog = OutboxBacklog { pending: 4 };
         testkit::contract::round_trip(Json(backlog), &backlog).await;
     }

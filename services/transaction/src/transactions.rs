@@ -10,12 +10,14 @@ use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
 use common::identity::Identity;
+use wire::calendar;
 use wire::events::PurchaseEvent;
 use wire::transaction::OrderLine;
 use wire::transaction::PurchaseLine;
 use wire::transaction::PurchaseView;
 use wire::transaction::SaleView;
 use wire::transaction::SalesReport;
+use wire::transaction::{DailySales, DaySales};
 use wire::{ItemId, PurchaseId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +121,17 @@ struct SalesTotals {
     /// `$sum: 1` is a 32-bit number, the others whatever the summed fields were.
     #[serde(deserialize_with = "any_integer")]
     lines: i64,
+    #[serde(deserialize_with = "any_integer")]
+    quantity: i64,
+    #[serde(deserialize_with = "any_integer")]
+    cents: i64,
+}
+
+/// One day's sums from the daily aggregation, keyed by its `%Y-%m-%d` date.
+#[derive(Debug, Deserialize)]
+struct DaySums {
+    #[serde(rename = "_id")]
+    date: String,
     #[serde(deserialize_with = "any_integer")]
     quantity: i64,
     #[serde(deserialize_with = "any_integer")]
@@ -361,6 +374,50 @@ impl Transactions {
             total_quantity: totals.quantity,
             total_cents: totals.cents,
         })
+    }
+
+    /// What this seller sold on each of the [`DailySales::DAYS`] days up to and including
+    /// `today` (UTC), oldest first: summed per day by an aggregation, zeros filled in here.
+    pub async fn daily_sales(
+        &self,
+        seller_id: &UserId,
+        today: i64,
+    ) -> mongodb::error::Result<DailySales> {
+        let first_day = today - (DailySales::DAYS - 1);
+        let since = bson::DateTime::from_millis(first_day * calendar::DAY_MS);
+        let pipeline = [
+            doc! { "$match": {
+                "status": to_bson(&Status::Completed)?,
+                "lines.seller_id": seller_id.as_str(),
+                "created_at": { "$gte": since },
+            } },
+            doc! { "$unwind": "$lines" },
+            doc! { "$match": { "lines.seller_id": seller_id.as_str() } },
+            doc! { "$group": {
+                "_id": { "$dateToString": { "format": "%Y-%m-%d", "date": "$created_at" } },
+                "quantity": { "$sum": "$lines.quantity" },
+                "cents": { "$sum": "$lines.line_total_cents" },
+            } },
+        ];
+        let sums: Vec<DaySums> = self
+            .collection
+            .aggregate(pipeline)
+            .with_type::<DaySums>()
+            .await?
+            .try_collect()
+            .await?;
+        let days = (first_day..=today)
+            .map(|day| {
+                let date = calendar::iso_date(day);
+                let sum = sums.iter().find(|sum| sum.date == date);
+                DaySales {
+                    day,
+                    quantity: sum.map_or(0, |s| s.quantity),
+                    cents: sum.map_or(0, |s| s.cents),
+                }
+            })
+            .collect();
+        Ok(DailySales { days })
     }
 
     /// Claims one purchase that has been pending for longer than `older_than`, for `lease`,

@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | [`ids`] | `ItemId`, `UserId`, `PurchaseId`: only well-formed ids parse |
 //! | [`money`] | integer cents, read from and shown to people |
+//! | [`calendar`] | days on the UTC calendar, counted and written the same on both sides |
 //! | [`error`] | [`error::ErrorBody`], the one shape of every error answer |
 //! | [`user`] | the user service's requests and answers |
 //! | [`inventory`] | the inventory service's requests and answers |
@@ -18,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calendar;
 pub mod error;
 pub mod events;
 pub mod ids;

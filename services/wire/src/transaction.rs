@@ -6,6 +6,7 @@
 //! | `GET /v1/purchases` | query [`HistoryParams`] | [`PurchaseHistory`] |
 //! | `GET /v1/purchases/{purchase_id}` | | [`PurchaseView`]; 404 unless the signed-in user bought it |
 //! | `GET /v1/sales` | query [`SalesParams`] | [`SalesReport`] |
+//! | `GET /v1/sales/daily` | | [`DailySales`] |
 //! | `GET /v1/outbox` | | [`OutboxBacklog`] |
 
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,30 @@ pub struct SalesReport {
     pub total_quantity: i64,
     /// Revenue in all.
     pub total_cents: i64,
+}
+
+/// What a seller sold on one day (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaySales {
+    /// The day, counted from 1970-01-01 ([`crate::calendar`]).
+    pub day: i64,
+    /// Units sold that day.
+    pub quantity: i64,
+    /// Revenue that day.
+    pub cents: i64,
+}
+
+/// A seller's sales per day over the last [`DailySales::DAYS`] days, oldest first, today
+/// last; a day without sales is there with zeros.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailySales {
+    /// One entry per day.
+    pub days: Vec<DaySales>,
+}
+
+impl DailySales {
+    /// How many days the chart covers.
+    pub const DAYS: i64 = 30;
 }
 
 /// Purchases accepted but not yet relayed to Kafka (for operators).

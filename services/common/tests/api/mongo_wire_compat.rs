@@ -269,6 +269,76 @@ async fn aggregate_unwinds_and_groups_sales_per_seller() {
 }
 
 #[tokio::test]
+async fn aggregate_pages_unwound_lines_and_sums_them_per_utc_day() {
+    let db = fresh_database().await;
+    let transactions: Collection<Document> = db.collection("transactions");
+    // 2026-12-03T23:59:59Z and 2026-12-04T00:00:00Z: a second apart, two days apart.
+    let (late, early) = (
+        bson::DateTime::from_millis(1_796_342_399_000),
+        bson::DateTime::from_millis(1_796_342_400_000),
+    );
+    transactions
+        .insert_many(vec![
+            doc! { "_id": 1, "created_at": late, "lines": [
+                { "seller": "a", "cents": 400_i64 }, { "seller": "b", "cents": 1_i64 },
+            ] },
+            doc! { "_id": 2, "created_at": early, "lines": [ { "seller": "a", "cents": 200_i64 } ] },
+            doc! { "_id": 3, "created_at": early, "lines": [ { "seller": "a", "cents": 50_i64 } ] },
+        ])
+        .await
+        .expect("insert");
+    let this_sellers_lines = [
+        doc! { "$unwind": "$lines" },
+        doc! { "$match": { "lines.seller": "a" } },
+    ];
+    let mut page = vec![doc! { "$sort": { "created_at": -1, "_id": -1 } }];
+    page.extend(this_sellers_lines.iter().cloned());
+    page.extend([doc! { "$skip": 1_i64 }, doc! { "$limit": 1_i64 }]);
+    let second: Vec<Document> = transactions
+        .aggregate(page)
+        .await
+        .expect("aggregate a page")
+        .try_collect()
+        .await
+        .expect("collect");
+    assert_eq!(
+        second
+            .iter()
+            .map(|d| d.get_i32("_id").ok())
+            .collect::<Vec<_>>(),
+        [Some(2)],
+        "{second:?}"
+    );
+
+    let mut per_day = this_sellers_lines.to_vec();
+    per_day.extend([
+        doc! { "$group": {
+            "_id": { "$dateToString": { "format": "%Y-%m-%d", "date": "$created_at" } },
+            "cents": { "$sum": "$lines.cents" },
+        } },
+        doc! { "$sort": { "_id": 1 } },
+    ]);
+    let days: Vec<Document> = transactions
+        .aggregate(per_day)
+        .await
+        .expect("aggregate per day")
+        .try_collect()
+        .await
+        .expect("collect");
+    let days: Vec<(&str, i64)> = days
+        .iter()
+        .map(|d| {
+            (
+                d.get_str("_id").unwrap_or("?"),
+                d.get_i64("cents").unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(days, [("2026-12-03", 400), ("2026-12-04", 250)]);
+    db.drop().await.expect("drop");
+}
+
+#[tokio::test]
 async fn claim_the_oldest_pending_outbox_entry_once() {
     let db = fresh_database().await;
     let outbox: Collection<Document> = db.collection("transactions");

@@ -427,6 +427,74 @@ async fn a_sellers_sales_come_a_page_at_a_time_newest_first_with_totals_of_all_p
 }
 
 #[tokio::test]
+async fn daily_sales_sum_each_of_the_last_thirty_days_from_the_stored_purchases() {
+    let app = spawn_app().await;
+    let (sal, other_seller, cy) = (person("Sal"), person("Otto"), person("Cy"));
+    let bowl = app.list(&sal, "Bowl", 1_250, 100).await;
+    let jug = app.list(&other_seller, "Jug", 900, 100).await;
+    let mut ids = Vec::new();
+    for quantity in [2, 3, 1, 4] {
+        let (status, purchase) = app
+            .buy(
+                &cy,
+                &unique_name("k"),
+                json!([{ "item_id": bowl, "quantity": quantity }, { "item_id": jug, "quantity": 1 }]),
+            )
+            .await;
+        assert_eq!(status, 201, "{purchase}");
+        ids.push(purchase["id"].as_str().expect("id").to_owned());
+    }
+    // Seeded back in time in the database: 2 bowls 5 days ago, 3 bowls 45 days ago (outside
+    // the chart); 1 + 4 bowls today.
+    let backdate = |id: &str, days: i64| {
+        let (uri, database) = (app.mongo.uri.clone(), app.mongo.database.clone());
+        let id = mongodb::bson::oid::ObjectId::parse_str(id).expect("an id");
+        async move {
+            let client = mongodb::Client::with_uri_str(&uri).await.expect("MongoDB");
+            let then = mongodb::bson::DateTime::from_millis(
+                mongodb::bson::DateTime::now().timestamp_millis() - days * 86_400_000,
+            );
+            client
+                .database(&database)
+                .collection::<mongodb::bson::Document>("transactions")
+                .update_one(
+                    mongodb::bson::doc! { "_id": id },
+                    mongodb::bson::doc! { "$set": { "created_at": then } },
+                )
+                .await
+                .expect("back-date");
+        }
+    };
+    backdate(&ids[0], 5).await;
+    backdate(&ids[1], 45).await;
+
+    let (status, daily) = app.get("/v1/sales/daily", &sal).await;
+    assert_eq!(status, 200, "{daily}");
+    let days = daily["days"].as_array().expect("days");
+    assert_eq!(days.len(), 30);
+    let day_numbers: Vec<i64> = days.iter().filter_map(|d| d["day"].as_i64()).collect();
+    let today = wire::calendar::day_of(mongodb::bson::DateTime::now().timestamp_millis());
+    assert_eq!(
+        day_numbers,
+        ((today - 29)..=today).collect::<Vec<_>>(),
+        "oldest first"
+    );
+    let cents: Vec<i64> = days.iter().filter_map(|d| d["cents"].as_i64()).collect();
+    let mut expected = vec![0; 30];
+    expected[29] = 5 * 1_250;
+    expected[24] = 2 * 1_250;
+    assert_eq!(cents, expected, "{daily}");
+    assert_eq!(days[29]["quantity"], 5);
+
+    // The other seller's chart holds only the jugs.
+    let (_, theirs) = app.get("/v1/sales/daily", &other_seller).await;
+    assert_eq!(theirs["days"][29]["cents"], 2 * 900, "{theirs}");
+    // Without a signed identity, nobody's.
+    let (status, _) = testkit::answers::send(app.transactions.get("/v1/sales/daily")).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
 async fn purchases_made_while_kafka_is_down_are_delivered_and_each_gets_one_receipt_when_it_returns()
  {
     let mut kafka = KafkaBroker::start().await;
