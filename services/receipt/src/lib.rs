@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::config::{self, ConfigError, env_or, ports};
 use common::error::ServiceError;
-use common::identity::{IdentityKey, SignedIn};
+use common::identity::{FromGateway, IdentityKey, SignedIn};
 use common::infra::kafka::{self, KafkaCheck};
 use common::infra::mongo::{MongoCheck, MongoSettings};
 use common::infra::redis;
@@ -123,8 +123,9 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .with_background(consuming))
 }
 
-/// What this worker did, and which partitions it holds now.
-async fn stats_route(State(state): State<AppState>) -> Json<WorkerStats> {
+/// What this worker did, and which partitions it holds now; for operators, who call it with
+/// the gateway's signature.
+async fn stats_route(State(state): State<AppState>, _operator: FromGateway) -> Json<WorkerStats> {
     let partitions = state
         .stats
         .partitions
@@ -176,8 +177,12 @@ async fn receipt_status(
     ))
 }
 
-/// Records that can never be sent, newest first, for an operator.
-async fn set_aside_route(State(state): State<AppState>) -> Result<Json<SetAsideRecords>, ApiError> {
+/// Records that can never be sent, newest first, for an operator (they hold buyers' names and
+/// addresses, so only a caller with the gateway's signature reads them).
+async fn set_aside_route(
+    State(state): State<AppState>,
+    _operator: FromGateway,
+) -> Result<Json<SetAsideRecords>, ApiError> {
     let records = state.receipts.list_set_aside().await?;
     Ok(Json(SetAsideRecords {
         records: records.into_iter().map(receipts::SetAside::view).collect(),

@@ -65,6 +65,25 @@ impl TestService {
             .unwrap_or_else(|e| panic!("GET {path} answered no JSON: {e}"))
     }
 
+    /// Like [`Self::get_json`], signed as the gateway on its own account, as operators' tools
+    /// call the services' operator endpoints (outbox backlog, worker stats, set-aside records).
+    pub async fn get_json_as_gateway(&self, path: &str) -> Value {
+        let token = crate::identity_key().sign_as(
+            common::identity::Caller::Gateway,
+            None,
+            Some("192.0.2.99"),
+            std::time::SystemTime::now(),
+        );
+        self.get(path)
+            .header(common::identity::IDENTITY_HEADER, token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} answered no JSON: {e}"))
+    }
+
     /// `/readyz` status code and body.
     pub async fn readiness(&self) -> (u16, Value) {
         let response = self.get("/readyz").send().await.expect("GET /readyz");

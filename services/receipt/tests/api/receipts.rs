@@ -104,7 +104,7 @@ fn address() -> String {
 }
 
 async fn stats(worker: &TestService) -> Value {
-    worker.get_json("/v1/stats").await
+    worker.get_json_as_gateway("/v1/stats").await
 }
 
 /// Waits until the worker has read the second delivery too; asserts that `to` got exactly one
@@ -295,7 +295,10 @@ async fn a_record_that_can_never_be_sent_is_set_aside_and_the_next_one_still_goe
             .len(),
         1
     );
-    let set_aside = worker.get_json("/v1/set-aside").await;
+    // Buyers' names and addresses: nobody unsigned reads them.
+    let (status, _) = testkit::answers::send(worker.get("/v1/set-aside")).await;
+    assert_eq!(status, 401);
+    let set_aside = worker.get_json_as_gateway("/v1/set-aside").await;
     let records = set_aside["records"].as_array().expect("records");
     assert_eq!(records.len(), 1, "{set_aside}");
     assert_eq!(records[0]["payload"], "{ not json");

@@ -177,7 +177,7 @@ impl App {
     }
 
     async fn outbox_backlog(&self) -> u64 {
-        let outbox = self.transactions.get_json("/v1/outbox").await;
+        let outbox = self.transactions.get_json_as_gateway("/v1/outbox").await;
         outbox["pending"].as_u64().expect("pending")
     }
 }
