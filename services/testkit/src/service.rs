@@ -56,7 +56,11 @@ impl TestService {
 
     /// GETs `path` and returns the JSON body, whatever the status.
     pub async fn get_json(&self, path: &str) -> Value {
-        self.get(path)
+        Self::read_json(self.get(path), path).await
+    }
+
+    async fn read_json(request: reqwest::RequestBuilder, path: &str) -> Value {
+        request
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
@@ -74,14 +78,10 @@ impl TestService {
             Some("192.0.2.99"),
             std::time::SystemTime::now(),
         );
-        self.get(path)
-            .header(common::identity::IDENTITY_HEADER, token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path} answered no JSON: {e}"))
+        let request = self
+            .get(path)
+            .header(common::identity::IDENTITY_HEADER, token);
+        Self::read_json(request, path).await
     }
 
     /// `/readyz` status code and body.
