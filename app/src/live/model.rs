@@ -41,6 +41,8 @@ pub struct Live {
     pub sales_changed: RwSignal<u64>,
     /// Bumped when one of the signed-in buyer's receipts was emailed.
     pub receipt_sent: RwSignal<u64>,
+    /// Bumped when the signed-in user's cart changed, in any tab or device.
+    pub cart_changed: RwSignal<u64>,
     pub items: RwSignal<HashMap<String, ItemNumbers>>,
     /// Whether the socket is open right now.
     pub connected: RwSignal<bool>,
@@ -55,6 +57,7 @@ impl Live {
             purchases_changed: RwSignal::new(0),
             sales_changed: RwSignal::new(0),
             receipt_sent: RwSignal::new(0),
+            cart_changed: RwSignal::new(0),
             items: RwSignal::new(HashMap::new()),
             connected: RwSignal::new(false),
             next_banner: StoredValue::new(0),
@@ -146,6 +149,7 @@ impl Live {
             LiveEvent::PurchasesChanged { .. } => self.purchases_changed.update(|n| *n += 1),
             LiveEvent::SalesChanged { .. } => self.sales_changed.update(|n| *n += 1),
             LiveEvent::ReceiptSent { .. } => self.receipt_sent.update(|n| *n += 1),
+            LiveEvent::CartChanged => self.cart_changed.update(|n| *n += 1),
             LiveEvent::SignedOut => {}
         }
     }

@@ -16,6 +16,6 @@ mod user;
 
 pub use inventory::InventoryClient;
 pub use receipt::ReceiptClient;
-pub use transaction::TransactionClient;
+pub use transaction::{CartOf, TransactionClient};
 pub use transport::{CallContext, CallError, decode_answer, http_client, is_ready};
 pub use user::UserClient;

@@ -4,15 +4,25 @@
 use common::identity::{Caller, Identity, IdentityKey};
 use http::StatusCode;
 use reqwest::Method;
-use wire::PurchaseId;
+use wire::cart::{AddToCart, CartView, GuestCartId, MergeGuestCart, SetQuantity};
 use wire::transaction::{
     DailySales, HistoryParams, IDEMPOTENCY_KEY_HEADER, OutboxBacklog, PurchaseHistory,
     PurchaseRequest, PurchaseView, SalesParams, SalesReport,
 };
+use wire::{ItemId, PurchaseId};
 
 use crate::transport::{CallContext, CallError, Transport};
 
-/// Purchases and sales (see `wire::transaction` for the endpoints).
+/// Whose cart a call is about.
+#[derive(Debug, Clone, Copy)]
+pub enum CartOf<'a> {
+    /// The signed-in user's.
+    User(&'a Identity),
+    /// A guest browser's, by the id in its cookie.
+    Guest(&'a GuestCartId),
+}
+
+/// Purchases, sales and carts (see `wire::transaction` and `wire::cart` for the endpoints).
 #[derive(Debug, Clone)]
 pub struct TransactionClient {
     transport: Transport,
@@ -101,6 +111,89 @@ impl TransactionClient {
     ) -> Result<DailySales, CallError> {
         let request = self.for_user(Method::GET, &["v1", "sales", "daily"], context, seller);
         Transport::call(request).await
+    }
+
+    /// A request about `cart`: the user's own (signed for them) or a guest's (signed as the
+    /// gateway, which keeps the guest's cookie).
+    fn for_cart(
+        &self,
+        method: Method,
+        cart: CartOf<'_>,
+        rest: &[&str],
+        context: &CallContext,
+    ) -> reqwest::RequestBuilder {
+        match cart {
+            CartOf::User(user) => {
+                let segments: Vec<&str> = ["v1", "cart"].iter().chain(rest).copied().collect();
+                self.for_user(method, &segments, context, user)
+            }
+            CartOf::Guest(guest) => {
+                let segments: Vec<&str> = ["v1", "guest-carts", guest.as_str()]
+                    .iter()
+                    .chain(rest)
+                    .copied()
+                    .collect();
+                self.transport
+                    .request(method, &segments, context, Caller::Gateway, None)
+            }
+        }
+    }
+
+    /// `GET /v1/cart` or `/v1/guest-carts/{id}`: the cart at today's prices.
+    pub async fn cart(
+        &self,
+        context: &CallContext,
+        cart: CartOf<'_>,
+    ) -> Result<CartView, CallError> {
+        Transport::call(self.for_cart(Method::GET, cart, &[], context)).await
+    }
+
+    /// `POST …/lines`: `quantity` more of an item.
+    pub async fn add_to_cart(
+        &self,
+        context: &CallContext,
+        cart: CartOf<'_>,
+        add: &AddToCart,
+    ) -> Result<CartView, CallError> {
+        Transport::call(
+            self.for_cart(Method::POST, cart, &["lines"], context)
+                .json(add),
+        )
+        .await
+    }
+
+    /// `PUT …/lines/{item_id}`: a line's new quantity.
+    pub async fn set_cart_quantity(
+        &self,
+        context: &CallContext,
+        cart: CartOf<'_>,
+        item_id: &ItemId,
+        quantity: &SetQuantity,
+    ) -> Result<CartView, CallError> {
+        let request = self.for_cart(Method::PUT, cart, &["lines", item_id.as_str()], context);
+        Transport::call(request.json(quantity)).await
+    }
+
+    /// `DELETE …/lines/{item_id}`: a line out of the cart.
+    pub async fn remove_from_cart(
+        &self,
+        context: &CallContext,
+        cart: CartOf<'_>,
+        item_id: &ItemId,
+    ) -> Result<CartView, CallError> {
+        let request = self.for_cart(Method::DELETE, cart, &["lines", item_id.as_str()], context);
+        Transport::call(request).await
+    }
+
+    /// `POST /v1/cart/merge`: at log in, the guest's cart joins `user`'s.
+    pub async fn merge_guest_cart(
+        &self,
+        context: &CallContext,
+        user: &Identity,
+        merge: &MergeGuestCart,
+    ) -> Result<CartView, CallError> {
+        let request = self.for_user(Method::POST, &["v1", "cart", "merge"], context, user);
+        Transport::call(request.json(merge)).await
     }
 
     /// `GET /v1/outbox`: purchases not yet relayed to Kafka.

@@ -54,6 +54,16 @@ impl TestService {
         self.http.post(self.url(path))
     }
 
+    /// A PUT to `path` on the service, to add headers and a body to and send.
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(self.url(path))
+    }
+
+    /// A DELETE of `path` on the service, to add headers to and send.
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path))
+    }
+
     /// GETs `path` and returns the JSON body, whatever the status.
     pub async fn get_json(&self, path: &str) -> Value {
         Self::read_json(self.get(path), path).await

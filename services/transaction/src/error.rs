@@ -14,6 +14,9 @@ pub enum ApiError {
     /// 422: one key, two different purchases.
     #[error("this Idempotency-Key was already used for a different purchase")]
     KeyReused,
+    /// 404: the item is not in the cart.
+    #[error("that item is not in your cart")]
+    NotInCart,
     /// 404: no such purchase of the signed-in buyer.
     #[error("you have no purchase with this id")]
     PurchaseNotFound,
@@ -31,12 +34,23 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
+impl From<crate::cart::CartError> for ApiError {
+    fn from(err: crate::cart::CartError) -> Self {
+        use crate::cart::CartError;
+        match err {
+            CartError::Field(field) => Self::Field(field),
+            CartError::NotInCart => Self::NotInCart,
+            CartError::Unavailable(reason) => Self::Unavailable(anyhow::anyhow!(reason)),
+        }
+    }
+}
+
 impl ServiceError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Field(_) | Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Rejected(_) => StatusCode::CONFLICT,
-            Self::PurchaseNotFound => StatusCode::NOT_FOUND,
+            Self::PurchaseNotFound | Self::NotInCart => StatusCode::NOT_FOUND,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -2,6 +2,8 @@
 //! taken twice, and are never lost on the way to Kafka. `build` turns a [`Config`] into a
 //! bound [`Service`].
 
+mod cart;
+mod cart_routes;
 mod error;
 mod inventory;
 mod live_events;
@@ -70,6 +72,7 @@ pub(crate) struct AppState {
     outbox: outbox::Outbox,
     inventory: clients::InventoryClient,
     redis: fred::prelude::Client,
+    carts: cart::Carts,
     identity: IdentityKey,
     relay_wake: Arc<Notify>,
 }
@@ -100,6 +103,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         )
         .map_err(|err| anyhow::anyhow!("INVENTORY_URL: {err}"))?,
         redis: redis.clone(),
+        carts: cart::Carts::new(redis.clone()),
         identity: config.identity,
         relay_wake,
     };

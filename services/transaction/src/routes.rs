@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sales", get(sales))
         .route("/v1/sales/daily", get(daily_sales))
         .route("/v1/outbox", get(outbox))
+        .merge(crate::cart_routes::router())
         .with_state(state);
     common::infra::mongo::limit_requests(routes)
 }
@@ -234,6 +235,21 @@ mod contract {
             }],
         };
         testkit::contract::round_trip(Json(daily.clone()), &daily).await;
+        let cart = wire::cart::CartView {
+            lines: vec![wire::cart::CartLineView {
+                item_id: "665f1c2e9b1d8a00123456bb".parse().expect("an id"),
+                title: "Lamp".into(),
+                quantity: 2,
+                unit_price_cents: 2_600,
+                price_when_added_cents: 2_500,
+                stock: 4,
+                available: true,
+                line_total_cents: 5_200,
+            }],
+            units: 2,
+            total_cents: 5_200,
+        };
+        testkit::contract::round_trip(Json(cart.clone()), &cart).await;
         let backlog = OutboxBacklog { pending: 4 };
         testkit::contract::round_trip(Json(backlog), &backlog).await;
     }

@@ -85,6 +85,8 @@ pub enum LiveEvent {
         /// Unix milliseconds.
         at: i64,
     },
+    /// On a user's channel: their cart changed (in another tab or device); read it again.
+    CartChanged,
     /// On a user's channel: one of their sessions ended; their live sockets are closed.
     SignedOut,
 }

@@ -12,16 +12,19 @@ use serde::{Deserialize, Serialize};
 /// Why some text is not an id: the sentence names the kind of id expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotAnId {
-    /// "item", "user" or "purchase".
+    /// "item", "user", "purchase" or "guest cart".
     pub kind: &'static str,
+    /// How many hexadecimal digits such an id has.
+    pub digits: u8,
 }
 
 impl fmt::Display for NotAnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "must be {} id (24 hexadecimal digits)",
-            article(self.kind)
+            "must be {} id ({} hexadecimal digits)",
+            article(self.kind),
+            self.digits
         )
     }
 }
@@ -41,7 +44,7 @@ fn parse_hex24(raw: &str, kind: &'static str) -> Result<String, NotAnId> {
     if text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(text.to_ascii_lowercase())
     } else {
-        Err(NotAnId { kind })
+        Err(NotAnId { kind, digits: 24 })
     }
 }
 
@@ -169,7 +172,14 @@ mod tests {
             "665f1c2e9b1d8a00/2345678",
             "665f1c2e9b1d8a0012345678%2F",
         ] {
-            assert_eq!(ItemId::parse(bad), Err(NotAnId { kind: "item" }), "{bad:?}");
+            assert_eq!(
+                ItemId::parse(bad),
+                Err(NotAnId {
+                    kind: "item",
+                    digits: 24
+                }),
+                "{bad:?}"
+            );
         }
     }
 

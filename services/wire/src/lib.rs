@@ -10,6 +10,7 @@
 //! | [`user`] | the user service's requests and answers |
 //! | [`inventory`] | the inventory service's requests and answers |
 //! | [`transaction`] | the transaction service's requests and answers |
+//! | [`cart`] | the cart's requests and answers (kept by the transaction service) |
 //! | [`receipt`] | the receipt workers' answers: a buyer's receipt status, operators' counts |
 //! | [`events`] | what travels on Kafka and on Redis pub/sub |
 //! | [`socket`] | what a browser and the notification service say over the live socket |
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod calendar;
+pub mod cart;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -1,4 +1,5 @@
 //! The transaction service's integration tests, in one binary: `--test api`.
 
+mod carts;
 mod health;
 mod purchases;

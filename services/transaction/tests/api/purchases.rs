@@ -8,16 +8,16 @@ use serde_json::{Value, json};
 use testkit::answers::{assert_invalid, assert_sold_out, strings};
 use testkit::{Infra, KafkaBroker, TestService, read_topic, unique_name};
 
-struct App {
-    transactions: TestService,
-    inventory: TestService,
-    key: IdentityKey,
+pub(crate) struct App {
+    pub(crate) transactions: TestService,
+    pub(crate) inventory: TestService,
+    pub(crate) key: IdentityKey,
     topic: String,
     kafka_brokers: String,
     mongo: common::infra::mongo::MongoSettings,
 }
 
-fn person(name: &str) -> Identity {
+pub(crate) fn person(name: &str) -> Identity {
     let id = unique_name("");
     let hex: String = id.bytes().map(|b| format!("{:x}", b % 16)).collect();
     Identity {
@@ -63,7 +63,7 @@ async fn spawn_app_with_kafka(kafka_brokers: &str) -> App {
     }
 }
 
-async fn spawn_app() -> App {
+pub(crate) async fn spawn_app() -> App {
     spawn_app_with_kafka(&Infra::from_env().kafka_brokers).await
 }
 
@@ -144,12 +144,22 @@ impl App {
         .await
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, who: &Identity) -> (u16, Value) {
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        who: &Identity,
+    ) -> (u16, Value) {
         let token = self.key.sign(who, SystemTime::now());
         testkit::answers::send(request.header(IDENTITY_HEADER, token)).await
     }
 
-    async fn list(&self, seller: &Identity, title: &str, price_cents: i64, stock: i64) -> String {
+    pub(crate) async fn list(
+        &self,
+        seller: &Identity,
+        title: &str,
+        price_cents: i64,
+        stock: i64,
+    ) -> String {
         let request = self
             .inventory
             .post("/v1/items")
@@ -159,7 +169,7 @@ impl App {
         item["id"].as_str().expect("id").to_owned()
     }
 
-    async fn item(&self, id: &str) -> Value {
+    pub(crate) async fn item(&self, id: &str) -> Value {
         self.inventory.get_json(&format!("/v1/items/{id}")).await
     }
 
@@ -172,7 +182,7 @@ impl App {
         self.send(request, buyer).await
     }
 
-    async fn get(&self, path: &str, who: &Identity) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str, who: &Identity) -> (u16, Value) {
         self.send(self.transactions.get(path), who).await
     }
 
