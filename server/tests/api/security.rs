@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use app::api::{
-    AddItem, Buy, Catalog, CheckServices, CurrentUser, Item, LogIn, LogOut, MyItems, MyPurchases,
-    MySales, Register, SaveItem,
+    AddItem, Buy, Catalog, CheckServices, CurrentUser, Item, LogIn, LogOut, MyDailySales, MyItems,
+    MyPurchases, MySales, OrderDetails, Register, SaveItem, SetOnSale,
 };
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -147,6 +147,9 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
         <Buy as ServerFn>::PATH,
         <MyPurchases as ServerFn>::PATH,
         <MySales as ServerFn>::PATH,
+        <MyDailySales as ServerFn>::PATH,
+        <OrderDetails as ServerFn>::PATH,
+        <SetOnSale as ServerFn>::PATH,
         <CheckServices as ServerFn>::PATH,
         <CurrentUser as ServerFn>::PATH,
     ];
@@ -200,6 +203,20 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let answer: serde_json::Value = response.json().await.expect("json");
     assert_eq!(answer["field"], "description", "{answer}");
+    // "Remove from sale" with a value its form never sends.
+    let item = stack.list_item(&tess, "Tin", 100, 1).await;
+    let response = client
+        .post(stack.server_fn::<SetOnSale>())
+        .header(COOKIE, &cookie)
+        .header("accept", "application/json")
+        .form(&[("item_id", item.as_str()), ("on_sale", "maybe")])
+        .send()
+        .await
+        .expect("POST set_on_sale");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(answer["field"], "on_sale", "{answer}");
+    assert_eq!(stack.item(&item).await["on_sale"], true, "nothing changed");
 }
 
 #[tokio::test]
