@@ -169,9 +169,7 @@ impl Carts {
                 price_cents: item.price_cents,
                 at: now_ms,
             };
-            let json = serde_json::to_string(&first)
-                .map_err(|err| CartError::Unavailable(err.to_string()))?;
-            let _: bool = self.redis.hsetnx(&key, line_field(&item.id), json).await?;
+            self.remember_first(&key, &item.id, &first).await?;
         }
         if new_total > MAX_QUANTITY {
             let _: () = self.redis.hset(&key, (field, MAX_QUANTITY)).await?;
@@ -230,12 +228,7 @@ impl Carts {
                     price_cents: line.price_when_added_cents,
                     at: line.added_at,
                 };
-                let json = serde_json::to_string(&first)
-                    .map_err(|err| CartError::Unavailable(err.to_string()))?;
-                let _: bool = self
-                    .redis
-                    .hsetnx(&key, line_field(&line.item_id), json)
-                    .await?;
+                self.remember_first(&key, &line.item_id, &first).await?;
             }
             let total: i64 = self.redis.hincrby(&key, &field, line.quantity).await?;
             if total > MAX_QUANTITY {
@@ -244,6 +237,19 @@ impl Carts {
         }
         let _: () = self.redis.del(guest.key()).await?;
         self.touch(user).await
+    }
+
+    /// Keeps what a new line's item was; a line already there keeps its own.
+    async fn remember_first(
+        &self,
+        key: &str,
+        item_id: &ItemId,
+        first: &FirstAdded,
+    ) -> Result<(), CartError> {
+        let json =
+            serde_json::to_string(first).map_err(|err| CartError::Unavailable(err.to_string()))?;
+        let _: bool = self.redis.hsetnx(key, line_field(item_id), json).await?;
+        Ok(())
     }
 
     async fn touch(&self, owner: &CartOwner) -> Result<(), CartError> {
