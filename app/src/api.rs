@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use wire::cart::CartView;
 use wire::inventory::{CatalogPage, ItemView};
 use wire::receipt::ReceiptStatus;
 use wire::transaction::{DailySales, PurchaseHistory, PurchaseView, SalesReport};
@@ -82,7 +83,26 @@ async fn start_session(
         end_session(backends, previous).await;
     }
     ssr::set_session_cookie(backends, Some(&session.session_id));
+    merge_guest_cart(backends, &session.user).await;
     Ok(session.user)
+}
+
+/// What this browser put in its cart before signing in joins the user's cart. A failure is
+/// logged and the guest cart kept (its cookie too), so nothing is lost; the sign-in stands.
+#[cfg(feature = "ssr")]
+async fn merge_guest_cart(backends: &ssr::Backends, user: &UserView) {
+    let Some(guest_cart_id) = ssr::guest_cart(backends) else {
+        return;
+    };
+    let merge = wire::cart::MergeGuestCart { guest_cart_id };
+    match backends
+        .transactions
+        .merge_guest_cart(&call_context(), &identity_of(user), &merge)
+        .await
+    {
+        Ok(_) => ssr::set_guest_cart_cookie(backends, None),
+        Err(err) => tracing::warn!(%err, "could not fold the guest cart into the user's"),
+    }
 }
 
 /// Ends a session at the user service; a failure is logged, the browser is not bothered.
@@ -285,6 +305,241 @@ fn order_lines(json: &str) -> Result<Vec<wire::transaction::OrderLine>, AppError
         return Err(AppError::for_field("lines", "The order is empty."));
     }
     Ok(lines)
+}
+
+/// Who is shopping: the signed-in user, or this browser as a guest (with a new guest cart
+/// when `make_guest_cart` and the browser has none yet).
+#[cfg(feature = "ssr")]
+enum Shopper {
+    User(common::identity::Identity),
+    Guest(wire::cart::GuestCartId),
+    Nobody,
+}
+
+#[cfg(feature = "ssr")]
+impl Shopper {
+    async fn now(backends: &ssr::Backends, make_guest_cart: bool) -> Result<Self, AppError> {
+        if let Some(user) = ssr::current_user(backends).await? {
+            return Ok(Self::User(identity_of(&user)));
+        }
+        Ok(match ssr::guest_cart(backends) {
+            Some(guest) => Self::Guest(guest),
+            None if make_guest_cart => {
+                let guest = wire::cart::GuestCartId::from_random(rand::random());
+                ssr::set_guest_cart_cookie(backends, Some(&guest));
+                Self::Guest(guest)
+            }
+            None => Self::Nobody,
+        })
+    }
+
+    fn cart(&self) -> Option<clients::CartOf<'_>> {
+        match self {
+            Self::User(user) => Some(clients::CartOf::User(user)),
+            Self::Guest(guest) => Some(clients::CartOf::Guest(guest)),
+            Self::Nobody => None,
+        }
+    }
+}
+
+/// Reads an item id a form sent, naming the field when it is not one.
+#[cfg(feature = "ssr")]
+fn item_id_field(item_id: &str) -> Result<wire::ItemId, AppError> {
+    wire::ItemId::parse(item_id)
+        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))
+}
+
+/// Reads a quantity a form sent: a whole number (the cart service checks the range).
+#[cfg(feature = "ssr")]
+fn quantity_field(quantity: &str) -> Result<i64, AppError> {
+    quantity.trim().parse::<i64>().map_err(|_| {
+        AppError::for_field("quantity", "Quantity must be a whole number from 1 to 99.")
+    })
+}
+
+/// The cart of whoever is browsing, at today's prices (empty for a browser without one).
+#[server]
+pub async fn my_cart() -> Result<CartView, AppError> {
+    let backends = backends()?;
+    let shopper = Shopper::now(&backends, false).await?;
+    match shopper.cart() {
+        Some(cart) => Ok(backends.transactions.cart(&call_context(), cart).await?),
+        None => Ok(CartView::default()),
+    }
+}
+
+/// Puts `quantity` of an item in the cart ("Add to cart"); a browser that is not signed in
+/// gets a guest cart.
+#[server]
+pub async fn add_to_cart(item_id: String, quantity: String) -> Result<CartView, AppError> {
+    let backends = backends()?;
+    let add = wire::cart::AddToCart {
+        item_id: item_id_field(&item_id)?,
+        quantity: quantity_field(&quantity)?,
+    };
+    let shopper = Shopper::now(&backends, true).await?;
+    let cart = shopper.cart().ok_or_else(AppError::unavailable)?;
+    backends
+        .transactions
+        .add_to_cart(&call_context(), cart, &add)
+        .await
+        .map_err(AppError::from)
+        .map_err(quantity_errors_to_the_field)
+}
+
+/// Changes how many of an item the cart holds.
+#[server]
+pub async fn set_cart_quantity(item_id: String, quantity: String) -> Result<CartView, AppError> {
+    let backends = backends()?;
+    let item_id = item_id_field(&item_id)?;
+    let quantity = wire::cart::SetQuantity {
+        quantity: quantity_field(&quantity)?,
+    };
+    let shopper = Shopper::now(&backends, false).await?;
+    let cart = shopper
+        .cart()
+        .ok_or_else(|| AppError::for_field("item_id", "Your cart is empty."))?;
+    backends
+        .transactions
+        .set_cart_quantity(&call_context(), cart, &item_id, &quantity)
+        .await
+        .map_err(AppError::from)
+        .map_err(quantity_errors_to_the_field)
+}
+
+/// Takes an item out of the cart.
+#[server]
+pub async fn remove_from_cart(item_id: String) -> Result<CartView, AppError> {
+    let backends = backends()?;
+    let item_id = item_id_field(&item_id)?;
+    let shopper = Shopper::now(&backends, false).await?;
+    match shopper.cart() {
+        Some(cart) => Ok(backends
+            .transactions
+            .remove_from_cart(&call_context(), cart, &item_id)
+            .await?),
+        None => Ok(CartView::default()),
+    }
+}
+
+/// The cart service says "must be from 1 to 99"; the page shows it under the field.
+#[cfg(feature = "ssr")]
+fn quantity_errors_to_the_field(mut err: AppError) -> AppError {
+    if err.field.as_deref() == Some("quantity") {
+        let mut reason = err.message.trim_end_matches('.').chars();
+        let first = reason.next().map(|c| c.to_lowercase().to_string());
+        err.message = format!("Quantity {}{}.", first.unwrap_or_default(), reason.as_str());
+    }
+    err
+}
+
+/// What the cart page showed of each line when "Checkout" was pressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownLine {
+    /// The item.
+    pub item_id: String,
+    /// Units shown.
+    pub quantity: i64,
+    /// The unit price shown.
+    pub unit_price_cents: i64,
+}
+
+/// Checks the signed-in user's cart out: it must still be what the page showed (same lines,
+/// quantities and prices) and every line must be for sale with the stock for it; otherwise
+/// nothing is bought and the error says what changed. `key` makes a resubmitted form buy
+/// once; the cart is emptied in every tab afterwards.
+#[server]
+pub async fn checkout(shown: String, key: String) -> Result<PurchaseView, AppError> {
+    let backends = backends()?;
+    let buyer = require_user(&backends, "Please log in to check out.").await?;
+    let buyer = identity_of(&buyer);
+    let context = call_context();
+    let shown: Vec<ShownLine> = serde_json::from_str(&shown).map_err(|_| {
+        AppError::new("The cart could not be read; reload the page and try again.")
+            .with_status(http::StatusCode::UNPROCESSABLE_ENTITY)
+    })?;
+    let cart = backends
+        .transactions
+        .cart(&context, clients::CartOf::User(&buyer))
+        .await?;
+    if cart.lines.is_empty() {
+        return Err(AppError::new("Your cart is empty."));
+    }
+    let problems = cart_problems(&cart, &shown);
+    if !problems.is_empty() {
+        return Err(
+            AppError::new(format!("Nothing was bought. {}", problems.join(" ")))
+                .with_status(http::StatusCode::CONFLICT),
+        );
+    }
+    let purchase = wire::transaction::PurchaseRequest {
+        lines: cart
+            .lines
+            .iter()
+            .map(|line| wire::transaction::OrderLine {
+                item_id: line.item_id.clone(),
+                quantity: line.quantity,
+            })
+            .collect(),
+    };
+    let purchase = backends
+        .transactions
+        .purchase(&context, &buyer, &key, &purchase)
+        .await?;
+    if let Err(err) = backends.transactions.empty_cart(&context, &buyer).await {
+        tracing::warn!(%err, "bought, but the cart could not be emptied");
+    }
+    leptos_axum::redirect(&format!("/purchases/{}", purchase.id));
+    Ok(purchase)
+}
+
+/// Why a cart cannot be checked out as it was shown: each sentence names a line.
+#[cfg(feature = "ssr")]
+fn cart_problems(cart: &CartView, shown: &[ShownLine]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for line in &cart.lines {
+        let seen = shown.iter().find(|s| s.item_id == line.item_id.as_str());
+        match seen {
+            None => problems.push(format!("{} was added to your cart elsewhere.", line.title)),
+            Some(seen) if seen.unit_price_cents != line.unit_price_cents => {
+                problems.push(format!(
+                    "The price of {} changed from ${} to ${}.",
+                    line.title,
+                    wire::money::format_cents(seen.unit_price_cents),
+                    wire::money::format_cents(line.unit_price_cents)
+                ));
+            }
+            Some(seen) if seen.quantity != line.quantity => problems.push(format!(
+                "You now have {} of {} in your cart.",
+                line.quantity, line.title
+            )),
+            Some(_) => {}
+        }
+        if !line.available {
+            problems.push(format!(
+                "{} is no longer for sale; remove it to check out.",
+                line.title
+            ));
+        } else if line.stock < line.quantity {
+            problems.push(match line.stock {
+                0 => format!("{} sold out; remove it to check out.", line.title),
+                n => format!(
+                    "Only {n} of {} left; lower the quantity to check out.",
+                    line.title
+                ),
+            });
+        }
+    }
+    for seen in shown {
+        if !cart
+            .lines
+            .iter()
+            .any(|l| l.item_id.as_str() == seen.item_id)
+        {
+            problems.push("A line was taken out of your cart elsewhere.".to_owned());
+        }
+    }
+    problems
 }
 
 /// One page of the signed-in buyer's purchases, newest first; `page` from 1.

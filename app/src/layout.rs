@@ -26,7 +26,9 @@ pub fn Header() -> impl IntoView {
                 <A href="/cart">
                     "Cart "
                     <span class="cart-count" aria-live="polite">
-                        {move || format!("({})", store.cart.with(|c| c.iter().map(|l| l.quantity).sum::<i64>()))}
+                        <Transition fallback=|| "(0)">
+                            {move || format!("({})", store.cart_units())}
+                        </Transition>
                     </span>
                 </A>
             </nav>

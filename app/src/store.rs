@@ -1,22 +1,18 @@
 //! The global store (Leptos context + signals): the session user, the account actions that
-//! change it, and the cart. Pages read it with `Store::get()`.
+//! change it, and the cart (kept by the transaction service; see `wire::cart`). Pages read it
+//! with `Store::get()`.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+use wire::cart::CartView;
 use wire::socket_topics;
 use wire::user::UserView;
 
-use crate::api::{Buy, LogIn, LogOut, Register, current_user};
+use crate::api::{
+    AddToCart, Buy, Checkout, LogIn, LogOut, Register, RemoveFromCart, SetCartQuantity,
+    current_user, my_cart,
+};
 use crate::error::AppError;
 use crate::live::Live;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CartLine {
-    pub item_id: String,
-    pub title: String,
-    pub price_cents: i64,
-    pub quantity: i64,
-}
 
 #[derive(Clone, Copy)]
 pub struct Store {
@@ -25,18 +21,15 @@ pub struct Store {
     pub log_out: ServerAction<LogOut>,
     pub register: ServerAction<Register>,
     pub buy: ServerAction<Buy>,
-    /// Kept in the browser's localStorage, so it survives reloads and is the same in every tab.
-    pub cart: RwSignal<Vec<CartLine>>,
+    /// The cart at today's prices: read again after any cart action here, after logging in
+    /// or out, and when the user's other tabs and devices change it (their live topic).
+    pub cart: Resource<Result<CartView, AppError>>,
+    pub add_to_cart: ServerAction<AddToCart>,
+    pub set_cart_quantity: ServerAction<SetCartQuantity>,
+    pub remove_from_cart: ServerAction<RemoveFromCart>,
+    pub checkout: ServerAction<Checkout>,
     /// The live-updates socket's signals.
     pub live: Live,
-}
-
-const CART_KEY: &str = "marketplace-cart";
-
-fn saved_cart() -> Option<Vec<CartLine>> {
-    let storage = window().local_storage().ok().flatten()?;
-    let json = storage.get_item(CART_KEY).ok().flatten()?;
-    serde_json::from_str(&json).ok()
 }
 
 impl Store {
@@ -56,21 +49,30 @@ impl Store {
             },
             |_| current_user(),
         );
-        let cart = RwSignal::new(Vec::new());
-        // In the browser only (effects do not run on the server): load the saved cart and
-        // follow changes other tabs make to it.
-        Effect::new(move |_| {
-            if let Some(saved) = saved_cart() {
-                cart.set(saved);
-            }
-            let listener = window_event_listener(leptos::ev::storage, move |event| {
-                if event.key().as_deref() == Some(CART_KEY) {
-                    cart.set(saved_cart().unwrap_or_default());
-                }
-            });
-            on_cleanup(move || listener.remove());
-        });
         let live = Live::new();
+        let add_to_cart = ServerAction::<AddToCart>::new();
+        let set_cart_quantity = ServerAction::<SetCartQuantity>::new();
+        let remove_from_cart = ServerAction::<RemoveFromCart>::new();
+        let checkout = ServerAction::<Checkout>::new();
+        let cart = Resource::new(
+            move || {
+                (
+                    (
+                        add_to_cart.version().get(),
+                        set_cart_quantity.version().get(),
+                        remove_from_cart.version().get(),
+                        checkout.version().get(),
+                    ),
+                    (
+                        log_in.version().get(),
+                        log_out.version().get(),
+                        register.version().get(),
+                    ),
+                    (live.cart_changed.get(), live.resynced.get()),
+                )
+            },
+            |_| my_cart(),
+        );
         let signed_in_as = move || {
             user.get()
                 .and_then(|answer| answer.ok().flatten())
@@ -93,6 +95,10 @@ impl Store {
             register,
             buy,
             cart,
+            add_to_cart,
+            set_cart_quantity,
+            remove_from_cart,
+            checkout,
             live,
         };
         provide_context(store);
@@ -103,30 +109,11 @@ impl Store {
         expect_context::<Self>()
     }
 
-    /// Changes the cart and saves it for the other tabs.
-    pub fn update_cart(&self, change: impl FnOnce(&mut Vec<CartLine>)) {
-        self.cart.update(|lines| {
-            change(lines);
-            lines.retain(|l| l.quantity > 0);
-        });
-        let json = serde_json::to_string(&self.cart.get_untracked()).unwrap_or_default();
-        if let Some(storage) = window().local_storage().ok().flatten() {
-            let _ = storage.set_item(CART_KEY, &json);
-        }
-    }
-
-    pub fn add_to_cart(&self, item_id: &str, title: &str, price_cents: i64) {
-        let (item_id, title) = (item_id.to_owned(), title.to_owned());
-        self.update_cart(
-            move |lines| match lines.iter_mut().find(|l| l.item_id == item_id) {
-                Some(line) => line.quantity += 1,
-                None => lines.push(CartLine {
-                    item_id,
-                    title,
-                    price_cents,
-                    quantity: 1,
-                }),
-            },
-        );
+    /// Units in the cart, for the header (0 until known).
+    pub fn cart_units(&self) -> i64 {
+        self.cart
+            .get()
+            .and_then(Result::ok)
+            .map_or(0, |cart| cart.units)
     }
 }

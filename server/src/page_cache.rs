@@ -8,8 +8,8 @@
 //! served from here (a lost announcement could otherwise leave a stale page), and everything
 //! kept is dropped when the subscription comes back.
 //!
-//! Signed-in visitors (a session cookie) always get a fresh render: their header and forms
-//! are their own. Kept pages carry a Content-Security-Policy that allows their inline scripts
+//! Signed-in visitors (a session cookie) and guests with a cart (a cart cookie) always get a
+//! fresh render: their header and forms are their own. Kept pages carry a Content-Security-Policy that allows their inline scripts
 //! by hash, since a nonce shared by every visitor would be no nonce.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -196,10 +196,11 @@ impl PageCache {
     }
 
     /// The kept page a request could be answered with: a GET of the catalog or of an item
-    /// page, from a visitor who is not signed in.
+    /// page, from a visitor who is not signed in and has no cart (whose header counts it).
     fn key_of(&self, request: &Request) -> Option<PageKey> {
         if request.method() != Method::GET
             || self.session_cookie.session_id(request.headers()).is_some()
+            || self.session_cookie.guest_cart(request.headers()).is_some()
         {
             return None;
         }

@@ -89,7 +89,7 @@ pub fn ItemCard(item: ItemView) -> impl IntoView {
             <p class="price">{money(item.price_cents)}</p>
             <p class="meta">{format!("Sold by {} · {stock}", item.seller_name)}</p>
             <div class="card-actions">
-                <AddToCart item_id=item.id.to_string() title=item.title.clone() price_cents=item.price_cents />
+                <AddToCart item_id=item.id.to_string() title=item.title.clone() />
             </div>
         </article>
     }

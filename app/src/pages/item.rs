@@ -111,7 +111,7 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
                     view! {
                         <div class="buy-actions">
                             <BuyNow item_id=item.id.to_string() />
-                            <AddToCart item_id=item.id.to_string() title=item.title.clone() price_cents=item.price_cents />
+                            <AddToCart item_id=item.id.to_string() title=item.title.clone() />
                         </div>
                     }
                         .into_any()

@@ -5,29 +5,33 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{FormError, money};
+use wire::cart::{CartLineView, CartView};
+
+use super::{ErrorMessage, FormError, money};
+use crate::api::ShownLine;
 use crate::store::Store;
 
-/// A fresh idempotency key for one purchase form; a new one after each purchase.
+/// A fresh idempotency key for one "Buy now" form; a new one after each purchase.
 fn purchase_key() -> impl Fn() -> String + Copy {
     let store = Store::get();
     let key = StoredValue::new(super::fresh_form_key());
     move || format!("{}-{}", key.get_value(), store.buy.version().get())
 }
 
+/// "Add to cart": a plain form post (the page comes back with the count), in place with
+/// JavaScript. It holds nothing of the visitor's, so kept anonymous pages can carry it.
 #[component]
-pub fn AddToCart(item_id: String, title: String, price_cents: i64) -> impl IntoView {
+pub fn AddToCart(item_id: String, title: String) -> impl IntoView {
     let store = Store::get();
     let label = format!("Add {title} to cart");
     view! {
-        <button
-            type="button"
-            class="secondary"
-            aria-label=label
-            on:click=move |_| store.add_to_cart(&item_id, &title, price_cents)
-        >
-            "Add to cart"
-        </button>
+        <ActionForm action=store.add_to_cart attr:class="add-to-cart">
+            <input type="hidden" name="item_id" value=item_id />
+            <input type="hidden" name="quantity" value="1" />
+            <button type="submit" class="secondary" aria-label=label>
+                "Add to cart"
+            </button>
+        </ActionForm>
     }
 }
 
@@ -65,52 +69,69 @@ fn BuyNowForm(item_id: String) -> impl IntoView {
     }
 }
 
-/// `/cart`: what is in the cart, quantities, total and "Checkout".
+/// `/cart`: what is in the cart at today's prices (a price changed since adding is said
+/// beside the line), quantities, total and "Checkout". Every control is a plain form, so it
+/// all works without JavaScript; with it, the cart changes in place and in every tab.
 #[component]
 pub fn CartPage() -> impl IntoView {
     let store = Store::get();
-    let key = purchase_key();
-    let error = Signal::derive(move || store.buy.value().get().and_then(Result::err));
-    // A finished checkout empties the cart (in every tab, through localStorage).
-    Effect::new(move |_| {
-        if store.buy.value().with(|v| matches!(v, Some(Ok(_)))) {
-            store.update_cart(Vec::clear);
-        }
-    });
-    let total = move || {
-        store.cart.with(|lines| {
-            lines
-                .iter()
-                .map(|l| l.price_cents * l.quantity)
-                .sum::<i64>()
-        })
-    };
-    let order = move || {
-        store.cart.with(|lines| {
-            serde_json::Value::Array(
-                lines
-                    .iter()
-                    .map(|l| serde_json::json!({ "item_id": l.item_id, "quantity": l.quantity }))
-                    .collect(),
-            )
-            .to_string()
-        })
-    };
     view! {
         <Title text="Cart · Marketplace" />
         <h1>"Your cart"</h1>
+        <Transition fallback=|| view! { <p>"Loading your cart…"</p> }>
+            {move || Suspend::new(async move {
+                match store.cart.await {
+                    Ok(cart) if cart.lines.is_empty() => {
+                        view! { <p class="empty">"Your cart is empty. " <A href="/">"Browse the catalog"</A></p> }
+                            .into_any()
+                    }
+                    Ok(cart) => view! { <CartContents cart /> }.into_any(),
+                    Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CartContents(cart: CartView) -> impl IntoView {
+    let store = Store::get();
+    let signed_in = move || matches!(store.user.get(), Some(Ok(Some(_))));
+    let shown: Vec<ShownLine> = cart
+        .lines
+        .iter()
+        .map(|l| ShownLine {
+            item_id: l.item_id.to_string(),
+            quantity: l.quantity,
+            unit_price_cents: l.unit_price_cents,
+        })
+        .collect();
+    let shown = StoredValue::new(serde_json::to_string(&shown).unwrap_or_default());
+    let key = StoredValue::new(super::fresh_form_key());
+    let key = move || format!("{}-{}", key.get_value(), store.checkout.version().get());
+    let error = Signal::derive(move || store.checkout.value().get().and_then(Result::err));
+    // A quantity or a line refused: said above the total, whichever form it came from.
+    let changed = move || {
+        [
+            store.set_cart_quantity.value().get().and_then(Result::err),
+            store.remove_from_cart.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    };
+    view! {
+        <ul class="cart-lines">
+            {cart.lines.into_iter().map(|line| view! { <CartRow line /> }).collect_view()}
+        </ul>
+        <p class="form-error" role="alert">{move || changed().map(|e| e.message)}</p>
+        <p class="cart-total" aria-live="polite">"Total: " <strong>{money(cart.total_cents)}</strong></p>
         <Show
-            when=move || store.cart.with(|c| !c.is_empty())
-            fallback=|| view! { <p class="empty">"Your cart is empty. " <A href="/">"Browse the catalog"</A></p> }
+            when=signed_in
+            fallback=|| view! { <p><a class="button" href="/login">"Log in to check out"</a>" — your cart comes with you."</p> }
         >
-            <ul class="cart-lines">
-                <For each=move || store.cart.get() key=|line| (line.item_id.clone(), line.quantity) let:line>
-                    <CartRow line />
-                </For>
-            </ul>
-            <p class="cart-total" aria-live="polite">"Total: " <strong>{move || money(total())}</strong></p>
-            <ActionForm action=store.buy attr:class="checkout">
-                <input type="hidden" name="lines" value=order />
+            <ActionForm action=store.checkout attr:class="checkout">
+                <input type="hidden" name="shown" value=shown.get_value() />
                 <input type="hidden" name="key" value=key />
                 <FormError error />
                 <button type="submit">"Checkout"</button>
@@ -120,44 +141,52 @@ pub fn CartPage() -> impl IntoView {
 }
 
 #[component]
-fn CartRow(line: crate::store::CartLine) -> impl IntoView {
+fn CartRow(line: CartLineView) -> impl IntoView {
     let store = Store::get();
     let id = format!("quantity-{}", line.item_id);
-    let (item_id, remove_id) = (line.item_id.clone(), line.item_id.clone());
     let href = format!("/items?itemId={}", line.item_id);
+    let item_id = line.item_id.to_string();
+    let price_note = (line.unit_price_cents != line.price_when_added_cents).then(|| {
+        format!(
+            "Price changed: {} when you added it, {} now.",
+            money(line.price_when_added_cents),
+            money(line.unit_price_cents)
+        )
+    });
+    let stock_note = if !line.available {
+        Some(format!("{} is no longer for sale.", line.title))
+    } else if line.stock == 0 {
+        Some("Sold out.".to_owned())
+    } else if line.stock < line.quantity {
+        Some(format!("Only {} left.", line.stock))
+    } else {
+        None
+    };
+    let update_label = format!("Update the quantity of {}", line.title);
+    let remove_label = format!("Remove {} from cart", line.title);
+    let (item_for_update, item_for_removal) = (item_id.clone(), item_id.clone());
+    let quantity = line.quantity;
     view! {
-        <li class="cart-line">
-            <a href=href>{line.title.clone()}</a>
-            <span class="meta">{format!("{} each", money(line.price_cents))}</span>
-            <label for=id.clone()>"Quantity"</label>
-            <input
-                id=id
-                type="number"
-                min="1"
-                max="1000"
-                value=line.quantity
-                on:change=move |ev| {
-                    let quantity = event_target_value(&ev).parse::<i64>().unwrap_or(1).clamp(1, 1000);
-                    let item_id = item_id.clone();
-                    store.update_cart(move |lines| {
-                        if let Some(l) = lines.iter_mut().find(|l| l.item_id == item_id) {
-                            l.quantity = quantity;
-                        }
-                    });
-                }
-            />
-            <span class="line-total">{money(line.price_cents * line.quantity)}</span>
-            <button
-                type="button"
-                class="secondary"
-                aria-label=format!("Remove {} from cart", line.title)
-                on:click=move |_| {
-                    let item_id = remove_id.clone();
-                    store.update_cart(move |lines| lines.retain(|l| l.item_id != item_id));
-                }
-            >
-                "Remove"
-            </button>
+        <li class="cart-line" data-item=item_id>
+            <a href=href>{line.title}</a>
+            <span class="meta">{format!("{} each", money(line.unit_price_cents))}</span>
+            {price_note.map(|note| view! { <p class="notice">{note}</p> })}
+            {stock_note.map(|note| view! { <p class="notice">{note}</p> })}
+            <ActionForm action=store.set_cart_quantity attr:class="quantity-form">
+                <input type="hidden" name="item_id" value=item_for_update.clone() />
+                <label for=id.clone()>"Quantity"</label>
+                <input id=id.clone() type="number" name="quantity" min="1" max="99" value=quantity />
+                <button type="submit" class="secondary" aria-label=update_label.clone()>
+                    "Update"
+                </button>
+            </ActionForm>
+            <span class="line-total">{money(line.line_total_cents)}</span>
+            <ActionForm action=store.remove_from_cart attr:class="remove-form">
+                <input type="hidden" name="item_id" value=item_for_removal.clone() />
+                <button type="submit" class="secondary" aria-label=remove_label.clone()>
+                    "Remove"
+                </button>
+            </ActionForm>
         </li>
     }
 }

@@ -189,6 +189,22 @@ pub fn set_session_cookie(backends: &Backends, session_id: Option<&str>) {
     }
 }
 
+/// The guest cart this browser's cookie names, if any.
+pub fn guest_cart(backends: &Backends) -> Option<wire::cart::GuestCartId> {
+    with_context::<http::request::Parts, _>(|parts| backends.cookie.guest_cart(&parts.headers))
+        .flatten()
+}
+
+/// Keeps a guest cart's id in the browser's cookie, or (with `None`) removes it.
+pub fn set_guest_cart_cookie(backends: &Backends, cart: Option<&wire::cart::GuestCartId>) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        http::HeaderValue::from_str(&backends.cookie.set_guest_cart(cart)),
+    ) {
+        response.append_header(SET_COOKIE, value);
+    }
+}
+
 /// The signed-in user, or `None` without a live session.
 pub async fn current_user(backends: &Backends) -> Result<Option<UserView>, AppError> {
     match session_id(backends) {

@@ -44,18 +44,47 @@ impl SessionCookie {
 
     /// The session id in the request's `Cookie` headers, if any.
     pub fn session_id(&self, headers: &HeaderMap) -> Option<String> {
-        let name = self.name();
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|header| {
-                header.split(';').find_map(|pair| {
-                    let (key, value) = pair.trim().split_once('=')?;
-                    (key == name && !value.is_empty()).then(|| value.to_owned())
-                })
-            })
+        cookie_value(headers, self.name())
     }
+
+    /// The guest cart cookie's name: a browser that is not signed in keeps its cart's id
+    /// there (see `wire::cart`).
+    pub fn guest_cart_name(&self) -> &'static str {
+        if self.secure { "__Host-cart" } else { "cart" }
+    }
+
+    /// The `Set-Cookie` value that keeps a guest cart's id for 7 days (its life in Redis),
+    /// or (with `None`) removes it.
+    pub fn set_guest_cart(&self, cart: Option<&wire::cart::GuestCartId>) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let name = self.guest_cart_name();
+        match cart {
+            Some(id) => {
+                format!("{name}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800{secure}")
+            }
+            None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        }
+    }
+
+    /// The guest cart named by the request's cookie, if it holds a well-formed id.
+    pub fn guest_cart(&self, headers: &HeaderMap) -> Option<wire::cart::GuestCartId> {
+        cookie_value(headers, self.guest_cart_name())
+            .and_then(|raw| wire::cart::GuestCartId::parse(&raw).ok())
+    }
+}
+
+/// The value of the cookie `name` in the request's `Cookie` headers, if set.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|header| {
+            header.split(';').find_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                (key == name && !value.is_empty()).then(|| value.to_owned())
+            })
+        })
 }
 
 #[cfg(test)]

@@ -179,7 +179,11 @@ async fn shown(browser: &fantoccini::Client, css: &str) -> String {
 }
 
 /// Signs `email` in through the log-in form as a plain post (JavaScript is off).
-async fn log_in_with_a_plain_form(browser: &fantoccini::Client, base: &str, email: &str) {
+pub(crate) async fn log_in_with_a_plain_form(
+    browser: &fantoccini::Client,
+    base: &str,
+    email: &str,
+) {
     browser
         .goto(&format!("{base}/login"))
         .await

@@ -132,6 +132,21 @@ impl Stack {
         assert_eq!(moved.matched_count, 1, "no purchase {purchase_id}");
     }
 
+    /// How many purchases `buyer` has made, as the transaction service counts them.
+    pub async fn purchase_count(&self, buyer: &common::identity::Identity) -> u64 {
+        let transactions = clients::TransactionClient::new(
+            self.transaction.http.clone(),
+            &self.transaction.base_url,
+            self.key.clone(),
+        )
+        .expect("the transaction service's URL");
+        transactions
+            .history(&clients::CallContext::default(), buyer, &Default::default())
+            .await
+            .expect("the history")
+            .total
+    }
+
     /// The path of a server function, as the pages' forms post to it.
     pub fn server_fn<F: leptos::server_fn::ServerFn>(&self) -> String {
         self.gateway.url(F::PATH)
@@ -280,6 +295,10 @@ pub struct StackOptions {
     pub public_url: Option<String>,
     /// `TRUSTED_PROXIES` of the gateway; default none.
     pub trusted_proxies: Option<String>,
+    /// Limit login attempts per client address as in production (30 a minute). Off by
+    /// default: every test signs in from 127.0.0.1 against one shared Redis, so the tests
+    /// running at once would share one address's budget.
+    pub limit_logins_per_address: bool,
 }
 
 pub async fn spawn_stack_with(options: StackOptions) -> Stack {
@@ -297,9 +316,14 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
     // the database of the stack.
     let user = user_service::build(user_service::Config {
         mongo: mongo.clone(),
-        // Every test signs up from 127.0.0.1 on one shared Redis.
+        // Every test signs up and in from 127.0.0.1 on one shared Redis.
         login_limits: user_service::LoginLimits {
             registrations_per_address_per_hour: 1_000_000,
+            attempts_per_address_per_minute: if options.limit_logins_per_address {
+                user_service::LoginLimits::default().attempts_per_address_per_minute
+            } else {
+                1_000_000
+            },
             ..user_service::LoginLimits::default()
         },
         ..user_service::Config::for_tests(&infra)

@@ -1,6 +1,7 @@
 //! The gateway's integration tests, in one binary: `--test api`.
 
 mod browser;
+mod cart;
 mod deployment;
 mod helpers;
 mod live_updates;

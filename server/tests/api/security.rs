@@ -525,6 +525,7 @@ async fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
     // The gateway believes X-Forwarded-For only from 127.0.0.1, where this test connects from.
     let stack = helpers::spawn_stack_with(StackOptions {
         trusted_proxies: Some("127.0.0.1/32".into()),
+        limit_logins_per_address: true,
         ..StackOptions::default()
     })
     .await;

@@ -185,6 +185,15 @@ impl TransactionClient {
         Transport::call(request).await
     }
 
+    /// `DELETE /v1/cart`: empties `user`'s cart (after a checkout).
+    pub async fn empty_cart(
+        &self,
+        context: &CallContext,
+        user: &Identity,
+    ) -> Result<CartView, CallError> {
+        Transport::call(self.for_user(Method::DELETE, &["v1", "cart"], context, user)).await
+    }
+
     /// `POST /v1/cart/merge`: at log in, the guest's cart joins `user`'s.
     pub async fn merge_guest_cart(
         &self,

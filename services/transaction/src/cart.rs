@@ -239,6 +239,12 @@ impl Carts {
         self.touch(user).await
     }
 
+    /// Takes every line out.
+    pub async fn empty(&self, owner: &CartOwner) -> Result<(), CartError> {
+        let _: () = self.redis.del(owner.key()).await?;
+        Ok(())
+    }
+
     /// Keeps what a new line's item was; a line already there keeps its own.
     async fn remember_first(
         &self,

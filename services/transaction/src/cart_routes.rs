@@ -24,7 +24,7 @@ use crate::error::ApiError;
 /// The cart routes, for both kinds of owner.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/cart", get(show))
+        .route("/v1/cart", get(show).delete(empty))
         .route("/v1/cart/lines", post(add))
         .route("/v1/cart/lines/{item_id}", put(set).delete(remove))
         .route("/v1/cart/merge", post(merge))
@@ -161,6 +161,17 @@ async fn remove(
     state.carts.remove(&owner, &item_id).await?;
     announce(&state, &owner);
     Ok(Json(current(&state, &owner).await?))
+}
+
+/// After a checkout: the user's cart is emptied, in every tab.
+async fn empty(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+) -> Result<Json<CartView>, ApiError> {
+    let owner = CartOwner::User(user.user_id);
+    state.carts.empty(&owner).await?;
+    announce(&state, &owner);
+    Ok(Json(CartView::default()))
 }
 
 /// At log in: the guest's cart joins the user's.

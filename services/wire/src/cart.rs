@@ -8,6 +8,7 @@
 //! | `PUT /v1/cart/lines/{item_id}` | [`SetQuantity`] | [`CartView`] |
 //! | `DELETE /v1/cart/lines/{item_id}` | | [`CartView`] |
 //! | `POST /v1/cart/merge` | [`MergeGuestCart`] | [`CartView`]; the guest cart is gone after |
+//! | `DELETE /v1/cart` | | [`CartView`], empty (after a checkout) |
 //!
 //! Those act for the signed-in user. A guest's cart has the same routes below
 //! `/v1/guest-carts/{guest_cart_id}` (`GET …`, `POST …/lines`, `PUT` and `DELETE

@@ -272,6 +272,13 @@ async fn a_guest_cart_is_only_the_gateways_to_change_and_joins_the_users_at_log_
         .await
         .expect("the line out");
     assert_eq!(removed.units, 0);
+    let emptied = client.empty_cart(&context, &cy).await.expect("emptied");
+    assert_eq!(emptied.units, 0);
+    let mine = client
+        .cart(&context, clients::CartOf::User(&cy))
+        .await
+        .expect("Cy's cart");
+    assert!(mine.lines.is_empty(), "{mine:?}");
 }
 
 fn rand_bytes() -> [u8; 16] {
