@@ -28,6 +28,8 @@ pub struct Store {
     pub set_cart_quantity: ServerAction<SetCartQuantity>,
     pub remove_from_cart: ServerAction<RemoveFromCart>,
     pub checkout: ServerAction<Checkout>,
+    /// The item whose "Add to cart" was pressed last, so a refusal shows beside its button.
+    pub last_added_item: RwSignal<Option<String>>,
     /// The live-updates socket's signals.
     pub live: Live,
 }
@@ -99,6 +101,7 @@ impl Store {
             set_cart_quantity,
             remove_from_cart,
             checkout,
+            last_added_item: RwSignal::new(None),
             live,
         };
         provide_context(store);

@@ -20,17 +20,42 @@ fn purchase_key() -> impl Fn() -> String + Copy {
 
 /// "Add to cart": a plain form post (the page comes back with the count), in place with
 /// JavaScript. It holds nothing of the visitor's, so kept anonymous pages can carry it.
+/// A refusal (the item went off sale meanwhile, the cart is full) is said beside the button
+/// that was pressed, not beside every button the page shows.
 #[component]
 pub fn AddToCart(item_id: String, title: String) -> impl IntoView {
     let store = Store::get();
     let label = format!("Add {title} to cart");
+    let this_item = item_id.clone();
+    let pressed = item_id.clone();
+    let refused = move || {
+        let pressed_here = store
+            .last_added_item
+            .with(|last| last.as_deref() == Some(this_item.as_str()));
+        store
+            .add_to_cart
+            .value()
+            .get()
+            .and_then(Result::err)
+            .filter(|_| pressed_here)
+            .map(|err| err.message)
+    };
     view! {
         <ActionForm action=store.add_to_cart attr:class="add-to-cart">
-            <input type="hidden" name="item_id" value=item_id />
+            <input type="hidden" name="item_id" value=item_id.clone() />
             <input type="hidden" name="quantity" value="1" />
-            <button type="submit" class="secondary" aria-label=label>
+            <button
+                type="submit"
+                class="secondary"
+                aria-label=label.clone()
+                on:click={
+                    let pressed = pressed.clone();
+                    move |_| store.last_added_item.set(Some(pressed.clone()))
+                }
+            >
                 "Add to cart"
             </button>
+            <p class="field-error" role="alert">{refused.clone()}</p>
         </ActionForm>
     }
 }

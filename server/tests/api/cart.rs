@@ -217,3 +217,49 @@ async fn two_devices_of_one_user_see_each_others_lines_and_checkout_never_buys_a
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_item_taken_off_sale_while_its_card_is_shown_is_refused_beside_its_own_button() {
+    let stack = spawn_stack().await;
+    let sal = seller("Sal");
+    let tag = testkit::unique_name("t").replace('_', "");
+    let (cup, mug) = (format!("Cup {tag}"), format!("Mug {tag}"));
+    let cup_id = stack.list_item(&sal, &cup, 800, 5).await;
+    stack.list_item(&sal, &mug, 900, 5).await;
+    let base = stack.gateway.url("");
+
+    with_browser(|browser| async move {
+        browser
+            .goto(&format!("{base}/?q={tag}"))
+            .await
+            .expect("search");
+        wait_for_hydration(&browser).await;
+        let edit = wire::inventory::ItemEdit {
+            on_sale: Some(false),
+            ..Default::default()
+        };
+        stack
+            .inventory_client()
+            .edit_item(
+                &clients::CallContext::default(),
+                &sal,
+                &cup_id.parse().expect("an item id"),
+                &edit,
+            )
+            .await
+            .expect("take the cup off sale");
+
+        click(&browser, &add_button(&cup)).await;
+        let cup_form = format!("form.add-to-cart:has(button[aria-label='Add {cup} to cart'])");
+        let said = wait_for_text(&browser, &cup_form, WAIT, |t| {
+            t.contains(&format!("{cup} is no longer for sale."))
+        })
+        .await;
+        assert!(said.contains("no longer for sale"), "{said}");
+        let mug_form = format!("form.add-to-cart:has(button[aria-label='Add {mug} to cart'])");
+        let other = shown_text(&browser, &mug_form).await;
+        assert!(!other.contains("no longer for sale"), "{other}");
+        assert_eq!(shown_text(&browser, ".cart-count").await, "(0)");
+    })
+    .await;
+}
