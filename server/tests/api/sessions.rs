@@ -119,6 +119,33 @@ async fn over_https_the_cookie_is_secure_and_host_prefixed() {
         cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
         "{cookie}"
     );
+
+    // A guest's cart cookie the same way.
+    let item = stack
+        .list_item(&helpers::seller("Sal"), "Secure spoon", 300, 5)
+        .await;
+    let added = browser_without_js(&stack)
+        .post(stack.server_fn::<app::api::AddToCart>())
+        .form(&[("item_id", item.as_str()), ("quantity", "1")])
+        .send()
+        .await
+        .expect("POST add to cart");
+    let cart_cookie = added
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.contains("cart="))
+        .unwrap_or_else(|| panic!("no cart cookie in {:?}", added.headers()))
+        .to_owned();
+    assert!(cart_cookie.starts_with("__Host-cart="), "{cart_cookie}");
+    assert!(
+        ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"]
+            .iter()
+            .all(|part| cart_cookie.contains(part))
+            && !cart_cookie.contains("Domain"),
+        "{cart_cookie}"
+    );
 }
 
 #[tokio::test]
