@@ -70,12 +70,6 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64)
-}
-
 /// The item id in the path, parsed.
 fn item_in_path(params: &HashMap<String, String>) -> Result<ItemId, ApiError> {
     let raw = params
@@ -134,7 +128,7 @@ async fn add(
     }
     state
         .carts
-        .add(&owner, &item, request.quantity, now_ms())
+        .add(&owner, &item, request.quantity, crate::now_ms())
         .await?;
     announce(&state, &owner);
     Ok(Json(current(&state, &owner).await?))

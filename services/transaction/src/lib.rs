@@ -66,6 +66,13 @@ impl Config {
     }
 }
 
+/// Unix milliseconds now: when a cart line was added, which day the sales chart ends on.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
 #[derive(Clone, FromRef)]
 pub(crate) struct AppState {
     transactions: transactions::Transactions,

@@ -154,13 +154,10 @@ async fn daily_sales(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
 ) -> Result<Json<DailySales>, ApiError> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as i64);
     Ok(Json(
         state
             .transactions
-            .daily_sales(&seller.user_id, calendar::day_of(now_ms))
+            .daily_sales(&seller.user_id, calendar::day_of(crate::now_ms()))
             .await?,
     ))
 }
