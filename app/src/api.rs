@@ -3,6 +3,7 @@
 //! service's refusal into an [`AppError`] with its status.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use serde::{Deserialize, Serialize};
 use wire::cart::CartView;
 use wire::inventory::{CatalogPage, ItemView};
@@ -192,32 +193,84 @@ fn form_field(err: clients::CallError) -> AppError {
     err
 }
 
-/// Lists a new item for the signed-in seller; `request_id` makes a resubmitted form list
-/// it once.
-#[server]
-pub async fn add_item(
-    title: String,
-    description: String,
-    price: String,
-    stock: String,
-    image_url: String,
-    request_id: String,
-) -> Result<ItemView, AppError> {
+/// The server functions whose forms carry a picture: the gateway lets their requests be
+/// larger, and only as `multipart/form-data`.
+pub const UPLOAD_PATHS: [&str; 2] = [
+    <AddItem as leptos::server_fn::ServerFn>::PATH,
+    <SetPicture as leptos::server_fn::ServerFn>::PATH,
+];
+
+/// Lists a new item for the signed-in seller, from the "Add an item" form (title,
+/// description, price, stock, and a `picture` file or an `image_url`); `request_id` makes a
+/// resubmitted form list it once.
+#[server(input = MultipartFormData)]
+pub async fn add_item(form: MultipartData) -> Result<ItemView, AppError> {
     let backends = backends()?;
+    let form = ssr::UploadForm::read(form).await?;
     let seller = require_user(&backends, "Please log in first.").await?;
+    let price_cents = price_cents(form.text("price"))?;
+    let stock = stock_units(form.text("stock"))?;
+    let image_url = match &form.picture {
+        Some(_) if !form.text("image_url").trim().is_empty() => {
+            return Err(AppError::for_field(
+                "image_url",
+                "Choose a picture or give its address, not both.",
+            ));
+        }
+        Some(picture) => store_picture(&backends, &seller, picture.clone()).await?,
+        None => form.text("image_url").to_owned(),
+    };
     let item = wire::inventory::NewItem {
-        title,
-        description: Some(description),
-        price_cents: price_cents(&price)?,
-        stock: stock_units(&stock)?,
+        title: form.text("title").to_owned(),
+        description: Some(form.text("description").to_owned()),
+        price_cents,
+        stock,
         image_url: Some(image_url),
-        request_id: Some(request_id),
+        request_id: Some(form.text("request_id").to_owned()),
     };
     backends
         .inventory
         .create_item(&call_context(), &identity_of(&seller), &item)
         .await
         .map_err(form_field)
+}
+
+/// Gives one of the signed-in seller's items a new picture (form fields `item_id` and the
+/// `picture` file).
+#[server(input = MultipartFormData)]
+pub async fn set_picture(form: MultipartData) -> Result<ItemView, AppError> {
+    let backends = backends()?;
+    let form = ssr::UploadForm::read(form).await?;
+    let item_id = wire::ItemId::parse(form.text("item_id"))
+        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    let seller = require_user(&backends, "Please log in first.").await?;
+    let picture = form
+        .picture
+        .ok_or_else(|| AppError::for_field(ssr::PICTURE_FIELD, "Choose a picture to upload."))?;
+    let edit = wire::inventory::ItemEdit {
+        image_url: Some(store_picture(&backends, &seller, picture).await?),
+        ..Default::default()
+    };
+    backends
+        .inventory
+        .edit_item(&call_context(), &identity_of(&seller), &item_id, &edit)
+        .await
+        .map_err(form_field)
+}
+
+/// Stores `picture` for `seller` in the inventory service; its site path is the address an
+/// item gets.
+#[cfg(feature = "ssr")]
+async fn store_picture(
+    backends: &ssr::Backends,
+    seller: &UserView,
+    picture: bytes::Bytes,
+) -> Result<String, AppError> {
+    let stored = backends
+        .inventory
+        .store_picture(&call_context(), &identity_of(seller), picture)
+        .await?;
+    Ok(stored.name.site_path())
 }
 
 /// Changes an item's price and stock, for its seller.

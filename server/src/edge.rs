@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER, REFERRER_POLICY,
+    CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER, REFERRER_POLICY,
     STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -142,6 +142,68 @@ pub async fn same_origin_only(
         "This request came from another site, so it was refused. Open the marketplace and try again from its own page.",
     )
         .into_response()
+}
+
+/// The largest request body the gateway reads, but for upload forms.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// The largest body of an upload form: a picture over the 5 MB bound still arrives whole,
+/// so that the seller is told its size beside the field, not a bare 413.
+pub const MAX_UPLOAD_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bounds every request body: [`MAX_UPLOAD_REQUEST_BYTES`] for the upload forms
+/// (`app::api::UPLOAD_PATHS`), [`MAX_REQUEST_BYTES`] for everything else. A declared
+/// length over the bound is refused (413) before anything is read; a body that grows past it
+/// is cut off. An upload form must also come as `multipart/form-data` (415 otherwise): the
+/// server function's reader assumes it does.
+pub async fn limit_request_bodies(request: Request, next: Next) -> Response {
+    let upload = app::api::UPLOAD_PATHS.contains(&request.uri().path());
+    let limit = if upload {
+        MAX_UPLOAD_REQUEST_BYTES
+    } else {
+        MAX_REQUEST_BYTES
+    };
+    let plain = |status: StatusCode, sentence: &'static str| {
+        (
+            status,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            sentence,
+        )
+            .into_response()
+    };
+    if upload && request.method() == Method::POST && !is_multipart_form(request.headers()) {
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This form carries a picture: send it as multipart/form-data.",
+        );
+    }
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "This request is larger than any form of the site sends, so it was refused.",
+        );
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// `multipart/form-data` with the boundary its parts are split on, read as the server
+/// function's reader (multer) reads it.
+fn is_multipart_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+                && multer::parse_boundary(ct).is_ok()
+        })
 }
 
 /// Makes a nonce for the page (see [`CspNonce`]) and adds the security headers to every

@@ -11,6 +11,7 @@ use app::{App, SITE_NAME, shell};
 pub mod edge;
 mod live_proxy;
 pub mod page_cache;
+mod pictures;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -23,10 +24,6 @@ use common::{Readiness, Service};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
-use tower_http::limit::RequestBodyLimitLayer;
-
-/// The largest request body the gateway reads.
-const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -135,6 +132,13 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         ))
         .with_state(leptos_options);
 
+    let uploaded_pictures = Router::new()
+        .route(
+            &format!("{}/{{name}}", wire::picture::PICTURES_PATH),
+            get(pictures::picture),
+        )
+        .with_state(Arc::new(backends.clone()));
+
     let live_updates = Router::new()
         .route("/live", get(live_proxy::live))
         .with_state(live_proxy::LiveProxy::new(
@@ -144,6 +148,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
 
     // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages
+        .merge(uploaded_pictures)
         .merge(Readiness::new(vec![]).router())
         // Pages are rendered for one visitor and sent once: a quick level, not the best.
         // (Kept pages are compressed once, well; the bundle is precompressed at build time.)
@@ -153,7 +158,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .merge(live_updates)
         // No form of this site sends more; a larger body is refused (413) before anything
         // reads it.
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn(edge::limit_request_bodies))
         // Outermost last: the address first, then the origin check, then the headers, so
         // that refusals carry the headers too.
         .layer(from_fn_with_state(edge.clone(), edge::same_origin_only))

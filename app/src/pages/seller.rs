@@ -1,15 +1,19 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use send_wrapper::SendWrapper;
+use web_sys::{FormData, SubmitEvent};
 use wire::calendar;
 use wire::inventory::ItemView;
 use wire::money::format_cents;
 use wire::transaction::{DailySales, SalesReport};
 
-use super::{ErrorMessage, Field, FormError, Pager, date_time, money, page_number};
-use crate::api::{self, AddItem, SaveItem, SetOnSale};
+use super::{ErrorMessage, Field, FormError, Pager, date_time, image_of, money, page_number};
+use crate::api::{self, AddItem, SaveItem, SetOnSale, SetPicture};
+use crate::error::AppError;
 use crate::store::Store;
 
 /// `/seller`: list a new item and change the price and stock of your own items.
@@ -44,10 +48,11 @@ pub fn SellerPage() -> impl IntoView {
 
 #[component]
 fn Shop() -> impl IntoView {
-    let add = ServerAction::<AddItem>::new();
-    let (on_sale_changes, on_sale_changed) = signal(0u32);
+    let add: UploadAction =
+        Action::new(|form: &SendWrapper<FormData>| api::add_item(FormData::clone(form).into()));
+    let (item_changes, items_changed) = signal(0u32);
     let items = Resource::new(
-        move || (add.version().get(), on_sale_changes.get()),
+        move || (add.version().get(), item_changes.get()),
         |_| api::my_items(),
     );
     view! {
@@ -65,7 +70,7 @@ fn Shop() -> impl IntoView {
                                 <ul class="own-items">
                                     {items
                                         .into_iter()
-                                        .map(|item| view! { <OwnItem item on_sale_changed /> })
+                                        .map(|item| view! { <OwnItem item items_changed /> })
                                         .collect_view()}
                                 </ul>
                             }
@@ -295,9 +300,60 @@ fn SalesTable(report: SalesReport) -> impl IntoView {
     .into_any()
 }
 
-/// The seed's "box to enter an item".
+/// The action of a form that carries a picture: its `FormData`, sent as multipart.
+type UploadAction = Action<SendWrapper<FormData>, Result<ItemView, AppError>>;
+
+/// Sends an upload form through `action`, in place, when the page is live; without
+/// JavaScript the browser posts the same multipart form itself.
+fn send_in_place(ev: &SubmitEvent, form: NodeRef<leptos::html::Form>, action: UploadAction) {
+    if let Some(form) = form.get_untracked()
+        && let Ok(data) = FormData::new_with_form(&form)
+    {
+        ev.prevent_default();
+        action.dispatch(SendWrapper::new(data));
+    }
+}
+
+/// A file input for a picture, with what is accepted and its error right below it.
 #[component]
-fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
+fn PictureField(
+    label: String,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    /// Keeps ids unique when the page shows the field more than once.
+    #[prop(optional, into)]
+    id_prefix: String,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let id = format!("{id_prefix}field-picture");
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let message = move || error.get().and_then(|e| e.message_for("picture"));
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <p class="hint" id=hint_id.clone()>
+                "A JPEG, PNG or WebP photo of at most 5 MB."
+            </p>
+            <input
+                id=id
+                type="file"
+                name="picture"
+                accept="image/jpeg,image/png,image/webp"
+                required=required
+                aria-invalid=move || message().is_some().to_string()
+                aria-describedby=format!("{hint_id} {error_id}")
+            />
+            <p class="field-error" id=error_id aria-live="polite">
+                {message}
+            </p>
+        </div>
+    }
+}
+
+/// The seed's "box to enter an item", with a picture from the seller's device or an
+/// address.
+#[component]
+fn AddItemForm(add: UploadAction) -> impl IntoView {
     let error = Signal::derive(move || add.value().get().and_then(Result::err));
     let added = move || {
         add.value()
@@ -319,7 +375,14 @@ fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="add-item">
             <h2 id="add-item">"Add an item"</h2>
-            <ActionForm action=add node_ref=form attr:class="stacked-form">
+            <form
+                method="post"
+                action=AddItem::PATH
+                enctype="multipart/form-data"
+                class="stacked-form"
+                node_ref=form
+                on:submit=move |ev| send_in_place(&ev, form, add)
+            >
                 <FormError error />
                 <Field label="Title" name="title" required=true error />
                 <div class="field">
@@ -331,25 +394,70 @@ fn AddItemForm(add: ServerAction<AddItem>) -> impl IntoView {
                 </div>
                 <Field label="Price" name="price" inputmode="decimal" hint="In dollars, e.g. 12.50." required=true error />
                 <Field label="Stock" name="stock" kind="number" inputmode="numeric" value="1" required=true error />
+                <PictureField label="Picture (optional)".to_owned() error />
                 <Field
-                    label="Image address (optional)"
+                    label="Or a picture's address (optional)"
                     name="image_url"
                     kind="url"
                     hint="An https:// address of a picture."
                     error
                 />
                 <input type="hidden" name="request_id" value=request_id />
-                <button type="submit">"Add item"</button>
+                <button type="submit" disabled=move || add.pending().get()>
+                    "Add item"
+                </button>
                 <p class="form-success" aria-live="polite">{added}</p>
-            </ActionForm>
+            </form>
         </section>
     }
 }
 
-/// One of the seller's items with inline edit of price and stock, and a button that takes it
-/// off sale or puts it back.
+/// "Upload picture" for one of the seller's items; `changed` is told when it worked, so the
+/// list is read again.
 #[component]
-fn OwnItem(item: ItemView, on_sale_changed: WriteSignal<u32>) -> impl IntoView {
+fn PictureForm(item_id: String, title: String, changed: WriteSignal<u32>) -> impl IntoView {
+    let upload: UploadAction =
+        Action::new(|form: &SendWrapper<FormData>| api::set_picture(FormData::clone(form).into()));
+    let error = Signal::derive(move || upload.value().get().and_then(Result::err));
+    Effect::new(move |_| {
+        if upload.value().with(|v| matches!(v, Some(Ok(_)))) {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let form = NodeRef::<leptos::html::Form>::new();
+    view! {
+        <form
+            method="post"
+            action=SetPicture::PATH
+            enctype="multipart/form-data"
+            class="picture-form"
+            node_ref=form
+            on:submit=move |ev| send_in_place(&ev, form, upload)
+        >
+            <input type="hidden" name="item_id" value=item_id.clone() />
+            <PictureField
+                label="New picture".to_owned()
+                id_prefix=format!("item-{item_id}-")
+                required=true
+                error
+            />
+            <button
+                type="submit"
+                class="secondary"
+                aria-label=format!("Upload picture for {title}")
+                disabled=move || upload.pending().get()
+            >
+                "Upload picture"
+            </button>
+            <FormError error />
+        </form>
+    }
+}
+
+/// One of the seller's items with its picture, inline edit of price and stock, "Upload
+/// picture", and a button that takes it off sale or puts it back.
+#[component]
+fn OwnItem(item: ItemView, items_changed: WriteSignal<u32>) -> impl IntoView {
     let save = ServerAction::<SaveItem>::new();
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let saved = move || {
@@ -367,12 +475,25 @@ fn OwnItem(item: ItemView, on_sale_changed: WriteSignal<u32>) -> impl IntoView {
             item_id=item.id.to_string()
             title=item.title.clone()
             now_on_sale=item.on_sale
-            changed=on_sale_changed
+            changed=items_changed
         />
     };
+    let picture_form = view! {
+        <PictureForm item_id=item.id.to_string() title=item.title.clone() changed=items_changed />
+    };
+    let picture = image_of(&item);
+    let picture_alt = format!("Picture of {}", item.title);
     let href = format!("/items?itemId={}", item.id);
     view! {
         <li class="own-item">
+            <img
+                class="own-item-picture"
+                src=picture
+                alt=picture_alt
+                width="96"
+                height="96"
+                referrerpolicy="no-referrer"
+            />
             <h3>
                 <a href=href>{item.title.clone()}</a>
             </h3>
@@ -407,6 +528,7 @@ fn OwnItem(item: ItemView, on_sale_changed: WriteSignal<u32>) -> impl IntoView {
                 <FormError error />
                 <p class="form-success" aria-live="polite">{saved}</p>
             </ActionForm>
+            {picture_form}
             {on_sale_form}
         </li>
     }

@@ -3,6 +3,7 @@
 //! response. Server functions in `crate::api` use this module; nothing here uses them.
 
 mod session_cookie;
+mod upload_form;
 
 use std::time::SystemTime;
 
@@ -21,6 +22,7 @@ use wire::user::{SessionRequest, UserView};
 use crate::error::AppError;
 
 pub use session_cookie::SessionCookie;
+pub use upload_form::{PICTURE_FIELD, UploadForm};
 
 /// Where the services are and how to call them, shared by every request the gateway serves.
 /// Plain data and clients: no Leptos in it, so the live-socket proxy uses it too.

@@ -218,6 +218,15 @@ pub fn browser_without_js(stack: &Stack) -> reqwest::Client {
         .expect("client")
 }
 
+/// A multipart form of text fields only: an upload form sent with no file chosen.
+pub fn text_form(fields: &[(&str, &str)]) -> reqwest::multipart::Form {
+    fields
+        .iter()
+        .fold(reqwest::multipart::Form::new(), |form, (name, value)| {
+            form.text(name.to_string(), value.to_string())
+        })
+}
+
 /// A seller identity for items listed straight at the inventory service.
 pub fn seller(name: &str) -> common::identity::Identity {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

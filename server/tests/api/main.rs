@@ -7,6 +7,7 @@ mod helpers;
 mod live_updates;
 mod operations;
 mod pages;
+mod pictures;
 mod security;
 mod sessions;
 mod shopping;

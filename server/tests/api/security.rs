@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use app::api::{
-    AddItem, Buy, Catalog, CheckServices, CurrentUser, Item, LogIn, LogOut, MyDailySales, MyItems,
-    MyPurchases, MySales, OrderDetails, Register, SaveItem, SetOnSale,
+    AddItem, AddToCart, Buy, Catalog, CheckServices, Checkout, CurrentUser, Item, LogIn, LogOut,
+    MyCart, MyDailySales, MyItems, MyPurchases, MySales, OrderDetails, Register, RemoveFromCart,
+    SaveItem, SetCartQuantity, SetOnSale, SetPicture,
 };
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -150,6 +151,12 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
         <MyDailySales as ServerFn>::PATH,
         <OrderDetails as ServerFn>::PATH,
         <SetOnSale as ServerFn>::PATH,
+        <SetPicture as ServerFn>::PATH,
+        <MyCart as ServerFn>::PATH,
+        <AddToCart as ServerFn>::PATH,
+        <SetCartQuantity as ServerFn>::PATH,
+        <RemoveFromCart as ServerFn>::PATH,
+        <Checkout as ServerFn>::PATH,
         <CheckServices as ServerFn>::PATH,
         <CurrentUser as ServerFn>::PATH,
     ];
@@ -192,6 +199,7 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let answer: serde_json::Value = response.json().await.expect("json");
     assert_eq!(answer["field"], "lines", "{answer}");
+    // An upload form sent as anything but multipart is refused before it is read.
     let response = client
         .post(stack.server_fn::<AddItem>())
         .header(COOKIE, &cookie)
@@ -200,9 +208,26 @@ async fn malformed_input_to_every_server_function_gets_a_plain_4xx() {
         .send()
         .await
         .expect("POST add_item");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("multipart/form-data")
+    );
+    // A multipart add-item form without a title says so beside the title.
+    let response = client
+        .post(stack.server_fn::<AddItem>())
+        .header(COOKIE, &cookie)
+        .header("accept", "application/json")
+        .multipart(helpers::text_form(&[("price", "12"), ("stock", "1")]))
+        .send()
+        .await
+        .expect("POST add_item");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let answer: serde_json::Value = response.json().await.expect("json");
-    assert_eq!(answer["field"], "description", "{answer}");
+    assert_eq!(answer["field"], "title", "{answer}");
     // "Remove from sale" with a value its form never sends.
     let item = stack.list_item(&tess, "Tin", 100, 1).await;
     let response = client
@@ -245,14 +270,14 @@ async fn with_redis_down_buying_listing_and_signing_in_answer_503_and_write_noth
             client
                 .post(stack.server_fn::<AddItem>())
                 .header(COOKIE, &cookie)
-                .form(&[
+                .multipart(helpers::text_form(&[
                     ("title", "Ghost lamp"),
                     ("description", "Never listed."),
                     ("price", "10"),
                     ("stock", "1"),
                     ("image_url", ""),
                     ("request_id", "redis-down-item"),
-                ]),
+                ])),
         ),
         (
             "log in",
@@ -374,14 +399,14 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
                 plain
                     .post(stack.server_fn::<AddItem>())
                     .header(COOKIE, &cookie)
-                    .form(&[
+                    .multipart(helpers::text_form(&[
                         ("title", "Forged lamp"),
                         ("description", "Listed by another site."),
                         ("price", "10"),
                         ("stock", "1"),
                         ("image_url", ""),
                         ("request_id", request_id.as_str()),
-                    ]),
+                    ])),
             ),
         ];
         for (what, mut request) in posts {

@@ -9,6 +9,7 @@ use wire::inventory::{
     CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved,
 };
+use wire::picture::{PictureName, StoredPicture};
 
 use crate::transport::{CallContext, CallError, Transport};
 
@@ -100,6 +101,39 @@ impl InventoryClient {
             Some(seller),
         );
         Transport::call(request.json(edit)).await
+    }
+
+    /// `POST /v1/pictures`: `seller` uploads a picture (the file's bytes, at most
+    /// `wire::picture::MAX_UPLOAD_BYTES`); the answer names it as it is stored and served.
+    pub async fn store_picture(
+        &self,
+        context: &CallContext,
+        seller: &Identity,
+        upload: bytes::Bytes,
+    ) -> Result<StoredPicture, CallError> {
+        let request = self.transport.request(
+            Method::POST,
+            &["v1", "pictures"],
+            context,
+            Caller::User,
+            Some(seller),
+        );
+        Transport::call(
+            request
+                .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                .body(upload),
+        )
+        .await
+    }
+
+    /// `GET /v1/pictures/{name}`: a stored picture's bytes, or `None` when there is none.
+    pub async fn picture(
+        &self,
+        context: &CallContext,
+        name: &PictureName,
+    ) -> Result<Option<bytes::Bytes>, CallError> {
+        let request = self.public(Method::GET, &["v1", "pictures", name.as_str()], context);
+        Transport::call_for_bytes(request, StatusCode::NOT_FOUND).await
     }
 
     /// `POST /v1/reservations`: the transaction service sets stock aside for `buyer`'s

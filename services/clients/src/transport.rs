@@ -153,6 +153,26 @@ impl Transport {
         Self::read(response).await.map(Some)
     }
 
+    /// Sends `request` and reads a 2xx answer's bytes as they are (a picture); `absent` is
+    /// `None`.
+    pub(crate) async fn call_for_bytes(
+        request: RequestBuilder,
+        absent: StatusCode,
+    ) -> Result<Option<bytes::Bytes>, CallError> {
+        let response = Self::send(request).await?;
+        if response.status() == absent {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(Self::refusal(response).await);
+        }
+        response
+            .bytes()
+            .await
+            .map(Some)
+            .map_err(|err| CallError::Unavailable(format!("the answer broke off: {err}")))
+    }
+
     /// Sends `request` and expects a 2xx answer without a body.
     pub(crate) async fn call_empty(request: RequestBuilder) -> Result<(), CallError> {
         let response = Self::send(request).await?;

@@ -98,8 +98,9 @@ impl ImageUrl {
     const HINT: &'static str =
         "must be an https:// address of a picture (or one of the site's own /images/ paths)";
 
-    /// An `https://host/...` address without credentials or backslashes, or a plain path
-    /// under the site's own `/images/` (the demo pictures). Nothing else: no `http:`, no
+    /// An `https://host/...` address without credentials or backslashes, a plain path
+    /// under the site's own `/images/` (the demo pictures), or an uploaded picture's
+    /// `/pictures/<name>`. Nothing else: no `http:`, no
     /// `//host` or `/\host` that a browser would take to another site, no `javascript:`.
     pub fn parse(raw: &str) -> Result<Option<Self>, FieldError> {
         let text = raw.trim();
@@ -114,6 +115,16 @@ impl ImageUrl {
                 .any(|c| c.is_whitespace() || c.is_control() || c == '"')
         {
             return Err(refuse());
+        }
+        if let Some(name) = text.strip_prefix(wire::picture::PICTURES_PATH) {
+            // A picture uploaded here: only its exact content-hash name.
+            return match name
+                .strip_prefix('/')
+                .map(wire::picture::PictureName::parse)
+            {
+                Some(Ok(name)) => Ok(Some(Self(name.site_path()))),
+                _ => Err(refuse()),
+            };
         }
         if let Some(path) = text.strip_prefix("/images/") {
             let plain = path
@@ -236,6 +247,11 @@ mod tests {
         );
         assert!(ImageUrl::parse("/images/demo/1.svg").unwrap().is_some());
         assert!(ImageUrl::parse("").unwrap().is_none());
+        let picture = format!("/pictures/{}.jpg", "0a".repeat(16));
+        assert_eq!(
+            ImageUrl::parse(&picture).unwrap().map(ImageUrl::into_inner),
+            Some(picture)
+        );
         for bad in [
             "javascript:alert(1)",
             "//evil.example/x.png",
@@ -248,6 +264,9 @@ mod tests {
             "/a b.png",
             "/images/../api/log_out",
             "/api/log_out",
+            "/pictures/../api/log_out",
+            "/pictures/x.png",
+            "/picturesque.png",
         ] {
             assert!(ImageUrl::parse(bad).is_err(), "{bad}");
         }

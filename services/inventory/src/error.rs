@@ -17,6 +17,12 @@ pub enum ApiError {
     /// 403: someone else's item.
     #[error("only the item's seller may change it")]
     NotTheSeller,
+    /// 404: no stored picture has this name.
+    #[error("there is no picture with this name")]
+    PictureNotFound,
+    /// A picture could not be decoded on time or stored: 503.
+    #[error("the picture could not be saved right now; try again shortly")]
+    PictureNotSaved,
     /// MongoDB failed: 503.
     #[error("the catalog is unavailable right now; try again shortly")]
     Unavailable(#[from] mongodb::error::Error),
@@ -26,9 +32,9 @@ impl ServiceError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Field(field) => field.status(),
-            Self::ItemNotFound => StatusCode::NOT_FOUND,
+            Self::ItemNotFound | Self::PictureNotFound => StatusCode::NOT_FOUND,
             Self::NotTheSeller => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::PictureNotSaved => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -1,11 +1,12 @@
 //! The inventory service: items (seller, title, description, price in cents, stock, times
-//! sold), the public catalog, and cache-aside reads in Redis. `build` turns a [`Config`] into
+//! sold), their pictures (in GridFS), the public catalog, and cache-aside reads in Redis. `build` turns a [`Config`] into
 //! a bound [`Service`].
 
 mod cache;
 mod domain;
 mod error;
 mod items;
+mod pictures;
 mod reservations;
 mod routes;
 
@@ -55,6 +56,7 @@ impl Config {
 pub(crate) struct AppState {
     items: items::Items,
     reservations: reservations::Reservations,
+    pictures: pictures::Pictures,
     cache: cache::Cache,
     /// Announces item changes (see [`AppState::items_changed`]).
     pubsub: fred::prelude::Client,
@@ -105,6 +107,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     mongo::ensure_indexes(&items).await;
     let state = AppState {
         reservations: reservations::Reservations::new(&database),
+        pictures: pictures::Pictures::new(&database),
         items,
         cache: cache::Cache::new(redis.clone(), config.cache_ttl, &config.mongo.database),
         pubsub,

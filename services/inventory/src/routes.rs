@@ -1,8 +1,10 @@
 //! The inventory service's HTTP API; its requests and answers are in `wire::inventory`.
-//! Reads are public; writes need a signed identity from the gateway
+//! Reads (items and pictures) are public; writes need a signed identity from the gateway
 //! (`x-marketplace-identity`); reservations only the transaction service's.
 
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -17,6 +19,7 @@ use wire::inventory::{
     CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved, ShortageBody,
 };
+use wire::picture::{MAX_UPLOAD_BYTES, PictureName, StoredPicture};
 
 use crate::AppState;
 use crate::cache::{CATALOG_GENERATION, item_generation};
@@ -33,6 +36,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sellers/{seller_id}/items", get(seller_items))
         .route("/v1/reservations", post(reserve))
         .route("/v1/reservations/{id}/release", post(release))
+        .route(
+            "/v1/pictures",
+            // One byte over the bound, so that a larger upload is told its size.
+            post(store_picture).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
+        )
+        .route("/v1/pictures/{name}", get(picture))
         .route("/v1/cache/stats", get(cache_stats))
         .with_state(state);
     common::infra::mongo::limit_requests(routes)
@@ -169,6 +178,55 @@ async fn edit_item(
         EditOutcome::NotTheSeller => Err(ApiError::NotTheSeller),
         EditOutcome::NotFound => Err(ApiError::ItemNotFound),
     }
+}
+
+/// A seller's upload (the body is the file's bytes) becomes a stored picture; the item gets
+/// its address in a separate edit, so a refused picture changes no item.
+async fn store_picture(
+    State(state): State<AppState>,
+    SignedIn(seller): SignedIn,
+    headers: axum::http::HeaderMap,
+    upload: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<StoredPicture>), ApiError> {
+    let upload = upload.map_err(|_| {
+        let declared = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse::<usize>().ok())
+            .filter(|&length| length > MAX_UPLOAD_BYTES);
+        FieldError::new(
+            "picture",
+            declared.map_or_else(
+                || wire::picture::TOO_LARGE.to_owned(),
+                wire::picture::too_large,
+            ),
+        )
+    })?;
+    if upload.is_empty() {
+        return Err(FieldError::new("picture", "Choose a picture to upload.").into());
+    }
+    let stored = state
+        .pictures
+        .store(upload.to_vec(), &seller.user_id)
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// A stored picture's bytes, with its type; the name says which kind it is.
+async fn picture(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let name = PictureName::parse(&name).map_err(|err| FieldError::new("name", err.to_string()))?;
+    let bytes = state
+        .pictures
+        .load(&name)
+        .await?
+        .ok_or(ApiError::PictureNotFound)?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, name.kind().content_type())],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {

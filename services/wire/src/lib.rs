@@ -10,6 +10,7 @@
 //! | [`user`] | the user service's requests and answers |
 //! | [`inventory`] | the inventory service's requests and answers |
 //! | [`transaction`] | the transaction service's requests and answers |
+//! | [`picture`] | item pictures: accepted kinds, size bounds, the content-hash name |
 //! | [`cart`] | the cart's requests and answers (kept by the transaction service) |
 //! | [`receipt`] | the receipt workers' answers: a buyer's receipt status, operators' counts |
 //! | [`events`] | what travels on Kafka and on Redis pub/sub |
@@ -28,6 +29,7 @@ pub mod ids;
 pub mod inventory;
 pub mod kafka_topics;
 pub mod money;
+pub mod picture;
 pub mod receipt;
 pub mod redis_channels;
 pub mod socket;

@@ -2,4 +2,5 @@
 
 mod catalog;
 mod health;
+mod pictures;
 mod reservations;
