@@ -137,6 +137,10 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             &format!("{}/{{name}}", wire::picture::PICTURES_PATH),
             get(pictures::picture),
         )
+        .route(
+            &format!("{}/card/{{name}}", wire::picture::PICTURES_PATH),
+            get(pictures::card),
+        )
         .with_state(Arc::new(backends.clone()));
 
     let live_updates = Router::new()

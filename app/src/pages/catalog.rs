@@ -5,7 +5,7 @@ use wire::inventory::CatalogPage;
 use wire::inventory::ItemView;
 
 use super::shopping::AddToCart;
-use super::{ErrorMessage, Pager, encode_query, image_of, money, page_number, stock_text};
+use super::{ErrorMessage, Pager, card_image_of, encode_query, money, page_number, stock_text};
 use crate::api;
 
 /// `/`: every item of every seller, newest first, with title search and pages. Rendered
@@ -78,7 +78,7 @@ fn CatalogResults(page: CatalogPage) -> impl IntoView {
 #[component]
 pub fn ItemCard(item: ItemView) -> impl IntoView {
     let href = format!("/items?itemId={}", item.id);
-    let image = image_of(&item);
+    let image = card_image_of(&item);
     let stock = stock_text(item.stock);
     view! {
         <article class="item-card">

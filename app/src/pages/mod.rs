@@ -132,6 +132,12 @@ pub fn image_of(item: &wire::inventory::ItemView) -> String {
         .unwrap_or_else(|| "/images/placeholder.svg".to_owned())
 }
 
+/// The item's picture for a catalog card or a thumbnail: the smaller copy of an uploaded
+/// picture, else as [`image_of`].
+pub fn card_image_of(item: &wire::inventory::ItemView) -> String {
+    wire::picture::card_address(&image_of(item))
+}
+
 /// "3 in stock" or "Sold out".
 pub fn stock_text(stock: i64) -> String {
     if stock > 0 {

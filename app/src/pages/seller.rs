@@ -11,7 +11,7 @@ use wire::inventory::ItemView;
 use wire::money::format_cents;
 use wire::transaction::{DailySales, SalesReport};
 
-use super::{ErrorMessage, Field, FormError, Pager, date_time, image_of, money, page_number};
+use super::{ErrorMessage, Field, FormError, Pager, card_image_of, date_time, money, page_number};
 use crate::api::{self, AddItem, SaveItem, SetOnSale, SetPicture};
 use crate::error::AppError;
 use crate::store::Store;
@@ -481,7 +481,7 @@ fn OwnItem(item: ItemView, items_changed: WriteSignal<u32>) -> impl IntoView {
     let picture_form = view! {
         <PictureForm item_id=item.id.to_string() title=item.title.clone() changed=items_changed />
     };
-    let picture = image_of(&item);
+    let picture = card_image_of(&item);
     let picture_alt = format!("Picture of {}", item.title);
     let href = format!("/items?itemId={}", item.id);
     view! {

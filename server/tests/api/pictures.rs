@@ -136,8 +136,10 @@ async fn a_seller_lists_an_item_with_a_photo_and_files_that_are_not_pictures_are
         choose_file(&browser, "#field-picture", &photo).await;
         click_button(&browser, "Add item").await;
         wait_for_text(&browser, ".own-items", WAIT, |t| t.contains("Blue vase")).await;
-        let picture = source_of(&browser, ".own-item-picture").await;
-        assert!(picture.starts_with("/pictures/"), "{picture}");
+        // The list shows the smaller copy; the item page the picture itself.
+        let thumbnail = source_of(&browser, ".own-item-picture").await;
+        assert!(thumbnail.starts_with("/pictures/card/"), "{thumbnail}");
+        let picture = thumbnail.replacen("/card/", "/", 1);
         let item_path = browser
             .find(Locator::Css(".own-item h3 a"))
             .await
@@ -203,12 +205,26 @@ async fn a_seller_lists_an_item_with_a_photo_and_files_that_are_not_pictures_are
                 .expect("aria-invalid");
             assert_eq!(invalid.as_deref(), Some("true"));
         }
-        assert_eq!(source_of(&browser, ".own-item-picture").await, picture);
+        assert_eq!(source_of(&browser, ".own-item-picture").await, thumbnail);
         (item_path, picture)
     })
     .await;
 
     assert_eq!(served_picture(&stack, &picture_path).await, (1280, 960));
+    let card = picture_path.replacen("/pictures/", "/pictures/card/", 1);
+    assert_eq!(served_picture(&stack, &card).await, (640, 480));
+    // The catalog's card shows the smaller copy.
+    let catalog = stack
+        .gateway
+        .http
+        .get(stack.gateway.url("/?q=Blue+vase"))
+        .send()
+        .await
+        .expect("GET the catalog")
+        .text()
+        .await
+        .expect("html");
+    assert!(catalog.contains(&format!("src=\"{card}\"")), "{catalog}");
     let item = stack.item(item_path.rsplit('=').next().expect("id")).await;
     assert_eq!(item["image_url"], picture_path.as_str());
 }
@@ -246,17 +262,18 @@ async fn without_javascript_a_seller_changes_an_items_picture_with_a_plain_form_
                     .is_ok_and(|url| url.path() == "/seller")
                 {
                     picture = source_of(&browser, ".own-item-picture").await;
-                    if picture.starts_with("/pictures/") {
+                    if picture.starts_with("/pictures/card/") {
                         break;
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            assert!(picture.starts_with("/pictures/"), "{picture}");
-            picture
+            assert!(picture.starts_with("/pictures/card/"), "{picture}");
+            picture.replacen("/card/", "/", 1)
         }
     })
     .await;
+    // Smaller than a card: the card is the picture itself.
     assert_eq!(served_picture(&stack, &picture).await, (300, 200));
 
     // The item page, as the server renders it, shows the new picture.
@@ -328,6 +345,8 @@ async fn only_the_items_seller_changes_its_picture_and_only_picture_names_are_se
     for path in [
         format!("/pictures/{}.png", "0f".repeat(16)),
         "/pictures/..%2Fapi%2Flog_out".to_owned(),
+        format!("/pictures/card/{}.png", "0f".repeat(16)),
+        "/pictures/card/..%2F..%2Fapi".to_owned(),
         "/pictures/notes.txt".to_owned(),
     ] {
         let response = stack

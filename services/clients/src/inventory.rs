@@ -9,7 +9,7 @@ use wire::inventory::{
     CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved,
 };
-use wire::picture::{PictureName, StoredPicture};
+use wire::picture::{PictureName, PictureSize, StoredPicture};
 
 use crate::transport::{CallContext, CallError, Transport};
 
@@ -126,13 +126,24 @@ impl InventoryClient {
         .await
     }
 
-    /// `GET /v1/pictures/{name}`: a stored picture's bytes, or `None` when there is none.
+    /// `GET /v1/pictures/{name}` (or `.../card` for the smaller copy): a stored picture's
+    /// bytes, or `None` when there is none.
     pub async fn picture(
         &self,
         context: &CallContext,
         name: &PictureName,
+        size: PictureSize,
     ) -> Result<Option<bytes::Bytes>, CallError> {
-        let request = self.public(Method::GET, &["v1", "pictures", name.as_str()], context);
+        let request = match size {
+            PictureSize::Full => {
+                self.public(Method::GET, &["v1", "pictures", name.as_str()], context)
+            }
+            PictureSize::Card => self.public(
+                Method::GET,
+                &["v1", "pictures", name.as_str(), "card"],
+                context,
+            ),
+        };
         Transport::call_for_bytes(request, StatusCode::NOT_FOUND).await
     }
 

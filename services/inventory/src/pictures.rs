@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wire::UserId;
 use wire::picture::{
-    MAX_SIDE, MAX_UPLOAD_BYTES, NOT_A_PICTURE, PictureKind, PictureName, StoredPicture, too_large,
+    CARD_SIDE, MAX_SIDE, MAX_UPLOAD_BYTES, NOT_A_PICTURE, PictureKind, PictureName, PictureSize,
+    StoredPicture, too_large,
 };
 
 use common::input::FieldError;
@@ -46,6 +47,8 @@ pub struct Prepared {
     pub width: u32,
     /// Its height in pixels.
     pub height: u32,
+    /// The smaller copy for catalog cards (at most [`CARD_SIDE`]), made from the same pixels.
+    pub card: Vec<u8>,
 }
 
 /// Turns an upload into a picture of ours: the kind by its first bytes, the pixels decoded
@@ -83,18 +86,25 @@ pub fn prepare(upload: &[u8]) -> Result<Prepared, FieldError> {
     } else {
         image
     };
-    let bytes = encode(&image, kind).map_err(|err| {
+    let encoding_failed = |err: ImageError| {
         tracing::warn!(%err, "a decoded picture could not be encoded again");
         FieldError::new(
             "picture",
             "That picture could not be read: the file may be damaged or cut short.",
         )
-    })?;
+    };
+    let bytes = encode(&image, kind).map_err(encoding_failed)?;
+    let card = if image.width() > CARD_SIDE || image.height() > CARD_SIDE {
+        encode(&image.thumbnail(CARD_SIDE, CARD_SIDE), kind).map_err(encoding_failed)?
+    } else {
+        bytes.clone()
+    };
     Ok(Prepared {
         name: PictureName::from_digest(&Sha256::digest(&bytes), kind),
         width: image.width(),
         height: image.height(),
         bytes,
+        card,
     })
 }
 
@@ -160,42 +170,61 @@ impl Pictures {
             height: picture.height,
             bytes: picture.bytes.len() as u64,
         };
-        if self.exists(&picture.name).await? {
+        // The card first: a stored picture always has its card.
+        if self.exists(&picture.name, PictureSize::Full).await? {
             return Ok(stored);
         }
-        let id = Bson::String(picture.name.as_str().to_owned());
+        self.put(&picture.name, PictureSize::Card, &picture.card, seller)
+            .await?;
+        self.put(&picture.name, PictureSize::Full, &picture.bytes, seller)
+            .await?;
+        tracing::info!(picture = %picture.name, seller_id = %seller, bytes = stored.bytes, "picture stored");
+        Ok(stored)
+    }
+
+    /// Stores one copy of a picture under its id, unless it is there already.
+    async fn put(
+        &self,
+        name: &PictureName,
+        size: PictureSize,
+        bytes: &[u8],
+        seller: &UserId,
+    ) -> Result<(), ApiError> {
+        if size == PictureSize::Card && self.exists(name, size).await? {
+            return Ok(());
+        }
         let mut upload = self
             .bucket
-            .open_upload_stream(picture.name.as_str())
-            .id(id)
+            .open_upload_stream(name.as_str())
+            .id(file_id(name, size))
             .metadata(doc! {
-                "content_type": picture.name.kind().content_type(),
-                "width": i64::from(picture.width),
-                "height": i64::from(picture.height),
+                "content_type": name.kind().content_type(),
                 "seller_id": seller.as_str(),
             })
             .await?;
-        let written = match upload.write_all(&picture.bytes).await {
+        let written = match upload.write_all(bytes).await {
             Ok(()) => upload.close().await,
             Err(err) => Err(err),
         };
         if let Err(err) = written {
             // Two uploads of the same picture at once: the other one's chunks are the same
             // bytes, so its copy is as good as ours.
-            if self.exists(&picture.name).await? {
-                return Ok(stored);
+            if self.exists(name, size).await? {
+                return Ok(());
             }
-            tracing::warn!(%err, picture = %picture.name, "a picture was not stored");
+            tracing::warn!(%err, picture = %name, ?size, "a picture was not stored");
             return Err(ApiError::PictureNotSaved);
         }
-        tracing::info!(picture = %picture.name, seller_id = %seller, bytes = stored.bytes, "picture stored");
-        Ok(stored)
+        Ok(())
     }
 
-    /// The bytes of the picture called `name`, or `None` when there is none.
-    pub async fn load(&self, name: &PictureName) -> Result<Option<Vec<u8>>, ApiError> {
-        let id = Bson::String(name.as_str().to_owned());
-        let mut download = match self.bucket.open_download_stream(id).await {
+    /// The bytes of one copy of the picture called `name`, or `None` when there is none.
+    pub async fn load(
+        &self,
+        name: &PictureName,
+        size: PictureSize,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let mut download = match self.bucket.open_download_stream(file_id(name, size)).await {
             Ok(download) => download,
             Err(err) => {
                 return match *err.kind {
@@ -212,13 +241,21 @@ impl Pictures {
         Ok(Some(bytes))
     }
 
-    async fn exists(&self, name: &PictureName) -> Result<bool, ApiError> {
+    async fn exists(&self, name: &PictureName, size: PictureSize) -> Result<bool, ApiError> {
         Ok(self
             .bucket
-            .find_one(doc! { "_id": name.as_str() })
+            .find_one(doc! { "_id": file_id(name, size) })
             .await?
             .is_some())
     }
+}
+
+/// A copy's GridFS id: the picture's name, or `card/` and the name for its smaller copy.
+fn file_id(name: &PictureName, size: PictureSize) -> Bson {
+    Bson::String(match size {
+        PictureSize::Full => name.as_str().to_owned(),
+        PictureSize::Card => format!("card/{name}"),
+    })
 }
 
 #[cfg(test)]
@@ -244,6 +281,15 @@ mod tests {
         assert_eq!(picture.name.kind(), PictureKind::Png);
         assert_eq!(PictureKind::sniff(&picture.bytes), Some(PictureKind::Png));
         assert!(picture.name.as_str().ends_with(".png"));
+    }
+
+    #[test]
+    fn the_card_copy_is_at_most_the_card_side_and_a_small_picture_is_its_own_card() {
+        let picture = prepare(&png(2000, 1000)).unwrap();
+        let card = image::load_from_memory(&picture.card).unwrap();
+        assert_eq!((card.width(), card.height()), (CARD_SIDE, CARD_SIDE / 2));
+        let small = prepare(&png(300, 200)).unwrap();
+        assert_eq!(small.card, small.bytes);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use wire::inventory::{
     CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved, ShortageBody,
 };
-use wire::picture::{MAX_UPLOAD_BYTES, PictureName, StoredPicture};
+use wire::picture::{MAX_UPLOAD_BYTES, PictureName, PictureSize, StoredPicture};
 
 use crate::AppState;
 use crate::cache::{CATALOG_GENERATION, item_generation};
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             post(store_picture).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
         )
         .route("/v1/pictures/{name}", get(picture))
+        .route("/v1/pictures/{name}/card", get(picture_card))
         .route("/v1/cache/stats", get(cache_stats))
         .with_state(state);
     common::infra::mongo::limit_requests(routes)
@@ -216,10 +217,26 @@ async fn picture(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
-    let name = PictureName::parse(&name).map_err(|err| FieldError::new("name", err.to_string()))?;
+    serve_picture(&state, &name, PictureSize::Full).await
+}
+
+/// The smaller copy of a stored picture, for catalog cards.
+async fn picture_card(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    serve_picture(&state, &name, PictureSize::Card).await
+}
+
+async fn serve_picture(
+    state: &AppState,
+    name: &str,
+    size: PictureSize,
+) -> Result<axum::response::Response, ApiError> {
+    let name = PictureName::parse(name).map_err(|err| FieldError::new("name", err.to_string()))?;
     let bytes = state
         .pictures
-        .load(&name)
+        .load(&name, size)
         .await?
         .ok_or(ApiError::PictureNotFound)?;
     Ok((

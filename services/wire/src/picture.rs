@@ -17,6 +17,10 @@ pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
 /// The longest side, in pixels, of a picture as it is served; larger uploads are shrunk.
 pub const MAX_SIDE: u32 = 1280;
 
+/// The longest side, in pixels, of a picture's smaller copy for catalog cards and
+/// thumbnails: a card is at most about 320 CSS pixels wide, so this is sharp at 2x.
+pub const CARD_SIDE: u32 = 640;
+
 /// The sentence a seller sees when a file is not a picture we take.
 pub const NOT_A_PICTURE: &str = "That file is not a JPEG, PNG or WebP picture.";
 
@@ -156,6 +160,31 @@ impl PictureName {
     pub fn site_path(&self) -> String {
         format!("{PICTURES_PATH}/{}", self.name)
     }
+
+    /// Where the gateway serves its smaller copy (at most [`CARD_SIDE`]):
+    /// `/pictures/card/<name>`.
+    pub fn card_path(&self) -> String {
+        format!("{PICTURES_PATH}/card/{}", self.name)
+    }
+}
+
+/// Which copy of a stored picture: the picture itself, or its smaller copy for cards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PictureSize {
+    /// At most [`MAX_SIDE`] on the longest side.
+    Full,
+    /// At most [`CARD_SIDE`] on the longest side.
+    Card,
+}
+
+/// The picture to show on a catalog card for an item whose picture is at `image_url`: the
+/// smaller copy of an uploaded picture, any other address as it is.
+pub fn card_address(image_url: &str) -> String {
+    image_url
+        .strip_prefix(PICTURES_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|name| PictureName::parse(name).ok())
+        .map_or_else(|| image_url.to_owned(), |name| name.card_path())
 }
 
 /// The folder of the site's address space where the gateway serves stored pictures.
@@ -239,6 +268,20 @@ mod tests {
             &format!("{}.png", "ab".repeat(17)),
         ] {
             assert_eq!(PictureName::parse(bad), Err(NotAPictureName), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cards_show_the_smaller_copy_of_an_uploaded_picture_only() {
+        let name = PictureName::from_digest(&[0x12; 32], PictureKind::Jpeg);
+        assert_eq!(card_address(&name.site_path()), name.card_path());
+        assert_eq!(name.card_path(), format!("/pictures/card/{name}"));
+        for other in [
+            "/images/demo/lamp.svg",
+            "https://example.com/pictures/a.jpg",
+            "/pictures/not-a-name.jpg",
+        ] {
+            assert_eq!(card_address(other), other);
         }
     }
 

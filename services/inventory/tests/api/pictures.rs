@@ -95,6 +95,16 @@ async fn a_large_photo_is_stored_shrunk_and_served_as_the_picture_it_became() {
     assert_eq!(bytes.len() as u64, stored["bytes"].as_u64().expect("bytes"));
     let decoded = image::load_from_memory(&bytes).expect("what is served is a picture");
     assert_eq!((decoded.width(), decoded.height()), (1280, 853));
+    let card = app
+        .service
+        .get(&format!("/v1/pictures/{name}/card"))
+        .send()
+        .await
+        .expect("GET the card");
+    assert_eq!(card.status(), 200);
+    assert_eq!(card.headers()["content-type"], "image/png");
+    let card = image::load_from_memory(&card.bytes().await.expect("bytes")).expect("a picture");
+    assert_eq!((card.width(), card.height()), (640, 427));
 
     // The same upload again (a retried form) is the same stored picture.
     let (status, again) = app.upload(Some(&pia), upload).await;
@@ -176,6 +186,12 @@ async fn only_a_picture_name_is_looked_up() {
     let (status, _) = testkit::answers::send(
         app.service
             .get(&format!("/v1/pictures/{}.png", "0f".repeat(16))),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = testkit::answers::send(
+        app.service
+            .get(&format!("/v1/pictures/{}.png/card", "0f".repeat(16))),
     )
     .await;
     assert_eq!(status, 404);
