@@ -172,6 +172,19 @@ impl Stack {
             .to_owned()
     }
 
+    /// The HTML of the gateway's page at `path`, as an anonymous visitor gets it.
+    pub async fn html(&self, path: &str) -> String {
+        self.gateway
+            .http
+            .get(self.gateway.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("GET {path}: {err}"))
+            .text()
+            .await
+            .expect("html")
+    }
+
     /// An item as the inventory service has it now.
     pub async fn item(&self, item_id: &str) -> serde_json::Value {
         self.inventory

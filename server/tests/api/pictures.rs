@@ -214,16 +214,7 @@ async fn a_seller_lists_an_item_with_a_photo_and_files_that_are_not_pictures_are
     let card = picture_path.replacen("/pictures/", "/pictures/card/", 1);
     assert_eq!(served_picture(&stack, &card).await, (640, 480));
     // The catalog's card shows the smaller copy.
-    let catalog = stack
-        .gateway
-        .http
-        .get(stack.gateway.url("/?q=Blue+vase"))
-        .send()
-        .await
-        .expect("GET the catalog")
-        .text()
-        .await
-        .expect("html");
+    let catalog = stack.html("/?q=Blue+vase").await;
     assert!(catalog.contains(&format!("src=\"{card}\"")), "{catalog}");
     let item = stack.item(item_path.rsplit('=').next().expect("id")).await;
     assert_eq!(item["image_url"], picture_path.as_str());
@@ -277,16 +268,7 @@ async fn without_javascript_a_seller_changes_an_items_picture_with_a_plain_form_
     assert_eq!(served_picture(&stack, &picture).await, (300, 200));
 
     // The item page, as the server renders it, shows the new picture.
-    let page = stack
-        .gateway
-        .http
-        .get(stack.gateway.url(&format!("/items?itemId={item}")))
-        .send()
-        .await
-        .expect("GET the item page")
-        .text()
-        .await
-        .expect("html");
+    let page = stack.html(&format!("/items?itemId={item}")).await;
     assert!(page.contains(&format!("src=\"{picture}\"")), "{page}");
 }
 

@@ -334,16 +334,7 @@ async fn with_redis_down_buying_listing_and_signing_in_answer_503_and_write_noth
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(session_back, "the session did not come back with Redis");
-    let catalog = stack
-        .gateway
-        .http
-        .get(stack.gateway.url("/?q=Ghost"))
-        .send()
-        .await
-        .expect("GET the catalog")
-        .text()
-        .await
-        .expect("html");
+    let catalog = stack.html("/?q=Ghost").await;
     assert!(!catalog.contains("Ghost lamp"), "an item was listed");
 }
 
