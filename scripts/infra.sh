@@ -594,6 +594,10 @@ cmd_env() {
   [ -x "$FERRETDB_BIN" ] && printf 'export FERRETDB_BIN=%q\n' "$FERRETDB_BIN" || echo "# FERRETDB_BIN: not installed (scripts/infra.sh up mongo)"
   [ -x "$MAILPIT_BIN" ] && printf 'export MAILPIT_BIN=%q\n' "$MAILPIT_BIN" || echo "# MAILPIT_BIN: not installed (scripts/infra.sh up smtp)"
   [ -f "$MJS_HOME/classes/Launcher.class" ] && printf 'export MONGO_JAVA_SERVER_CP=%q\n' "$MONGO_JAVA_SERVER_CP"
+  # The browser tests' accessibility engine, once scripts/axe-core.sh (run by scripts/test.sh)
+  # has installed it.
+  v=$(ls "$MARKETPLACE_TOOLS"/axe-core-*/package/axe.min.js 2>/dev/null | tail -n1 || true)
+  [ -n "$v" ] && printf 'export AXE_CORE_JS=%q\n' "$v" || echo "# AXE_CORE_JS: not installed (scripts/axe-core.sh)"
   return 0
 }
 

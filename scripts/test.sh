@@ -22,6 +22,9 @@ cleanup() {
 trap cleanup EXIT
 
 apt_install chromium chromium-driver
+# The accessibility audit the browser tests run in every page.
+AXE_CORE_JS=$(scripts/axe-core.sh)
+export AXE_CORE_JS
 scripts/infra.sh up
 eval "$(scripts/infra.sh env)"
 scripts/build-site.sh

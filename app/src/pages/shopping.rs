@@ -25,7 +25,8 @@ fn purchase_key() -> impl Fn() -> String + Copy {
 #[component]
 pub fn AddToCart(item_id: String, title: String) -> impl IntoView {
     let store = Store::get();
-    let label = format!("Add {title} to cart");
+    // The visible text first: speech users say what they see (WCAG 2.5.3, label in name).
+    let label = format!("Add to cart: {title}");
     let this_item = item_id.clone();
     let pressed = item_id.clone();
     let refused = move || {

@@ -29,7 +29,7 @@ async fn shown_text(browser: &fantoccini::Client, css: &str) -> String {
 const WAIT: Duration = Duration::from_secs(15);
 
 fn add_button(title: &str) -> String {
-    format!("//button[@aria-label='Add {title} to cart']")
+    format!("//button[@aria-label='Add to cart: {title}']")
 }
 
 #[tokio::test]
@@ -250,13 +250,13 @@ async fn an_item_taken_off_sale_while_its_card_is_shown_is_refused_beside_its_ow
             .expect("take the cup off sale");
 
         click(&browser, &add_button(&cup)).await;
-        let cup_form = format!("form.add-to-cart:has(button[aria-label='Add {cup} to cart'])");
+        let cup_form = format!("form.add-to-cart:has(button[aria-label='Add to cart: {cup}'])");
         let said = wait_for_text(&browser, &cup_form, WAIT, |t| {
             t.contains(&format!("{cup} is no longer for sale."))
         })
         .await;
         assert!(said.contains("no longer for sale"), "{said}");
-        let mug_form = format!("form.add-to-cart:has(button[aria-label='Add {mug} to cart'])");
+        let mug_form = format!("form.add-to-cart:has(button[aria-label='Add to cart: {mug}'])");
         let other = shown_text(&browser, &mug_form).await;
         assert!(!other.contains("no longer for sale"), "{other}");
         assert_eq!(shown_text(&browser, ".cart-count").await, "(0)");

@@ -198,8 +198,9 @@ impl Stack {
             .expect("item")
     }
 
-    /// GETs the item's page from the gateway, expecting 200.
-    pub async fn open_item_page(&self, item_id: &str) {
+    /// GETs the item's page from the gateway, expecting 200; answers how the gateway's page
+    /// cache served it (`x-page-cache`: "hit", "miss", or empty when it was bypassed).
+    pub async fn open_item_page(&self, item_id: &str) -> String {
         let response = self
             .gateway
             .http
@@ -208,6 +209,12 @@ impl Stack {
             .await
             .expect("item page");
         assert_eq!(response.status().as_u16(), 200);
+        response
+            .headers()
+            .get("x-page-cache")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The gateway's integration tests, in one binary: `--test api`.
 
+mod accessibility;
 mod browser;
 mod cart;
 mod deployment;

@@ -87,10 +87,16 @@ async fn metrics_move_with_real_traffic() {
     let receipts = sample(&before, "receipts_sent_total", &[]);
     let sockets = sample(&before, "live_open_sockets", &[]);
 
-    for _ in 0..2 {
-        stack.open_item_page(&item).await;
+    // Viewed until the gateway answers from its kept page: the listing's announcement reaches
+    // the gateway on its own time, and drops a page kept before it arrived.
+    let mut views = 0;
+    let mut served_from_kept_page = false;
+    while !served_from_kept_page && views < 20 {
+        served_from_kept_page = stack.open_item_page(&item).await == "hit";
+        views += 1;
         stack.item(&item).await;
     }
+    assert!(served_from_kept_page, "the item page was never kept");
     stack.buy(&buyer, &item).await;
     let socket = LiveSocket::connect(
         &format!("{}/live", stack.gateway.base_url.replacen("http", "ws", 1)),
@@ -110,11 +116,11 @@ async fn metrics_move_with_real_traffic() {
             r#"route="/items""#,
             r#"status="200""#,
         ],
-        page_views + 2.0,
+        page_views + f64::from(views),
     )
     .await;
-    // The second view of the item page is the gateway's kept page, and the inventory answers
-    // the second read of the item from its cache.
+    // A view of the item page came from the gateway's kept page, and the inventory answered
+    // a read of the item from its cache.
     wait_for_metric(
         &stack.gateway,
         "page_cache_lookups_total",

@@ -37,12 +37,12 @@ async fn a_buyer_checks_out_a_cart_gets_a_receipt_and_the_seller_sees_the_sale()
             .expect("search");
         wait_for_hydration(&browser).await;
         for title in [&lamp, &mug] {
-            let button = format!("//button[@aria-label='Add {title} to cart']");
+            let button = format!("//button[@aria-label='Add to cart: {title}']");
             click(&browser, &button).await;
         }
         click(
             &browser,
-            &format!("//button[@aria-label='Add {mug} to cart']"),
+            &format!("//button[@aria-label='Add to cart: {mug}']"),
         )
         .await;
         wait_for_text(&browser, ".cart-count", Duration::from_secs(5), |t| {

@@ -217,3 +217,43 @@ pub async fn assert_same_page(browser: &Client) {
         .expect("read the mark");
     assert_eq!(same_page, json!(true), "the page was loaded again");
 }
+
+/// What the accessibility audit found on one page: `(rule, impact, help, elements)` for each
+/// violation rated serious or critical.
+pub type AuditFindings = Vec<(String, String, String, Vec<String>)>;
+
+/// Runs axe-core (the engine the web's accessibility tools share; `AXE_CORE_JS`, which
+/// `scripts/test.sh` installs) in the page the browser shows, with every WCAG 2.x A/AA rule and
+/// axe's best practices, and answers the violations rated serious or critical.
+pub async fn accessibility_violations(browser: &Client) -> AuditFindings {
+    static ENGINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let path = std::env::var("AXE_CORE_JS").unwrap_or_else(|_| {
+            panic!("AXE_CORE_JS is not set (scripts/test.sh installs axe-core)")
+        });
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("read {path}: {err}"))
+    });
+    // Injected through WebDriver (a DevTools evaluation, which the page's CSP does not
+    // govern), so the site's policy stays as strict as it is for visitors.
+    browser
+        .execute(&format!("{engine}\nreturn typeof window.axe;"), vec![])
+        .await
+        .expect("load axe-core into the page");
+    let found = browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               window.axe
+                 .run(document, {
+                   runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+                   resultTypes: ["violations"],
+                 })
+                 .then((result) => done(result.violations
+                   .filter((v) => v.impact === "serious" || v.impact === "critical")
+                   .map((v) => [v.id, v.impact, v.help, v.nodes.map((n) => n.target.join(" ") + " :: " + n.failureSummary)])))
+                 .catch((err) => done([["axe-error", "critical", String(err), []]]));"#,
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    serde_json::from_value(found).expect("axe-core's findings")
+}
