@@ -4,7 +4,9 @@
 //! that scale publish no fixed host ports, and its defaults are safe to deploy: demo data and
 //! the mail catcher only in the `demo` profile, host ports on loopback, a Redis for state that
 //! never evicts beside one for the cache that does, the identity secret only where it is used,
-//! and the gateway's metrics off its public port.
+//! and the gateway's metrics off its public port. The Kubernetes overlays (deploy/k8s/) are
+//! checked the same way, offline: built with the kustomize API, decoded strictly into the
+//! k8s.io/api types (scripts/k8s-render.sh), and every variable a service reads set for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -307,10 +309,10 @@ fn rust_sources(dir: &Path, skip: &[&str]) -> String {
     code
 }
 
-#[test]
-fn every_variable_a_service_reads_is_set_for_it_in_compose() {
-    let services = demo_project()["services"].clone();
-    let code_of: BTreeMap<&str, String> = [
+/// The code of each deployed program, by its name in docker-compose.yml (and in
+/// deploy/k8s/): the five services, the gateway and the demo seed.
+fn code_of_programs() -> BTreeMap<&'static str, String> {
+    [
         ("user", rust_sources(&root().join("services/user/src"), &[])),
         (
             "inventory",
@@ -335,8 +337,13 @@ fn every_variable_a_service_reads_is_set_for_it_in_compose() {
         ("seed", rust_sources(&root().join("server/src/bin"), &[])),
     ]
     .into_iter()
-    .collect();
-    for (service, code) in &code_of {
+    .collect()
+}
+
+#[test]
+fn every_variable_a_service_reads_is_set_for_it_in_compose() {
+    let services = demo_project()["services"].clone();
+    for (service, code) in &code_of_programs() {
         let read = variables_read(code);
         assert!(
             read.len() >= 3,
@@ -558,4 +565,172 @@ fn the_gateway_serves_metrics_on_a_listener_of_its_own_that_is_not_published() {
             );
         }
     }
+}
+
+/// The objects of a Kubernetes overlay (`dev`, `prod` or a folder), as
+/// `scripts/k8s-render.sh` renders them: built with the kustomize API, then each decoded
+/// strictly into its k8s.io/api type. (succeeded, objects, stderr)
+fn k8s_render(overlay: &str) -> (bool, Vec<Value>, String) {
+    let output = Command::new("bash")
+        .arg(root().join("scripts/k8s-render.sh"))
+        .arg(overlay)
+        .output()
+        .expect("run scripts/k8s-render.sh");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let objects = if output.status.success() {
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("{overlay}: the render is not a JSON array: {err}"))
+    } else {
+        Vec::new()
+    };
+    (output.status.success(), objects, stderr)
+}
+
+/// The objects of `kind` in `objects`, by name.
+fn of_kind<'a>(objects: &'a [Value], kind: &str) -> BTreeMap<String, &'a Value> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| {
+            (
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                o,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn both_kubernetes_overlays_build_and_run_every_service_as_the_design_says() {
+    let code = code_of_programs();
+    for overlay in ["dev", "prod"] {
+        let (ok, objects, stderr) = k8s_render(overlay);
+        assert!(
+            ok,
+            "the {overlay} overlay does not build or decode: {stderr}"
+        );
+        assert!(
+            of_kind(&objects, "Secret").is_empty(),
+            "{overlay}: a Secret is committed"
+        );
+        let deployments = of_kind(&objects, "Deployment");
+        let services = of_kind(&objects, "Service");
+        let autoscalers = of_kind(&objects, "HorizontalPodAutoscaler");
+        let budgets = of_kind(&objects, "PodDisruptionBudget");
+        for (program, code) in code.iter().filter(|(name, _)| **name != "seed") {
+            let context = format!("{overlay}/{program}");
+            let deployment = deployments
+                .get(*program)
+                .unwrap_or_else(|| panic!("{context}: no Deployment"));
+            assert!(services.contains_key(*program), "{context}: no Service");
+            assert!(
+                budgets.contains_key(*program),
+                "{context}: no PodDisruptionBudget"
+            );
+            assert!(
+                autoscalers.contains_key(*program),
+                "{context}: no HorizontalPodAutoscaler"
+            );
+            let pod = &deployment["spec"]["template"]["spec"];
+            assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{context}");
+            let container = &pod["containers"][0];
+            assert_eq!(
+                container["securityContext"]["readOnlyRootFilesystem"], true,
+                "{context}"
+            );
+            assert_eq!(
+                container["securityContext"]["allowPrivilegeEscalation"], false,
+                "{context}"
+            );
+            assert_eq!(
+                container["readinessProbe"]["httpGet"]["path"], "/readyz",
+                "{context}"
+            );
+            assert_eq!(
+                container["livenessProbe"]["httpGet"]["path"], "/healthz",
+                "{context}"
+            );
+            for bound in ["requests", "limits"] {
+                for resource in ["cpu", "memory"] {
+                    assert!(
+                        container["resources"][bound][resource].is_string(),
+                        "{context}: no {bound}.{resource}"
+                    );
+                }
+            }
+            // Every variable the program reads is set, by name, and a secret never by value.
+            let env: BTreeMap<String, &Value> = container["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| (v["name"].as_str().unwrap_or_default().to_owned(), v))
+                .collect();
+            let missing: Vec<String> = variables_read(code)
+                .into_iter()
+                .filter(|name| !env.contains_key(name))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{context} reads {missing:?}, which the manifests do not set"
+            );
+            if let Some(secret) = env.get("INTERNAL_AUTH_SECRET") {
+                assert!(
+                    secret["valueFrom"]["secretKeyRef"].is_object(),
+                    "{context}: INTERNAL_AUTH_SECRET must come from a Secret"
+                );
+            }
+        }
+        // The one way in is the gateway, and it keeps /live sockets open.
+        let ingresses = of_kind(&objects, "Ingress");
+        let ingress = ingresses.values().next().expect("an Ingress");
+        let backends: BTreeSet<&str> = ingress["spec"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|rule| rule["http"]["paths"].as_array().into_iter().flatten())
+            .filter_map(|path| path["backend"]["service"]["name"].as_str())
+            .collect();
+        assert_eq!(backends, BTreeSet::from(["gateway"]), "{overlay}");
+        let annotations = &ingress["metadata"]["annotations"];
+        assert_eq!(
+            annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"], "3600",
+            "{overlay}: /live sockets would be cut after a minute"
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_field_in_a_manifest_is_refused_by_the_offline_check() {
+    let scratch = std::env::temp_dir().join(testkit::unique_name("k8s-overlay"));
+    for folder in ["base", "overlays/dev"] {
+        let from = root().join("deploy/k8s").join(folder);
+        let to = scratch.join(folder);
+        std::fs::create_dir_all(&to).expect("scratch folder");
+        for entry in std::fs::read_dir(&from).expect("read the manifests") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, to.join(path.file_name().expect("a name"))).expect("copy");
+        }
+    }
+    let receipt = scratch.join("base/receipt.yaml");
+    let manifest = std::fs::read_to_string(&receipt).expect("read receipt.yaml");
+    std::fs::write(
+        &receipt,
+        manifest.replacen(
+            "  revisionHistoryLimit:",
+            "  replica: 2\n  revisionHistoryLimit:",
+            1,
+        ),
+    )
+    .expect("write receipt.yaml");
+
+    let (ok, _, stderr) = k8s_render(&scratch.join("overlays/dev").to_string_lossy());
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(!ok, "a Deployment with `replica` was accepted");
+    assert!(
+        stderr.contains("Deployment receipt") && stderr.contains("spec.replica"),
+        "the refusal names the object and the field: {stderr}"
+    );
 }
