@@ -210,14 +210,14 @@ pub async fn add_item(form: MultipartData) -> Result<ItemView, AppError> {
     let seller = require_user(&backends, "Please log in first.").await?;
     let price_cents = price_cents(form.text("price"))?;
     let stock = stock_units(form.text("stock"))?;
-    let image_url = match &form.picture {
+    let image_url = match form.picture()? {
         Some(_) if !form.text("image_url").trim().is_empty() => {
             return Err(AppError::for_field(
                 "image_url",
                 "Choose a picture or give its address, not both.",
             ));
         }
-        Some(picture) => store_picture(&backends, &seller, picture.clone()).await?,
+        Some(picture) => store_picture(&backends, &seller, picture).await?,
         None => form.text("image_url").to_owned(),
     };
     let item = wire::inventory::NewItem {
@@ -243,9 +243,10 @@ pub async fn set_picture(form: MultipartData) -> Result<ItemView, AppError> {
     let form = ssr::UploadForm::read(form).await?;
     let item_id = wire::ItemId::parse(form.text("item_id"))
         .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    ssr::form_is_about(&item_id);
     let seller = require_user(&backends, "Please log in first.").await?;
     let picture = form
-        .picture
+        .picture()?
         .ok_or_else(|| AppError::for_field(ssr::PICTURE_FIELD, "Choose a picture to upload."))?;
     let edit = wire::inventory::ItemEdit {
         image_url: Some(store_picture(&backends, &seller, picture).await?),
@@ -283,6 +284,7 @@ pub async fn save_item(
     let backends = backends()?;
     let item_id = wire::ItemId::parse(&item_id)
         .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    ssr::form_is_about(&item_id);
     let seller = require_user(&backends, "Please log in first.").await?;
     let edit = wire::inventory::ItemEdit {
         price_cents: Some(price_cents(&price)?),
@@ -303,6 +305,7 @@ pub async fn set_on_sale(item_id: String, on_sale: String) -> Result<ItemView, A
     let backends = backends()?;
     let item_id = wire::ItemId::parse(&item_id)
         .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    ssr::form_is_about(&item_id);
     let on_sale = match on_sale.trim() {
         "true" => true,
         "false" => false,
@@ -430,6 +433,7 @@ pub async fn add_to_cart(item_id: String, quantity: String) -> Result<CartView, 
         item_id: item_id_field(&item_id)?,
         quantity: quantity_field(&quantity)?,
     };
+    ssr::form_is_about(&add.item_id);
     let shopper = Shopper::now(&backends, true).await?;
     let cart = shopper.cart().ok_or_else(AppError::unavailable)?;
     backends

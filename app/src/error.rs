@@ -67,9 +67,14 @@ impl AppError {
 
     /// The one place an error sets the response's status (and `Retry-After`): called when
     /// a server function answers with it (`ser`) and when a page shows it (`ErrorMessage`).
+    /// A form posted without JavaScript is instead sent back to its page with the error
+    /// (`crate::ssr::send_back`), so the person sees it beside the field, not as an answer.
     #[cfg(feature = "ssr")]
     pub fn answer(&self) {
         use leptos::prelude::use_context;
+        if crate::ssr::is_plain_form_post() && crate::ssr::send_back(self) {
+            return;
+        }
         let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
             return;
         };
@@ -92,6 +97,18 @@ impl AppError {
     pub fn general_message(&self) -> Option<String> {
         self.field.is_none().then(|| self.message.clone())
     }
+}
+
+/// A form's error carried back to its page after a post without JavaScript (see
+/// `crate::ssr::send_back`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentBack {
+    /// The server function the form posted to.
+    pub path: String,
+    /// The item the form acts on, when the page shows one such form per item.
+    pub item: Option<String>,
+    /// What went wrong.
+    pub error: AppError,
 }
 
 impl std::fmt::Display for AppError {

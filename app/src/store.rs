@@ -11,7 +11,7 @@ use crate::api::{
     AddToCart, Buy, Checkout, LogIn, LogOut, Register, RemoveFromCart, SetCartQuantity,
     current_user, my_cart,
 };
-use crate::error::AppError;
+use crate::error::{AppError, SentBack};
 use crate::live::Live;
 
 #[derive(Clone, Copy)]
@@ -32,10 +32,22 @@ pub struct Store {
     pub last_added_item: RwSignal<Option<String>>,
     /// The live-updates socket's signals.
     pub live: Live,
+    /// The error a form of this page got when it was posted without JavaScript (see
+    /// [`Store::form_error`]).
+    sent_back: StoredValue<Option<SentBack>>,
 }
 
 impl Store {
     pub fn provide() -> Self {
+        // Read (and cleared) on the server; the page carries it to the browser for hydration.
+        let sent_back = SharedValue::new(|| {
+            #[cfg(feature = "ssr")]
+            let sent_back = crate::ssr::take_sent_back();
+            #[cfg(not(feature = "ssr"))]
+            let sent_back = None;
+            sent_back
+        })
+        .into_inner();
         let log_in = ServerAction::<LogIn>::new();
         let log_out = ServerAction::<LogOut>::new();
         let register = ServerAction::<Register>::new();
@@ -103,9 +115,31 @@ impl Store {
             checkout,
             last_added_item: RwSignal::new(None),
             live,
+            sent_back: StoredValue::new(sent_back),
         };
         provide_context(store);
         store
+    }
+
+    /// The error to show beside a form: its action's latest answer once it has run in this
+    /// page (`latest`), else the error the server sent back to the same form posted without
+    /// JavaScript — `path` is its server function, `item` the item it acts on when the page
+    /// shows one such form per item.
+    pub fn form_error<T: Send + Sync + 'static>(
+        &self,
+        path: &'static str,
+        item: Option<String>,
+        latest: impl Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
+    ) -> Signal<Option<AppError>> {
+        let sent_back = self.sent_back.with_value(|sent| {
+            sent.as_ref()
+                .filter(|sent| sent.path == path && sent.item == item)
+                .map(|sent| sent.error.clone())
+        });
+        Signal::derive(move || match latest() {
+            Some(answer) => answer.err(),
+            None => sent_back.clone(),
+        })
     }
 
     pub fn get() -> Self {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{
-    CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ORIGIN, REFERER, REFERRER_POLICY,
-    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, REFERER,
+    REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -206,6 +206,61 @@ fn is_multipart_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// The query parameters in which Leptos carries a form's error back to its page (`__path`,
+/// `__err`): anyone can write them into a link, so a page would show a stranger's sentence
+/// as the site's own. The gateway takes them out of every request, and out of the redirect
+/// after a form post; the error goes back in a cookie instead (`app::ssr::send_back`).
+const ERROR_PARAMETERS: [&str; 2] = ["__path", "__err"];
+
+/// `path_and_query` without [`ERROR_PARAMETERS`], or `None` when it has none of them.
+fn without_error_parameters(path_and_query: &str) -> Option<String> {
+    let (path, query) = path_and_query.split_once('?')?;
+    let is_error_parameter = |pair: &str| {
+        let key = pair.split_once('=').map_or(pair, |(key, _)| key);
+        ERROR_PARAMETERS.contains(&key)
+    };
+    if !query.split('&').any(is_error_parameter) {
+        return None;
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !is_error_parameter(pair))
+        .collect();
+    Some(if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    })
+}
+
+/// Takes [`ERROR_PARAMETERS`] out of the request's address and out of a redirect's
+/// `Location`.
+pub async fn drop_error_parameters(mut request: Request, next: Next) -> Response {
+    let cleaned = request
+        .uri()
+        .path_and_query()
+        .and_then(|pq| without_error_parameters(pq.as_str()))
+        .and_then(|pq| pq.parse::<axum::http::uri::PathAndQuery>().ok());
+    if let Some(path_and_query) = cleaned {
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    let mut response = next.run(request).await;
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(without_error_parameters)
+        .and_then(|clean| HeaderValue::from_str(&clean).ok());
+    if let Some(location) = location {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
 /// Makes a nonce for the page (see [`CspNonce`]) and adds the security headers to every
 /// response: a Content-Security-Policy that runs only this site's scripts and styles (unless
 /// the page brought its own, as kept pages do), no framing, no MIME sniffing, a strict
@@ -249,6 +304,21 @@ pub async fn security_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_parameters_are_taken_out_and_nothing_else() {
+        assert_eq!(
+            without_error_parameters("/login?__path=%2Fapi%2Flog_in&__err=eyJ9"),
+            Some("/login".to_owned())
+        );
+        assert_eq!(
+            without_error_parameters("/?q=lamp&__err=x&page=2"),
+            Some("/?q=lamp&page=2".to_owned())
+        );
+        assert_eq!(without_error_parameters("/?q=__err"), None);
+        assert_eq!(without_error_parameters("/seller"), None);
+        assert_eq!(without_error_parameters("/items?itemId=abc"), None);
+    }
 
     fn edge() -> Edge {
         Edge::new("https://shop.example/", TrustedProxies::default()).expect("valid")

@@ -166,6 +166,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         // Outermost last: the address first, then the origin check, then the headers, so
         // that refusals carry the headers too.
         .layer(from_fn_with_state(edge.clone(), edge::same_origin_only))
+        .layer(axum::middleware::from_fn(edge::drop_error_parameters))
         .layer(from_fn_with_state(edge.clone(), edge::security_headers))
         .layer(from_fn_with_state(edge, edge::client_address));
     Ok(Service::bind("gateway", config.listen, router)

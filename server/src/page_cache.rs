@@ -196,11 +196,13 @@ impl PageCache {
     }
 
     /// The kept page a request could be answered with: a GET of the catalog or of an item
-    /// page, from a visitor who is not signed in and has no cart (whose header counts it).
+    /// page, from a visitor who is not signed in, has no cart (whose header counts it) and
+    /// brings no form error back.
     fn key_of(&self, request: &Request) -> Option<PageKey> {
         if request.method() != Method::GET
             || self.session_cookie.session_id(request.headers()).is_some()
             || self.session_cookie.guest_cart(request.headers()).is_some()
+            || self.session_cookie.form_error(request.headers()).is_some()
         {
             return None;
         }

@@ -3,13 +3,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use leptos::server_fn::ServerFn;
+
 use super::{Field, FormError};
+use crate::api::{LogIn, Register};
 use crate::store::Store;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = Store::get().log_in;
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let store = Store::get();
+    let action = store.log_in;
+    let error = store.form_error(LogIn::PATH, None, move || action.value().get());
     view! {
         <Title text="Log in · Marketplace" />
         <h1>"Log in"</h1>
@@ -32,8 +36,9 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let action = Store::get().register;
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let store = Store::get();
+    let action = store.register;
+    let error = store.form_error(Register::PATH, None, move || action.value().get());
     view! {
         <Title text="Register · Marketplace" />
         <h1>"Register"</h1>

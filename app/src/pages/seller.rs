@@ -354,7 +354,7 @@ fn PictureField(
 /// address.
 #[component]
 fn AddItemForm(add: UploadAction) -> impl IntoView {
-    let error = Signal::derive(move || add.value().get().and_then(Result::err));
+    let error = Store::get().form_error(AddItem::PATH, None, move || add.value().get());
     let added = move || {
         add.value()
             .get()
@@ -418,7 +418,9 @@ fn AddItemForm(add: UploadAction) -> impl IntoView {
 fn PictureForm(item_id: String, title: String, changed: WriteSignal<u32>) -> impl IntoView {
     let upload: UploadAction =
         Action::new(|form: &SendWrapper<FormData>| api::set_picture(FormData::clone(form).into()));
-    let error = Signal::derive(move || upload.value().get().and_then(Result::err));
+    let error = Store::get().form_error(SetPicture::PATH, Some(item_id.clone()), move || {
+        upload.value().get()
+    });
     Effect::new(move |_| {
         if upload.value().with(|v| matches!(v, Some(Ok(_)))) {
             changed.update(|n| *n += 1);
@@ -459,7 +461,9 @@ fn PictureForm(item_id: String, title: String, changed: WriteSignal<u32>) -> imp
 #[component]
 fn OwnItem(item: ItemView, items_changed: WriteSignal<u32>) -> impl IntoView {
     let save = ServerAction::<SaveItem>::new();
-    let error = Signal::derive(move || save.value().get().and_then(Result::err));
+    let error = Store::get().form_error(SaveItem::PATH, Some(item.id.to_string()), move || {
+        save.value().get()
+    });
     let saved = move || {
         save.value().get().and_then(Result::ok).map(|item| {
             format!(
@@ -544,7 +548,9 @@ fn OnSaleForm(
     changed: WriteSignal<u32>,
 ) -> impl IntoView {
     let action = ServerAction::<SetOnSale>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let error = Store::get().form_error(SetOnSale::PATH, Some(item_id.clone()), move || {
+        action.value().get()
+    });
     Effect::new(move |_| {
         if action.value().with(|v| matches!(v, Some(Ok(_)))) {
             changed.update(|n| *n += 1);

@@ -7,8 +7,10 @@ use leptos_router::components::A;
 
 use wire::cart::{CartLineView, CartView};
 
+use leptos::server_fn::ServerFn;
+
 use super::{ErrorMessage, FormError, money};
-use crate::api::ShownLine;
+use crate::api::{AddToCart, Buy, Checkout, RemoveFromCart, SetCartQuantity, ShownLine};
 use crate::store::Store;
 
 /// A fresh idempotency key for one "Buy now" form; a new one after each purchase.
@@ -29,16 +31,18 @@ pub fn AddToCart(item_id: String, title: String) -> impl IntoView {
     let label = format!("Add to cart: {title}");
     let this_item = item_id.clone();
     let pressed = item_id.clone();
+    let error = store.form_error(AddToCart::PATH, Some(item_id.clone()), move || {
+        store.add_to_cart.value().get()
+    });
     let refused = move || {
         let pressed_here = store
             .last_added_item
             .with(|last| last.as_deref() == Some(this_item.as_str()));
-        store
-            .add_to_cart
-            .value()
+        // Sent back after a post without JavaScript (for this item only), or refused here.
+        let sent_back = store.add_to_cart.value().with(Option::is_none);
+        error
             .get()
-            .and_then(Result::err)
-            .filter(|_| pressed_here)
+            .filter(|_| pressed_here || sent_back)
             .map(|err| err.message)
     };
     view! {
@@ -84,7 +88,7 @@ fn BuyNowForm(item_id: String) -> impl IntoView {
     let store = Store::get();
     let key = purchase_key();
     let lines = serde_json::json!([{ "item_id": item_id, "quantity": 1 }]).to_string();
-    let error = Signal::derive(move || store.buy.value().get().and_then(Result::err));
+    let error = store.form_error(Buy::PATH, None, move || store.buy.value().get());
     view! {
         <ActionForm action=store.buy attr:class="buy-now">
             <input type="hidden" name="lines" value=lines />
@@ -135,17 +139,15 @@ fn CartContents(cart: CartView) -> impl IntoView {
     let shown = StoredValue::new(serde_json::to_string(&shown).unwrap_or_default());
     let key = StoredValue::new(super::fresh_form_key());
     let key = move || format!("{}-{}", key.get_value(), store.checkout.version().get());
-    let error = Signal::derive(move || store.checkout.value().get().and_then(Result::err));
+    let error = store.form_error(Checkout::PATH, None, move || store.checkout.value().get());
     // A quantity or a line refused: said above the total, whichever form it came from.
-    let changed = move || {
-        [
-            store.set_cart_quantity.value().get().and_then(Result::err),
-            store.remove_from_cart.value().get().and_then(Result::err),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-    };
+    let quantity_refused = store.form_error(SetCartQuantity::PATH, None, move || {
+        store.set_cart_quantity.value().get()
+    });
+    let removal_refused = store.form_error(RemoveFromCart::PATH, None, move || {
+        store.remove_from_cart.value().get()
+    });
+    let changed = move || quantity_refused.get().or_else(|| removal_refused.get());
     view! {
         <ul class="cart-lines">
             {cart.lines.into_iter().map(|line| view! { <CartRow line /> }).collect_view()}

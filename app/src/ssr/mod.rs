@@ -2,6 +2,7 @@
 //! session cookie, and the few functions that read the request being served or write its
 //! response. Server functions in `crate::api` use this module; nothing here uses them.
 
+mod sent_back;
 mod session_cookie;
 mod upload_form;
 
@@ -21,6 +22,7 @@ use wire::user::{SessionRequest, UserView};
 
 use crate::error::AppError;
 
+pub use sent_back::{form_is_about, is_plain_form_post, send_back, take_sent_back};
 pub use session_cookie::SessionCookie;
 pub use upload_form::{PICTURE_FIELD, UploadForm};
 

@@ -66,6 +66,34 @@ impl SessionCookie {
         }
     }
 
+    /// The name of the cookie that carries a form's error back to its page after a post
+    /// without JavaScript (see `crate::ssr::sent_back`).
+    pub fn form_error_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-form-error"
+        } else {
+            "form-error"
+        }
+    }
+
+    /// The `Set-Cookie` value that carries `value` for a minute (the redirect back reads it
+    /// at once), or (with `None`) removes it.
+    pub fn set_form_error(&self, value: Option<&str>) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let name = self.form_error_name();
+        match value {
+            Some(value) => {
+                format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60{secure}")
+            }
+            None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        }
+    }
+
+    /// The form error the request's cookie carries, as it was written, if any.
+    pub fn form_error(&self, headers: &HeaderMap) -> Option<String> {
+        cookie_value(headers, self.form_error_name())
+    }
+
     /// The guest cart named by the request's cookie, if it holds a well-formed id.
     pub fn guest_cart(&self, headers: &HeaderMap) -> Option<wire::cart::GuestCartId> {
         cookie_value(headers, self.guest_cart_name())

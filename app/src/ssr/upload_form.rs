@@ -23,13 +23,15 @@ const MAX_PARTS: usize = 16;
 pub struct UploadForm {
     texts: HashMap<String, String>,
     /// The chosen picture's bytes, `None` when no file was chosen.
-    pub picture: Option<Bytes>,
+    picture: Option<Bytes>,
+    /// Why the chosen file is refused, if it is.
+    picture_refused: Option<AppError>,
 }
 
 impl UploadForm {
-    /// Reads every part of `data`. The picture is refused beside its field when it is over
-    /// 5 MB (after the whole form is read, so the browser gets the answer) or not a JPEG,
-    /// PNG or WebP by its first bytes.
+    /// Reads every part of `data`; a form that cannot be read is refused. The picture is
+    /// checked too (see [`Self::picture`]), read whole first so that the browser gets the
+    /// answer.
     pub async fn read(data: MultipartData) -> Result<Self, AppError> {
         let unreadable = || AppError::new("That form could not be read; send it again.");
         let mut multipart = data.into_inner().ok_or_else(unreadable)?;
@@ -66,16 +68,26 @@ impl UploadForm {
             form.texts.insert(name, text);
         }
         if picture_bytes > MAX_UPLOAD_BYTES {
-            return Err(AppError::for_field(PICTURE_FIELD, too_large(picture_bytes)));
-        }
-        if form
+            form.picture_refused =
+                Some(AppError::for_field(PICTURE_FIELD, too_large(picture_bytes)));
+        } else if form
             .picture
             .as_deref()
             .is_some_and(|bytes| PictureKind::sniff(bytes).is_none())
         {
-            return Err(AppError::for_field(PICTURE_FIELD, NOT_A_PICTURE));
+            form.picture_refused = Some(AppError::for_field(PICTURE_FIELD, NOT_A_PICTURE));
         }
         Ok(form)
+    }
+
+    /// The chosen picture (`None` when no file was chosen), refused beside its field when it
+    /// is over 5 MB or not a JPEG, PNG or WebP by its first bytes. Asked for after the fields
+    /// that say what the form is about, so the refusal goes back beside the right form.
+    pub fn picture(&self) -> Result<Option<Bytes>, AppError> {
+        match &self.picture_refused {
+            Some(refusal) => Err(refusal.clone()),
+            None => Ok(self.picture.clone()),
+        }
     }
 
     /// The text of field `name`, empty when the form did not send it.

@@ -439,3 +439,86 @@ async fn the_sellers_chart_and_its_table_take_in_a_sale_without_a_reload() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn without_javascript_a_refused_form_comes_back_with_its_error_beside_the_field() {
+    let stack = spawn_stack().await;
+    let (email, seller) = register(&stack, "Nell").await;
+    let item = stack.list_item(&seller, "Tin box", 900, 2).await;
+    let base = stack.gateway.url("");
+
+    with_browser_without_javascript(|browser| async move {
+        // A wrong password: the log-in page again, saying so, not an answer in JSON.
+        browser
+            .goto(&format!("{base}/login"))
+            .await
+            .expect("open /login");
+        fill(&browser, "#field-email", &email).await;
+        fill(&browser, "#field-password", "not the password").await;
+        click_button(&browser, "Log in").await;
+        let said = wait_for_text(&browser, ".form-error", Duration::from_secs(15), |t| {
+            !t.is_empty()
+        })
+        .await;
+        assert!(
+            said.to_lowercase().contains("invalid email or password"),
+            "{said}"
+        );
+        let url = browser.current_url().await.expect("url");
+        assert_eq!(url.path(), "/login");
+        assert_eq!(url.query(), None, "the error is not in the address: {url}");
+        // Shown once: the page read again has no error.
+        browser.refresh().await.expect("reload");
+        assert_eq!(shown(&browser, ".form-error").await, "");
+
+        log_in_with_a_plain_form(&browser, &base, &email).await;
+        browser
+            .goto(&format!("{base}/seller"))
+            .await
+            .expect("open /seller");
+        // A price that is no amount, beside the price of the add-item form.
+        fill(&browser, "#field-title", "Copper pot").await;
+        fill(&browser, "#field-price", "cheap").await;
+        click_button(&browser, "Add item").await;
+        let said = wait_for_text(
+            &browser,
+            "#field-price-error",
+            Duration::from_secs(15),
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert!(said.contains("amount"), "{said}");
+        // A stock below zero, beside that item's own stock field only.
+        let stock = format!("#item-{item}-field-stock");
+        fill(&browser, &stock, "-1").await;
+        click_button(&browser, "Save").await;
+        let said = wait_for_text(
+            &browser,
+            &format!("{stock}-error"),
+            Duration::from_secs(15),
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert!(said.contains("between 0 and 1,000,000"), "{said}");
+        assert_eq!(shown(&browser, "#field-price-error").await, "");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_error_written_into_a_link_is_never_shown_as_the_sites_own() {
+    use base64::Engine;
+    use leptos::server_fn::ServerFn;
+    let stack = spawn_stack().await;
+    let forged = base64::engine::general_purpose::URL_SAFE
+        .encode(br#"{"message":"Your account is locked: call +1 555 0100 now","field":null}"#);
+    let path = <app::api::LogIn as ServerFn>::PATH;
+    let page = stack
+        .html(&format!("/login?__path={path}&__err={forged}"))
+        .await;
+    assert!(page.contains("Log in"), "{page}");
+    assert!(
+        !page.contains("555 0100"),
+        "a forged error was shown: {page}"
+    );
+}

@@ -228,6 +228,7 @@ async fn without_javascript_a_seller_changes_an_items_picture_with_a_plain_form_
     let base = stack.gateway.url("");
     let files = Files::new();
     let photo = files.write("bowl.png", &png(300, 200));
+    let not_a_picture = files.write("bowl-notes.png", b"<svg onload=alert(1)>");
 
     let picture = with_browser_without_javascript(|browser| {
         let (base, item, email) = (base.clone(), item.clone(), email.clone());
@@ -239,20 +240,38 @@ async fn without_javascript_a_seller_changes_an_items_picture_with_a_plain_form_
                 .expect("open /seller");
             let placeholder = source_of(&browser, ".own-item-picture").await;
             assert_eq!(placeholder, "/images/placeholder.svg");
+            // Refused, and said beside the field of the page it came from.
+            choose_file(
+                &browser,
+                &format!("#item-{item}-field-picture"),
+                &not_a_picture,
+            )
+            .await;
+            click(
+                &browser,
+                "//button[@aria-label='Upload picture for Oak bowl']",
+            )
+            .await;
+            wait_for_text(
+                &browser,
+                &format!("#item-{item}-field-picture-error"),
+                WAIT,
+                |t| t == "That file is not a JPEG, PNG or WebP picture.",
+            )
+            .await;
             choose_file(&browser, &format!("#item-{item}-field-picture"), &photo).await;
             click(
                 &browser,
                 "//button[@aria-label='Upload picture for Oak bowl']",
             )
             .await;
+            // The post, its redirect and the page again: read the picture once it is there.
             let mut picture = String::new();
             for _ in 0..50 {
-                if browser
-                    .current_url()
-                    .await
-                    .is_ok_and(|url| url.path() == "/seller")
+                if let Ok(shown) = browser.find(Locator::Css(".own-item-picture")).await
+                    && let Ok(Some(source)) = shown.attr("src").await
                 {
-                    picture = source_of(&browser, ".own-item-picture").await;
+                    picture = source;
                     if picture.starts_with("/pictures/card/") {
                         break;
                     }
