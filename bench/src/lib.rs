@@ -1,5 +1,7 @@
 //! What the benchmark binaries share.
 
+pub mod shop;
+
 use std::time::Duration;
 
 /// The `q` quantile (0.0–1.0) of sorted samples.

@@ -18,13 +18,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use bench::percentile;
-use clients::{CallContext, InventoryClient, TransactionClient};
+use bench::shop::{Buyer, Setup, Shop};
+use clients::{CallContext, TransactionClient};
 use common::config::env_or;
 use mongodb::bson::doc;
 use testkit::{Mailbox, unique_name};
-use wire::ids::ItemId;
-use wire::inventory::NewItem;
-use wire::user::{LogInRequest, RegisterRequest};
 
 /// Units each bench item starts with: enough that no run sells out.
 const INITIAL_STOCK: i64 = 1_000_000;
@@ -65,75 +63,6 @@ async fn mongo_update_rate(seconds: u64, workers: usize) -> anyhow::Result<f64> 
     let rate = total as f64 / started.elapsed().as_secs_f64();
     database.drop().await?;
     Ok(rate)
-}
-
-/// A signed-in bench buyer.
-struct Buyer {
-    cookie: String,
-    email: String,
-}
-
-/// What every purchase needs: where to post, what to buy, who buys.
-struct Shop {
-    http: reqwest::Client,
-    /// The Buy now form's full address on the gateway.
-    buy_url: String,
-    origin: String,
-    items: Vec<ItemId>,
-}
-
-impl Shop {
-    /// Posts the Buy now form for one unit of `item`, as a browser without JavaScript does;
-    /// `Err` holds the status (or the transport error) of a purchase that was not made.
-    async fn buy(&self, buyer: &Buyer, item: &ItemId) -> Result<(), String> {
-        let lines = serde_json::to_string(&[wire::transaction::OrderLine {
-            item_id: item.clone(),
-            quantity: 1,
-        }])
-        .map_err(|e| e.to_string())?;
-        let key = unique_name("bench-key");
-        let response = self
-            .http
-            .post(&self.buy_url)
-            .header("cookie", &buyer.cookie)
-            // A form on the gateway's own page (the gateway refuses cross-site posts).
-            .header("origin", &self.origin)
-            .form(&[("lines", lines.as_str()), ("key", key.as_str())])
-            .send()
-            .await
-            .map_err(|e| format!("no answer ({e})"))?;
-        let status = response.status();
-        if status.is_success() || status.is_redirection() {
-            Ok(())
-        } else {
-            Err(status.to_string())
-        }
-    }
-}
-
-/// Registers and signs in a buyer; each has an address of its own as the user service sees
-/// it, so per-address limits see many people, not one.
-async fn new_buyer(users: &clients::UserClient, n: usize) -> anyhow::Result<Buyer> {
-    let email = format!("{}-{n}@bench.example", unique_name("buyer"));
-    let context = CallContext {
-        request_id: None,
-        client_address: Some(format!("198.18.{}.{}", n / 250, n % 250 + 1)),
-    };
-    let registration = RegisterRequest {
-        email: email.clone(),
-        password: "bench-password".into(),
-        display_name: format!("Bench buyer {n}"),
-    };
-    users.register(&context, &registration).await?;
-    let log_in = LogInRequest {
-        email: email.clone(),
-        password: "bench-password".into(),
-    };
-    let id = users.log_in(&context, &log_in).await?.session_id;
-    Ok(Buyer {
-        cookie: format!("session={id}"),
-        email,
-    })
 }
 
 /// Latencies of accepted purchases, sorted, and the refusals counted by reason.
@@ -303,81 +232,13 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
     let buyers: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(16);
     let rate: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000);
-    let gateway = env_or("GATEWAY_URL", "http://127.0.0.1:3000");
-    let key = common::identity::IdentityKey::from_env()
-        .context("INTERNAL_AUTH_SECRET (see the README's Benchmarks)")?;
-    let services = clients::http_client();
-    let inventory = InventoryClient::new(
-        services.clone(),
-        &env_or("INVENTORY_SERVICE_URL", "http://127.0.0.1:8082"),
-        key.clone(),
-    )?;
-    let transactions = TransactionClient::new(
-        services.clone(),
-        &env_or("TRANSACTION_SERVICE_URL", "http://127.0.0.1:8083"),
-        key.clone(),
-    )?;
-    let users = clients::UserClient::new(
-        services,
-        &env_or("USER_SERVICE_URL", "http://127.0.0.1:8081"),
-        key,
-    )?;
-
-    // Ten items with plenty of stock, listed by a bench seller, so the run measures purchases
-    // rather than "sold out" answers.
-    let seller = common::identity::Identity {
-        user_id: format!("{:0>24x}", std::process::id()).parse()?,
-        display_name: "Bench seller".into(),
-        email: "bench-seller@bench.example".into(),
-    };
-    let mut items = Vec::new();
-    for n in 0..10 {
-        let item = NewItem {
-            title: format!("Bench item {n}"),
-            description: None,
-            price_cents: 100 + n,
-            stock: INITIAL_STOCK,
-            image_url: None,
-            request_id: None,
-        };
-        items.push(
-            inventory
-                .create_item(&CallContext::default(), &seller, &item)
-                .await?
-                .id,
-        );
-    }
-    let mut sessions = Vec::new();
-    for n in 0..buyers {
-        sessions.push(new_buyer(&users, n).await?);
-    }
-    let mut probes = Vec::new();
-    for n in 0..PROBE_BUYERS {
-        probes.push(new_buyer(&users, 1_000 + n).await?);
-    }
-
-    // The Buy now form is on the item page of a signed-in buyer.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let item_page = http
-        .get(format!("{gateway}/items?itemId={}", items[0]))
-        .header("cookie", &sessions[0].cookie)
-        .send()
-        .await?
-        .text()
-        .await?;
-    let action = item_page
-        .split(r#"action="/api/buy"#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .context("no Buy now form on a signed-in buyer's item page")?;
-    let shop = Arc::new(Shop {
-        http,
-        buy_url: format!("{gateway}/api/buy{action}"),
-        origin: gateway.clone(),
-        items,
-    });
+    let Setup {
+        shop,
+        buyers: sessions,
+        probes,
+        inventory,
+        transactions,
+    } = Setup::new(buyers, PROBE_BUYERS, INITIAL_STOCK).await?;
 
     println!("MongoDB raw single-document updates ({buyers} concurrent, {seconds} s)…");
     let baseline = mongo_update_rate(seconds, buyers).await?;

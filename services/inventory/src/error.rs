@@ -20,6 +20,14 @@ pub enum ApiError {
     /// 404: no stored picture has this name.
     #[error("there is no picture with this name")]
     PictureNotFound,
+    /// 429: the seller uploaded their hourly allowance of pictures.
+    #[error("You have uploaded {allowed} pictures this hour, the most there may be; try again in {} minutes.", (.retry_after.as_secs_f64() / 60.0).ceil().max(1.0))]
+    TooManyPictures {
+        /// Pictures a seller may upload an hour.
+        allowed: i64,
+        /// When the hour is over.
+        retry_after: std::time::Duration,
+    },
     /// A picture could not be decoded on time or stored: 503.
     #[error("the picture could not be saved right now; try again shortly")]
     PictureNotSaved,
@@ -35,6 +43,22 @@ impl ServiceError for ApiError {
             Self::ItemNotFound | Self::PictureNotFound => StatusCode::NOT_FOUND,
             Self::NotTheSeller => StatusCode::FORBIDDEN,
             Self::Unavailable(_) | Self::PictureNotSaved => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyPictures { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::TooManyPictures { .. } => Some("picture"),
+            other => other.field_error().map(|err| err.field.as_str()),
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::TooManyPictures { retry_after, .. } => Some(*retry_after),
+            Self::Unavailable(_) | Self::PictureNotSaved => Some(std::time::Duration::from_secs(5)),
+            _ => None,
         }
     }
 

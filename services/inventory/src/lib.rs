@@ -33,10 +33,14 @@ pub struct Config {
     /// is an instance of its own that evicts entries on purpose when full; sessions and
     /// presence live in another that never does.
     pub redis_url: String,
-    /// The Redis of pub/sub (`REDIS_URL`): where item changes are announced to the gateways.
+    /// The Redis of pub/sub (`REDIS_URL`): where item changes are announced to the gateways,
+    /// and where picture uploads are counted (it never evicts, unlike the cache's).
     pub pubsub_redis_url: String,
     pub identity: IdentityKey,
     pub cache_ttl: Duration,
+    /// How many pictures one seller may upload an hour (`PICTURES_PER_SELLER_PER_HOUR`):
+    /// each is up to 5 MB of storage and a decode.
+    pub pictures_per_seller_per_hour: i64,
 }
 
 impl Config {
@@ -48,6 +52,7 @@ impl Config {
             pubsub_redis_url: redis::url_from_env(),
             identity: IdentityKey::from_env()?,
             cache_ttl: Duration::from_secs(env_parse("CACHE_TTL_SECS", 60)?),
+            pictures_per_seller_per_hour: env_parse("PICTURES_PER_SELLER_PER_HOUR", 60)?,
         })
     }
 }
@@ -107,7 +112,11 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     mongo::ensure_indexes(&items).await;
     let state = AppState {
         reservations: reservations::Reservations::new(&database),
-        pictures: pictures::Pictures::new(&database),
+        pictures: pictures::Pictures::new(
+            &database,
+            pubsub.clone(),
+            config.pictures_per_seller_per_hour,
+        ),
         items,
         cache: cache::Cache::new(redis.clone(), config.cache_ttl, &config.mongo.database),
         pubsub,

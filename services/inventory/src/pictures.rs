@@ -131,29 +131,64 @@ fn encode(image: &DynamicImage, kind: PictureKind) -> Result<Vec<u8>, ImageError
     Ok(bytes)
 }
 
-/// The stored pictures, and the bound on how many are decoded at once.
+/// The stored pictures, the bound on how many are decoded at once, and each seller's hourly
+/// allowance.
 #[derive(Clone)]
 pub struct Pictures {
     bucket: GridFsBucket,
     /// Decoding takes a core and up to [`MAX_DECODE_BYTES`]: two at a time per copy.
     decoding: Arc<Semaphore>,
+    /// Where uploads are counted, so every copy of the service counts together.
+    counts: fred::prelude::Client,
+    per_seller_per_hour: i64,
 }
 
 impl Pictures {
-    /// The `pictures` GridFS bucket of `database`.
-    pub fn new(database: &mongodb::Database) -> Self {
+    /// The `pictures` GridFS bucket of `database`; each seller may upload
+    /// `per_seller_per_hour` pictures an hour, counted in `counts`.
+    pub fn new(
+        database: &mongodb::Database,
+        counts: fred::prelude::Client,
+        per_seller_per_hour: i64,
+    ) -> Self {
         let options = GridFsBucketOptions::builder()
             .bucket_name("pictures".to_owned())
             .build();
         Self {
             bucket: database.gridfs_bucket(options),
             decoding: Arc::new(Semaphore::new(2)),
+            counts,
+            per_seller_per_hour,
+        }
+    }
+
+    /// Counts one upload of `seller`'s; refused past the hourly allowance (one upload is up
+    /// to 5 MB kept and a core's worth of decoding). Without Redis no upload is taken.
+    async fn admit(&self, seller: &UserId) -> Result<(), ApiError> {
+        let counted = common::infra::redis::count_in_window(
+            &self.counts,
+            "picture-uploads",
+            seller.as_str(),
+            3600,
+        )
+        .await;
+        match counted {
+            Ok((count, _)) if count <= self.per_seller_per_hour => Ok(()),
+            Ok((_, seconds_left)) => Err(ApiError::TooManyPictures {
+                allowed: self.per_seller_per_hour,
+                retry_after: std::time::Duration::from_secs(seconds_left.max(1)),
+            }),
+            Err(err) => {
+                tracing::warn!(%err, "picture uploads cannot be counted");
+                Err(ApiError::PictureNotSaved)
+            }
         }
     }
 
     /// Makes a picture of ours from `upload` for `seller` and stores it, once: the same
     /// picture uploaded again (a retried form) finds itself already stored.
     pub async fn store(&self, upload: Vec<u8>, seller: &UserId) -> Result<StoredPicture, ApiError> {
+        self.admit(seller).await?;
         let picture = {
             let _permit = self
                 .decoding

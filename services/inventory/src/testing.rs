@@ -17,6 +17,7 @@ impl Config {
             pubsub_redis_url: infra.redis_url.clone(),
             identity: testkit::identity_key(),
             cache_ttl: Duration::from_secs(60),
+            pictures_per_seller_per_hour: 60,
         }
     }
 }

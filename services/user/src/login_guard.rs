@@ -12,7 +12,7 @@
 //! Accounts are counted by the email typed, whether or not it exists, so the lockout reveals
 //! nothing about which accounts exist.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use fred::prelude::{Client, Expiration, KeysInterface};
 
@@ -66,13 +66,6 @@ pub struct Refused {
 /// Failures are forgotten a day after the last one.
 const FAILURE_MEMORY_SECS: i64 = 24 * 3600;
 
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
 impl LoginGuard {
     /// A guard with these limits over `redis`.
     pub fn new(redis: Client, limits: LoginLimits) -> Self {
@@ -87,16 +80,8 @@ impl LoginGuard {
         client_address: &str,
         window_secs: u64,
     ) -> Result<(i64, u64), fred::error::Error> {
-        let now = unix_secs();
-        let window = now / window_secs;
-        let key = format!("{prefix}:{client_address}:{window}");
-        let count: i64 = self.redis.incr(&key).await?;
-        if count == 1 {
-            self.redis
-                .expire::<(), _>(&key, window_secs as i64, None)
-                .await?;
-        }
-        Ok((count, (window + 1) * window_secs - now))
+        common::infra::redis::count_in_window(&self.redis, prefix, client_address, window_secs)
+            .await
     }
 
     /// Whether one more account may be registered from `client_address` this hour.

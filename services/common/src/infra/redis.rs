@@ -52,6 +52,31 @@ impl ReadinessCheck for RedisCheck {
     }
 }
 
+/// Counts one event for `subject` in the current fixed window of `window_secs` (keys
+/// `<prefix>:<subject>:<window>`, gone when the window ends), so that every copy of a service
+/// counts together: the count so far in this window, and the seconds left in it.
+pub async fn count_in_window(
+    redis: &Client,
+    prefix: &str,
+    subject: &str,
+    window_secs: u64,
+) -> Result<(i64, u64), fred::error::Error> {
+    use fred::prelude::KeysInterface;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let window = now / window_secs;
+    let key = format!("{prefix}:{subject}:{window}");
+    let count: i64 = redis.incr(&key).await?;
+    if count == 1 {
+        redis
+            .expire::<(), _>(&key, window_secs as i64, None)
+            .await?;
+    }
+    Ok((count, (window + 1) * window_secs - now))
+}
+
 /// Publishes a live event on a Redis pub/sub channel. At most once by design: a failure is
 /// logged, and pages re-read the durable state when they reconnect.
 pub async fn publish_live(redis: &Client, channel: &str, event: &wire::events::LiveEvent) {

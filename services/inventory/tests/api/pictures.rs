@@ -16,8 +16,12 @@ struct App {
 }
 
 async fn spawn_app() -> App {
+    spawn_app_with(Config::for_tests(&Infra::from_env())).await
+}
+
+async fn spawn_app_with(config: Config) -> App {
     let service = testkit::spawn(
-        inventory_service::build(Config::for_tests(&Infra::from_env()))
+        inventory_service::build(config)
             .await
             .expect("inventory service"),
     )
@@ -34,7 +38,9 @@ fn seller() -> Identity {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let id = format!("{:0>24x}", nanos & ((1 << 96) - 1));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("{n:0>8x}{:0>16x}", nanos as u64);
     Identity {
         email: format!("{id}@example.com"),
         user_id: id.parse().expect("an id"),
@@ -204,4 +210,49 @@ async fn only_a_picture_name_is_looked_up() {
             "{bad}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_seller_uploads_at_most_the_hourly_allowance_and_others_are_not_held_back() {
+    let app = spawn_app_with(Config {
+        pictures_per_seller_per_hour: 2,
+        ..Config::for_tests(&Infra::from_env())
+    })
+    .await;
+    let (pia, other) = (seller(), seller());
+    for n in 0..2 {
+        let (status, answer) = app
+            .upload(Some(&pia), picture(20 + n, 20, ImageFormat::Png))
+            .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let response = app
+        .service
+        .post("/v1/pictures")
+        .header("content-type", "application/octet-stream")
+        .header(IDENTITY_HEADER, app.key.sign(&pia, SystemTime::now()))
+        .body(picture(30, 20, ImageFormat::Png))
+        .send()
+        .await
+        .expect("a third upload");
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["field"], "picture", "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("You have uploaded 2 pictures this hour")),
+        "{answer}"
+    );
+
+    let (status, answer) = app
+        .upload(Some(&other), picture(20, 20, ImageFormat::Png))
+        .await;
+    assert_eq!(status, 201, "another seller is not held back: {answer}");
 }
