@@ -1,14 +1,14 @@
-//! A long run at a steady purchase rate (a soak), watching what must stay flat when the stack
-//! holds load for a long time: each local process's memory (resident set), the outbox backlog,
-//! the receipt workers' Kafka consumer lag, and the purchase latency. Best started from empty
-//! stores (`scripts/start.sh fresh`); it buys through the gateway like `purchase-bench`.
+//! A long run at a steady purchase rate (a soak), with live sockets open, watching what must
+//! stay flat when the stack holds load for a long time: errors, latency, each local process's
+//! memory (resident set), the outbox backlog, the receipt workers' Kafka consumer lag, and both
+//! Redis's memory. Best started from empty stores (`scripts/start.sh fresh`); it buys through
+//! the gateway like `purchase-bench`, and `sockets` browsers' live sockets follow the feed.
 //!
 //! Every `interval` seconds it prints one row; at the end, each figure of the last window as a
-//! ratio to the first (the baseline, measured in the same run after a warm-up window): memory
-//! that keeps growing, a backlog or a lag that does not come back, or latency that creeps up
-//! show there.
+//! ratio to the baseline (the second window: the first warms caches and pools). It exits
+//! non-zero when any purchase failed or any figure kept growing (see [`keeps_growing`]).
 //!
-//!   cargo run --release -p bench --bin soak-bench -- [minutes] [rate] [interval]
+//!   cargo run --release -p bench --bin soak-bench -- [minutes] [rate] [interval] [sockets]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,12 +20,14 @@ use bench::percentile;
 use bench::shop::Setup;
 use clients::CallContext;
 use common::config::env_or;
+use fred::prelude::ClientLike;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-/// Units each bench item starts with: enough for hours at any rate this machine sustains.
-const INITIAL_STOCK: i64 = 100_000_000;
+/// Units each bench item starts with (the most an item may have): ten items last 27 hours at
+/// 100 purchases a second.
+const INITIAL_STOCK: i64 = 1_000_000;
 
 /// The processes `scripts/start.sh` and `scripts/infra.sh` started (their pid files), with the
 /// resident memory of each in KiB; those not running are left out.
@@ -113,6 +115,18 @@ impl ConsumerLag {
     }
 }
 
+/// `used_memory` of the Redis at `url`, in bytes (`INFO memory`).
+async fn redis_memory(redis: &fred::prelude::Client) -> u64 {
+    let info: String = redis
+        .info(Some(fred::types::InfoKind::Memory))
+        .await
+        .unwrap_or_default();
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|bytes| bytes.trim().parse().ok())
+        .unwrap_or_default()
+}
+
 /// One window's purchases: latencies from the scheduled send, and how many were refused.
 #[derive(Default, Clone)]
 struct Window {
@@ -126,6 +140,25 @@ struct Sample {
     outbox: u64,
     lag: i64,
     memory: BTreeMap<String, u64>,
+    /// `used_memory` of the state Redis and of the cache Redis.
+    redis: (u64, u64),
+    /// Live frames the sockets received in the window.
+    frames: u64,
+}
+
+/// Whether a figure sampled once a window kept growing: its last value is more than 25%
+/// above its value a third of the way into the run, and each of the last three windows rose.
+/// (A figure that grows at the start and then levels off — pools filling, a JIT warming — is
+/// not growth; one still climbing at the end is.)
+fn keeps_growing(values: &[f64]) -> bool {
+    let n = values.len();
+    if n < 6 {
+        return false;
+    }
+    let early = values[n / 3];
+    let last = values[n - 1];
+    let rising = values[n - 4..].windows(2).all(|pair| pair[1] > pair[0]);
+    early > 0.0 && last > early * 1.25 && rising
 }
 
 fn ratio(last: f64, first: f64) -> String {
@@ -139,9 +172,10 @@ fn ratio(last: f64, first: f64) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let minutes: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
-    let rate: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100);
-    let interval: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
+    let minutes: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
+    let rate: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let interval: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(60);
+    let sockets: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
     anyhow::ensure!(
         rate > 0 && interval > 0,
         "rate and interval must be above 0"
@@ -149,13 +183,43 @@ async fn main() -> anyhow::Result<()> {
 
     let setup = Setup::new(64, 0, INITIAL_STOCK).await?;
     let lag = ConsumerLag::new().context("a Kafka client for the consumer lag")?;
+    let state_redis = common::infra::redis::connect(&common::infra::redis::url_from_env())?;
+    let cache_redis = common::infra::redis::connect(&env_or(
+        "CACHE_REDIS_URL",
+        &common::infra::redis::url_from_env(),
+    ))?;
+    state_redis.wait_for_connect().await?;
+    cache_redis.wait_for_connect().await?;
+
+    // Browsers following the feed, as every open tab does; their frames are counted.
+    let gateway = env_or("GATEWAY_URL", "http://127.0.0.1:3000");
+    let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut listeners = tokio::task::JoinSet::new();
+    for _ in 0..sockets {
+        let socket = testkit::LiveSocket::connect(
+            &format!("{}/live", gateway.replacen("http", "ws", 1)),
+            Some(&gateway),
+            &[],
+        )
+        .await
+        .map_err(|status| anyhow::anyhow!("the live socket was refused: {status}"))?
+        .subscribed(wire::socket_topics::FEED)
+        .await;
+        let frames = frames.clone();
+        listeners.spawn(async move {
+            let mut socket = socket;
+            while socket.next(Duration::from_secs(3600)).await.is_some() {
+                frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
     let (shop, buyers) = (setup.shop.clone(), Arc::new(setup.buyers));
     let total = u64::from(rate) * minutes * 60;
     let period = Duration::from_secs_f64(1.0 / f64::from(rate));
     let windows = (minutes * 60).div_ceil(interval) as usize;
     println!(
-        "soak: {rate} purchases/s for {minutes} min, a row every {interval} s \
-         (memory in MiB; latency from the scheduled send)"
+        "soak: {rate} purchases/s for {minutes} min with {sockets} live sockets on the feed, a \
+         row every {interval} s (memory in MiB; latency from the scheduled send)"
     );
 
     // Results come back on a channel as purchases finish; the sampler folds them into the
@@ -201,13 +265,27 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(u64::MAX);
         let behind = lag.records_behind().unwrap_or(-1);
         let memory = resident_memory();
+        let redis = (
+            redis_memory(&state_redis).await,
+            redis_memory(&cache_redis).await,
+        );
+        let window_frames = frames.swap(0, std::sync::atomic::Ordering::Relaxed);
         // A window's late answers may still come in; its row shows what had arrived.
         let mut window = filled[w].clone();
         window.latencies.sort();
         if !header_printed {
             print!(
-                "{:>6} {:>8} {:>7} {:>8} {:>8} {:>7} {:>7}",
-                "t s", "bought", "refused", "p50 ms", "p99 ms", "outbox", "lag"
+                "{:>6} {:>7} {:>7} {:>7} {:>7} {:>6} {:>5} {:>8} {:>7} {:>7}",
+                "t s",
+                "bought",
+                "errors",
+                "p50 ms",
+                "p99 ms",
+                "outbox",
+                "lag",
+                "frames",
+                "redis",
+                "cache"
             );
             for name in memory.keys() {
                 print!(" {:>12}", name.chars().take(12).collect::<String>());
@@ -216,14 +294,17 @@ async fn main() -> anyhow::Result<()> {
             header_printed = true;
         }
         print!(
-            "{:>6} {:>8} {:>7} {:>8.1} {:>8.1} {:>7} {:>7}",
+            "{:>6} {:>7} {:>7} {:>7.1} {:>7.1} {:>6} {:>5} {:>8} {:>7.1} {:>7.1}",
             interval * (w as u64 + 1),
             window.latencies.len(),
             window.refused,
             percentile(&window.latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&window.latencies, 0.99).as_secs_f64() * 1e3,
             outbox,
-            behind
+            behind,
+            window_frames,
+            redis.0 as f64 / 1_048_576.0,
+            redis.1 as f64 / 1_048_576.0
         );
         for kib in memory.values() {
             print!(" {:>12.1}", *kib as f64 / 1024.0);
@@ -234,9 +315,12 @@ async fn main() -> anyhow::Result<()> {
             outbox,
             lag: behind,
             memory,
+            redis,
+            frames: window_frames,
         });
     }
     sender.await?;
+    listeners.abort_all();
 
     // The first window warms caches and pools: the baseline is the second when there is one.
     let baseline = samples.get(1).or(samples.first()).context("no window")?;
@@ -274,8 +358,75 @@ async fn main() -> anyhow::Result<()> {
     let max_outbox = samples.iter().map(|s| s.outbox).max().unwrap_or_default();
     let max_lag = samples.iter().map(|s| s.lag).max().unwrap_or_default();
     println!(
-        "  outbox backlog: at most {max_outbox}, at the end {}; consumer lag: at most {max_lag}, at the end {}; {refused} purchases refused",
+        "  redis (state)    {} ({:.1} → {:.1} MiB); redis (cache) {} ({:.1} → {:.1} MiB)",
+        ratio(last.redis.0 as f64, baseline.redis.0 as f64),
+        baseline.redis.0 as f64 / 1_048_576.0,
+        last.redis.0 as f64 / 1_048_576.0,
+        ratio(last.redis.1 as f64, baseline.redis.1 as f64),
+        baseline.redis.1 as f64 / 1_048_576.0,
+        last.redis.1 as f64 / 1_048_576.0
+    );
+    println!(
+        "  live frames/window {} ({} → {})",
+        ratio(last.frames as f64, baseline.frames as f64),
+        baseline.frames,
+        last.frames
+    );
+    println!(
+        "  outbox backlog: at most {max_outbox}, at the end {}; consumer lag: at most {max_lag}, at the end {}; {refused} purchases failed",
         last.outbox, last.lag
     );
+
+    // The verdict: no failed purchase, and nothing still climbing at the end.
+    let series = |value: &dyn Fn(&Sample) -> f64| samples.iter().map(value).collect::<Vec<f64>>();
+    let mut growing = Vec::new();
+    for (name, values) in [
+        (
+            "p99 latency",
+            series(&|s| percentile(&s.window.latencies, 0.99).as_secs_f64()),
+        ),
+        ("outbox backlog", series(&|s| s.outbox as f64)),
+        ("consumer lag", series(&|s| s.lag as f64)),
+        ("redis (state) memory", series(&|s| s.redis.0 as f64)),
+        ("redis (cache) memory", series(&|s| s.redis.1 as f64)),
+    ] {
+        if keeps_growing(&values) {
+            growing.push(name.to_owned());
+        }
+    }
+    for name in last.memory.keys() {
+        let values = series(&|s| s.memory.get(name).copied().unwrap_or_default() as f64);
+        if keeps_growing(&values) {
+            growing.push(format!("memory of {name}"));
+        }
+    }
+    if refused > 0 || !growing.is_empty() {
+        println!(
+            "\nNOT FLAT: {refused} purchases failed; still growing at the end: {}",
+            if growing.is_empty() {
+                "nothing".to_owned()
+            } else {
+                growing.join(", ")
+            }
+        );
+        std::process::exit(1);
+    }
+    println!("\nflat: no purchase failed and nothing kept growing");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keeps_growing;
+
+    #[test]
+    fn only_a_figure_still_climbing_at_the_end_keeps_growing() {
+        let levelled = [10.0, 14.0, 16.0, 17.0, 17.0, 17.5, 17.2, 17.4, 17.3];
+        assert!(!keeps_growing(&levelled));
+        let climbing = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0];
+        assert!(keeps_growing(&climbing));
+        let noisy_but_flat = [5.0, 9.0, 4.0, 8.0, 5.0, 9.0, 4.0, 8.0, 5.0];
+        assert!(!keeps_growing(&noisy_but_flat));
+        assert!(!keeps_growing(&[1.0, 2.0, 3.0]));
+    }
 }
