@@ -241,13 +241,25 @@ pub async fn add_item(form: MultipartData) -> Result<ItemView, AppError> {
 pub async fn set_picture(form: MultipartData) -> Result<ItemView, AppError> {
     let backends = backends()?;
     let form = ssr::UploadForm::read(form).await?;
-    let item_id = wire::ItemId::parse(form.text("item_id"))
-        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    let item_id = item_id_field(form.text("item_id"))?;
     ssr::form_is_about(&item_id);
     let seller = require_user(&backends, "Please log in first.").await?;
     let picture = form
         .picture()?
         .ok_or_else(|| AppError::for_field(ssr::PICTURE_FIELD, "Choose a picture to upload."))?;
+    // Someone else's item is refused before its picture is stored, not after; the edit below
+    // checks again, so an item sold on to another seller meanwhile is still refused.
+    let item = backends
+        .inventory
+        .item(&call_context(), &item_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::new("There is no item with this id.").with_status(http::StatusCode::NOT_FOUND)
+        })?;
+    if item.seller_id != seller.id {
+        return Err(AppError::new("Only the item's seller may change it.")
+            .with_status(http::StatusCode::FORBIDDEN));
+    }
     let edit = wire::inventory::ItemEdit {
         image_url: Some(store_picture(&backends, &seller, picture).await?),
         ..Default::default()
@@ -282,8 +294,7 @@ pub async fn save_item(
     stock: String,
 ) -> Result<ItemView, AppError> {
     let backends = backends()?;
-    let item_id = wire::ItemId::parse(&item_id)
-        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    let item_id = item_id_field(&item_id)?;
     ssr::form_is_about(&item_id);
     let seller = require_user(&backends, "Please log in first.").await?;
     let edit = wire::inventory::ItemEdit {
@@ -303,8 +314,7 @@ pub async fn save_item(
 #[server]
 pub async fn set_on_sale(item_id: String, on_sale: String) -> Result<ItemView, AppError> {
     let backends = backends()?;
-    let item_id = wire::ItemId::parse(&item_id)
-        .map_err(|err| AppError::for_field("item_id", format!("The item {err}.")))?;
+    let item_id = item_id_field(&item_id)?;
     ssr::form_is_about(&item_id);
     let on_sale = match on_sale.trim() {
         "true" => true,

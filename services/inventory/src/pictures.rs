@@ -187,7 +187,11 @@ impl Pictures {
 
     /// Makes a picture of ours from `upload` for `seller` and stores it, once: the same
     /// picture uploaded again (a retried form) finds itself already stored.
-    pub async fn store(&self, upload: Vec<u8>, seller: &UserId) -> Result<StoredPicture, ApiError> {
+    pub async fn store(
+        &self,
+        upload: axum::body::Bytes,
+        seller: &UserId,
+    ) -> Result<StoredPicture, ApiError> {
         self.admit(seller).await?;
         let picture = {
             let _permit = self

@@ -205,10 +205,7 @@ async fn store_picture(
     if upload.is_empty() {
         return Err(FieldError::new("picture", "Choose a picture to upload.").into());
     }
-    let stored = state
-        .pictures
-        .store(upload.to_vec(), &seller.user_id)
-        .await?;
+    let stored = state.pictures.store(upload, &seller.user_id).await?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
