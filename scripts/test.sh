@@ -25,6 +25,9 @@ apt_install chromium chromium-driver
 # The accessibility audit the browser tests run in every page.
 AXE_CORE_JS=$(scripts/axe-core.sh)
 export AXE_CORE_JS
+# The OpenAPI fuzzer each service's tests run against it.
+SCHEMATHESIS=$(scripts/schemathesis.sh)
+export SCHEMATHESIS
 scripts/infra.sh up
 eval "$(scripts/infra.sh env)"
 scripts/build-site.sh

@@ -25,6 +25,8 @@ pub mod input;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+pub mod openapi;
+#[cfg(feature = "server")]
 pub mod orders;
 #[cfg(feature = "server")]
 pub mod serve;

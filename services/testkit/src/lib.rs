@@ -12,6 +12,7 @@ mod identity;
 mod kafka;
 mod live_socket;
 mod mailbox;
+pub mod openapi;
 mod process;
 mod proxy;
 mod redis;
@@ -27,9 +28,15 @@ pub use redis::PrivateRedis;
 pub use service::{TestService, spawn};
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::infra::mongo::MongoSettings;
+
+/// The repository's root, where the files tests compare with live (`docs/openapi/…`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 /// Addresses of the shared local servers (same variables and defaults as the services).
 #[derive(Debug, Clone)]

@@ -15,7 +15,21 @@ use crate::error::ApiError;
 use crate::users::{InsertError, UserDocument};
 use common::identity::FromGateway;
 use common::input::Body;
+use common::openapi::{BodyRefusals, Shared, SignedRefusals, TooMany, Unavailable};
+use wire::ErrorBody;
 use wire::user::{LogInRequest, RegisterRequest, SessionBody, SessionRequest, UserBody};
+
+/// The user service's OpenAPI document (`GET /openapi.json`, `docs/openapi/user.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "user service",
+        description = "Accounts, sign-in and sessions. Only the gateway calls it, on its own account."
+    ),
+    paths(register, log_in, current_session, end_session),
+    modifiers(&Shared)
+)]
+pub struct ApiDoc;
 
 /// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
@@ -24,10 +38,28 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions", post(log_in))
         .route("/v1/sessions/current", post(current_session))
         .route("/v1/sessions/end", post(end_session))
-        .with_state(state);
+        .with_state(state)
+        .merge(common::openapi::router(
+            &<ApiDoc as utoipa::OpenApi>::openapi(),
+        ));
     common::infra::mongo::limit_requests(routes)
 }
 
+/// Opens an account.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    request_body = RegisterRequest,
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 201, description = "The account, opened.", body = UserBody),
+        (status = 409, description = "An account with this email already exists.", body = ErrorBody),
+        SignedRefusals,
+        BodyRefusals,
+        TooMany,
+        Unavailable
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     gateway: FromGateway,
@@ -67,6 +99,21 @@ async fn register(
     }
 }
 
+/// Signs in: a new session for the account whose email and password these are.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    request_body = LogInRequest,
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 201, description = "A new session and its user.", body = SessionBody),
+        (status = 401, description = "No account has this email and password (or no valid token).", body = ErrorBody),
+        (status = 403, description = "The token was signed for another caller.", body = ErrorBody),
+        BodyRefusals,
+        TooMany,
+        Unavailable
+    )
+)]
 async fn log_in(
     State(state): State<AppState>,
     FromGateway { client_address }: FromGateway,
@@ -125,6 +172,20 @@ async fn log_in(
     }
 }
 
+/// Whose session this is; its idle timeout starts again.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/current",
+    request_body = SessionRequest,
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The session's user.", body = UserBody),
+        (status = 401, description = "The session has ended or never was (or no valid token).", body = ErrorBody),
+        (status = 403, description = "The token was signed for another caller.", body = ErrorBody),
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn current_session(
     State(state): State<AppState>,
     _gateway: FromGateway,
@@ -143,6 +204,19 @@ async fn current_session(
     Ok(Json(UserBody { user: user.view() }))
 }
 
+/// Signs out: the session ends (an unknown session is already ended).
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/end",
+    request_body = SessionRequest,
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 204, description = "The session is over."),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn end_session(
     State(state): State<AppState>,
     _gateway: FromGateway,

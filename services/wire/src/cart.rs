@@ -72,6 +72,14 @@ impl TryFrom<String> for GuestCartId {
     }
 }
 
+#[cfg(feature = "openapi")]
+crate::openapi::text_schema!(
+    GuestCartId,
+    "A guest browser's cart: 32 hexadecimal digits.",
+    "^[0-9a-fA-F]{32}$",
+    "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+);
+
 impl From<GuestCartId> for String {
     fn from(id: GuestCartId) -> String {
         id.0
@@ -80,6 +88,7 @@ impl From<GuestCartId> for String {
 
 /// Puts `quantity` more of an item in the cart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddToCart {
     /// The item.
@@ -90,6 +99,7 @@ pub struct AddToCart {
 
 /// A line's new quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     /// 1 to [`MAX_QUANTITY`] (removing a line is `DELETE`).
@@ -98,6 +108,7 @@ pub struct SetQuantity {
 
 /// The guest cart to fold into the signed-in user's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MergeGuestCart {
     /// The cart the browser had before logging in.
@@ -106,6 +117,7 @@ pub struct MergeGuestCart {
 
 /// One line of a cart, with the item as it is now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartLineView {
     /// The item.
     pub item_id: ItemId,
@@ -128,6 +140,7 @@ pub struct CartLineView {
 
 /// A cart: its lines in the order they were first added, and what they come to now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartView {
     /// The lines.
     pub lines: Vec<CartLineView>,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// An error answer: `{"error": "...", "field": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A sentence a person can read.
     pub error: String,

@@ -58,7 +58,7 @@ fn hex_value(digit: u8) -> u8 {
 }
 
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $article:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -136,23 +136,37 @@ macro_rules! id_type {
                 &self.0
             }
         }
+
+        #[cfg(feature = "openapi")]
+        crate::openapi::text_schema!(
+            $name,
+            concat!(
+                "A", $article, " ", $kind,
+                " id: 24 hexadecimal digits (answers write them in lower case)."
+            ),
+            "^[0-9a-fA-F]{24}$",
+            "665f1c2e9b1d8a0012345678"
+        );
     };
 }
 
 id_type!(
     /// An item for sale.
     ItemId,
-    "item"
+    "item",
+    "n"
 );
 id_type!(
     /// An account (a buyer, a seller, or both).
     UserId,
-    "user"
+    "user",
+    ""
 );
 id_type!(
     /// A purchase; its stock reservation at the inventory service has the same id.
     PurchaseId,
-    "purchase"
+    "purchase",
+    ""
 );
 
 #[cfg(test)]

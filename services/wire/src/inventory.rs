@@ -20,6 +20,7 @@ use crate::transaction::OrderLine;
 
 /// One item for sale. Money in cents; times in Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemView {
     /// The item's id.
     pub id: ItemId,
@@ -51,6 +52,8 @@ pub struct ItemView {
 /// The catalog's query string, as typed: the service reads each value and names the one it
 /// cannot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams, utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct CatalogParams {
     /// From 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +68,7 @@ pub struct CatalogParams {
 
 /// One page of the catalog, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogPage {
     /// The items on this page.
     pub items: Vec<ItemView>,
@@ -87,6 +91,7 @@ impl CatalogPage {
 
 /// A list of items: a seller's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemsBody {
     /// The items, newest first.
     pub items: Vec<ItemView>,
@@ -94,6 +99,7 @@ pub struct ItemsBody {
 
 /// A new listing. `request_id` makes a retried post list the item once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     /// 1 to 120 characters.
@@ -115,6 +121,7 @@ pub struct NewItem {
 
 /// Changes a seller makes to an item; a field left out stays as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ItemEdit {
     /// A new title.
@@ -140,6 +147,7 @@ pub struct ItemEdit {
 /// Stock to set aside for a purchase: every line or none. Retrying the same
 /// `reservation_id` is safe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
     /// The purchase the stock is for.
@@ -150,6 +158,7 @@ pub struct ReservationRequest {
 
 /// One reserved line, with what the item was at the moment it was reserved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReservedLine {
     /// The item.
     pub item_id: ItemId,
@@ -171,6 +180,7 @@ pub struct ReservedLine {
 
 /// The stock is reserved: one line per item asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reserved {
     /// The reserved lines.
     pub lines: Vec<ReservedLine>,
@@ -178,6 +188,7 @@ pub struct Reserved {
 
 /// The first line that could not be reserved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Shortage {
     /// The item.
     pub item_id: ItemId,
@@ -194,6 +205,7 @@ pub struct Shortage {
 
 /// 409 to a reservation: the sentence for the buyer and the line at fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShortageBody {
     /// "only 2 of Lamp left", with `field` = "lines".
     #[serde(flatten)]
@@ -204,6 +216,7 @@ pub struct ShortageBody {
 
 /// How often this copy's cache answered (for operators and tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CacheStats {
     /// Answers from the cache.
     pub hits: u64,

@@ -17,7 +17,8 @@
 //! | [`socket`] | what a browser and the notification service say over the live socket |
 //! | [`kafka_topics`], [`redis_channels`], [`socket_topics`] | the three kinds of names, never mixed |
 //!
-//! Only `serde` is a dependency, so the browser's WebAssembly build uses the same types.
+//! Only `serde` is a dependency, so the browser's WebAssembly build uses the same types; the
+//! `openapi` feature (services only) adds each type's JSON Schema for the OpenAPI documents.
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,8 @@ pub mod ids;
 pub mod inventory;
 pub mod kafka_topics;
 pub mod money;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod picture;
 pub mod receipt;
 pub mod redis_channels;

@@ -38,6 +38,7 @@ pub fn too_large(bytes: usize) -> String {
 
 /// The picture formats a seller may upload, and in which a picture is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PictureKind {
     /// JPEG (`FF D8 FF`).
@@ -113,6 +114,14 @@ pub struct PictureName {
     name: String,
     kind: PictureKind,
 }
+
+#[cfg(feature = "openapi")]
+crate::openapi::text_schema!(
+    PictureName,
+    "A stored picture: the start of its SHA-256 (32 lower-case hexadecimal digits) and its kind.",
+    "^[0-9a-f]{32}\\.(jpg|png|webp)$",
+    "9f86d081884c7d659a2feaa0c55ad015.png"
+);
 
 impl PictureName {
     /// Reads a name sent by anyone (a browser's URL); anything else is refused.
@@ -213,6 +222,7 @@ impl From<PictureName> for String {
 /// The answer to `POST /v1/pictures` (the body is the picture's bytes): the picture as it is
 /// stored and served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredPicture {
     /// Its name; `name.site_path()` is the address to give an item.
     pub name: PictureName,

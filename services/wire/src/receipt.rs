@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// What one worker did since it started, and which partitions it holds now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerStats {
     /// Receipts emailed.
     pub sent: u64,
@@ -23,6 +24,7 @@ pub struct WorkerStats {
 
 /// A record that can never be sent, kept for an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetAsideRecord {
     /// The Kafka topic it came from.
     pub topic: String,
@@ -40,6 +42,7 @@ pub struct SetAsideRecord {
 
 /// The newest 100 set-aside records, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetAsideRecords {
     /// The records.
     pub records: Vec<SetAsideRecord>,
@@ -47,6 +50,7 @@ pub struct SetAsideRecords {
 
 /// Where one purchase's receipt is, as its buyer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ReceiptStatus {
     /// Not emailed yet: the purchase waits in the outbox or in Kafka.

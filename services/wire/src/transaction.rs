@@ -18,6 +18,7 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
 /// One item and how many of it a buyer wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     /// The item.
@@ -28,6 +29,7 @@ pub struct OrderLine {
 
 /// A purchase of one or more items, all or none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
     /// 1 to 50 lines; the same item twice counts once with both quantities.
@@ -36,6 +38,7 @@ pub struct PurchaseRequest {
 
 /// One line of a purchase, as it was at the moment of buying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PurchaseLine {
     /// The item bought.
     pub item_id: ItemId,
@@ -55,6 +58,7 @@ pub struct PurchaseLine {
 
 /// A buyer's purchase.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PurchaseView {
     /// The purchase's id.
     pub id: PurchaseId,
@@ -68,6 +72,8 @@ pub struct PurchaseView {
 
 /// The history's query string: `page` from 1, as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams, utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct HistoryParams {
     /// 1 to 10,000; the first page when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +82,7 @@ pub struct HistoryParams {
 
 /// One page of a buyer's purchases, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PurchaseHistory {
     /// The purchases on this page.
     pub purchases: Vec<PurchaseView>,
@@ -89,6 +96,8 @@ pub struct PurchaseHistory {
 
 /// The sales' query string: `page` from 1, as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams, utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct SalesParams {
     /// 1 to 10,000; the first page when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +106,7 @@ pub struct SalesParams {
 
 /// One line a seller sold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SaleView {
     /// The purchase it was part of.
     pub transaction_id: PurchaseId,
@@ -116,6 +126,7 @@ pub struct SaleView {
 
 /// One page of a seller's sales, newest first, with the totals of all of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SalesReport {
     /// The lines sold on this page.
     pub sales: Vec<SaleView>,
@@ -133,6 +144,7 @@ pub struct SalesReport {
 
 /// What a seller sold on one day (UTC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DaySales {
     /// The day, counted from 1970-01-01 ([`crate::calendar`]).
     pub day: i64,
@@ -145,6 +157,7 @@ pub struct DaySales {
 /// A seller's sales per day over the last [`DailySales::DAYS`] days, oldest first, today
 /// last; a day without sales is there with zeros.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailySales {
     /// One entry per day.
     pub days: Vec<DaySales>,
@@ -157,6 +170,7 @@ impl DailySales {
 
 /// Purchases accepted but not yet relayed to Kafka (for operators).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutboxBacklog {
     /// How many.
     pub pending: u64,

@@ -13,6 +13,7 @@ use crate::ids::UserId;
 
 /// A signed-in user as others may see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserView {
     /// The account's id.
     pub id: UserId,
@@ -24,6 +25,7 @@ pub struct UserView {
 
 /// A new account, as typed into the form; the service checks each field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// An email address like name@example.com.
@@ -36,6 +38,7 @@ pub struct RegisterRequest {
 
 /// Signing in with an email and a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogInRequest {
     /// The account's email, in any letter case.
@@ -46,6 +49,7 @@ pub struct LogInRequest {
 
 /// A session the gateway holds in a cookie, to look up or to end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     /// The session id from the cookie.
@@ -54,6 +58,7 @@ pub struct SessionRequest {
 
 /// An answer that is one user: registration and session look-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserBody {
     /// The user.
     pub user: UserView,
@@ -61,6 +66,7 @@ pub struct UserBody {
 
 /// A new session: the id for the cookie and whose it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionBody {
     /// The id the gateway puts in the session cookie.
     pub session_id: String,
