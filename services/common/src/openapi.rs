@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::routing::get;
 use utoipa::openapi::header::Header;
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{Ref, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, Ref, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Content, ObjectBuilder, OpenApi, RefOr};
 use utoipa::{IntoResponses, PartialSchema};
@@ -167,6 +167,21 @@ impl IntoResponses for TooMany {
         )])
     }
 }
+
+/// Bytes of a file, sent or answered as they are (a picture upload, a picture).
+#[derive(Debug, Clone, Copy)]
+pub struct Binary;
+
+impl PartialSchema for Binary {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
 
 /// The document as the repository keeps it (`docs/openapi/<service>.json`): pretty JSON
 /// ending in a newline.

@@ -13,13 +13,14 @@ use mongodb::bson::{self, oid::ObjectId};
 
 use common::identity::{ForTransaction, SignedIn};
 use common::input::{Body, FieldError};
-use wire::PurchaseId;
+use common::openapi::{Binary, BodyRefusals, Shared, SignedRefusals, TooMany, Unavailable};
 use wire::error::ErrorBody;
 use wire::inventory::{
     CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved, ShortageBody,
 };
 use wire::picture::{MAX_UPLOAD_BYTES, PictureName, PictureSize, StoredPicture};
+use wire::{ItemId, PurchaseId, UserId};
 
 use crate::AppState;
 use crate::cache::{CATALOG_GENERATION, item_generation};
@@ -27,6 +28,32 @@ use crate::domain::{CatalogQuery, Description, ImageUrl, PriceCents, Stock, Titl
 use crate::error::ApiError;
 use crate::items::{EditOutcome, ItemChanges, ItemDocument};
 use crate::reservations::{Outcome, WantedLine};
+
+/// The inventory service's OpenAPI document (`GET /openapi.json`, `docs/openapi/inventory.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "inventory service",
+        description = "Items, their stock and pictures. Reads are public; a seller's writes come \
+                       from the gateway for a signed-in user; stock reservations only from the \
+                       transaction service."
+    ),
+    paths(
+        catalog,
+        item,
+        seller_items,
+        create_item,
+        edit_item,
+        store_picture,
+        picture,
+        picture_card,
+        cache_stats,
+        reserve,
+        release
+    ),
+    modifiers(&Shared)
+)]
+pub struct ApiDoc;
 
 /// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
@@ -44,10 +71,24 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/pictures/{name}", get(picture))
         .route("/v1/pictures/{name}/card", get(picture_card))
         .route("/v1/cache/stats", get(cache_stats))
-        .with_state(state);
+        .with_state(state)
+        .merge(common::openapi::router(
+            &<ApiDoc as utoipa::OpenApi>::openapi(),
+        ));
     common::infra::mongo::limit_requests(routes)
 }
 
+/// One page of the catalog: items on sale, newest first, optionally matching a search.
+#[utoipa::path(
+    get,
+    path = "/v1/items",
+    params(CatalogParams),
+    responses(
+        (status = 200, description = "The page.", body = CatalogPage),
+        (status = 422, description = "`page`, `per_page` or `q` is out of bounds; `field` names it.", body = ErrorBody),
+        Unavailable
+    )
+)]
 async fn catalog(
     State(state): State<AppState>,
     Query(params): Query<CatalogParams>,
@@ -70,6 +111,18 @@ async fn catalog(
     Ok(Json(page))
 }
 
+/// One item, on sale or not.
+#[utoipa::path(
+    get,
+    path = "/v1/items/{id}",
+    params(("id" = ItemId, Path, description = "The item.")),
+    responses(
+        (status = 200, description = "The item.", body = ItemView),
+        (status = 404, description = "There is no item with this id.", body = ErrorBody),
+        (status = 422, description = "`id` is not an item id.", body = ErrorBody),
+        Unavailable
+    )
+)]
 async fn item(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -84,6 +137,17 @@ async fn item(
     item.map(Json).ok_or(ApiError::ItemNotFound)
 }
 
+/// Every item a seller listed, newest first, on sale or not.
+#[utoipa::path(
+    get,
+    path = "/v1/sellers/{seller_id}/items",
+    params(("seller_id" = UserId, Path, description = "The seller.")),
+    responses(
+        (status = 200, description = "The seller's items.", body = ItemsBody),
+        (status = 422, description = "`seller_id` is not a user id.", body = ErrorBody),
+        Unavailable
+    )
+)]
 async fn seller_items(
     State(state): State<AppState>,
     Path(seller_id): Path<String>,
@@ -95,6 +159,21 @@ async fn seller_items(
     Ok(Json(ItemsBody { items }))
 }
 
+/// Lists a new item for the signed-in seller; the same `request_id` again answers the item
+/// it listed (200), so a retried form lists one item.
+#[utoipa::path(
+    post,
+    path = "/v1/items",
+    request_body = NewItem,
+    security(("signed_user" = [])),
+    responses(
+        (status = 201, description = "The item, listed.", body = ItemView),
+        (status = 200, description = "This `request_id` already listed this item.", body = ItemView),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn create_item(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
@@ -140,6 +219,21 @@ async fn create_item(
     Ok((status, Json(item.view())))
 }
 
+/// Changes the fields sent of one of the signed-in seller's items.
+#[utoipa::path(
+    post,
+    path = "/v1/items/{id}",
+    params(("id" = ItemId, Path, description = "The item.")),
+    request_body = ItemEdit,
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The item as it is now.", body = ItemView),
+        (status = 404, description = "There is no item with this id.", body = ErrorBody),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn edit_item(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
@@ -183,6 +277,22 @@ async fn edit_item(
 
 /// A seller's upload (the body is the file's bytes) becomes a stored picture; the item gets
 /// its address in a separate edit, so a refused picture changes no item.
+/// Stores a picture for the signed-in seller: the body is the file (JPEG, PNG or WebP, at
+/// most 5 MB). It is decoded, shrunk and encoded again; the same picture again answers the
+/// same name.
+#[utoipa::path(
+    post,
+    path = "/v1/pictures",
+    request_body(content = Binary, content_type = "application/octet-stream"),
+    security(("signed_user" = [])),
+    responses(
+        (status = 201, description = "The picture, stored.", body = StoredPicture),
+        (status = 422, description = "Not a JPEG, PNG or WebP picture, too large, or empty; `field` is `picture`.", body = ErrorBody),
+        SignedRefusals,
+        TooMany,
+        Unavailable
+    )
+)]
 async fn store_picture(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
@@ -210,6 +320,19 @@ async fn store_picture(
 }
 
 /// A stored picture's bytes, with its type; the name says which kind it is.
+/// A stored picture (at most 1280 pixels a side).
+#[utoipa::path(
+    get,
+    path = "/v1/pictures/{name}",
+    params(("name" = PictureName, Path, description = "The picture.")),
+    responses(
+        (status = 200, description = "The picture's bytes; the name's extension says its kind.",
+            content((Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp"))),
+        (status = 404, description = "There is no picture with this name.", body = ErrorBody),
+        (status = 422, description = "`name` is not a picture name.", body = ErrorBody),
+        Unavailable
+    )
+)]
 async fn picture(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -218,6 +341,19 @@ async fn picture(
 }
 
 /// The smaller copy of a stored picture, for catalog cards.
+/// A stored picture's smaller copy for catalog cards (at most 640 pixels a side).
+#[utoipa::path(
+    get,
+    path = "/v1/pictures/{name}/card",
+    params(("name" = PictureName, Path, description = "The picture.")),
+    responses(
+        (status = 200, description = "The picture's bytes; the name's extension says its kind.",
+            content((Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp"))),
+        (status = 404, description = "There is no picture with this name.", body = ErrorBody),
+        (status = 422, description = "`name` is not a picture name.", body = ErrorBody),
+        Unavailable
+    )
+)]
 async fn picture_card(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -243,11 +379,32 @@ async fn serve_picture(
         .into_response())
 }
 
+/// How often this copy's item cache answered without the database (for operators).
+#[utoipa::path(
+    get,
+    path = "/v1/cache/stats",
+    responses((status = 200, description = "Hits and misses since start.", body = CacheStats))
+)]
 async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {
     let (hits, misses) = state.cache.stats();
     Json(CacheStats { hits, misses })
 }
 
+/// Reserves stock for a purchase, all lines or none; the same `reservation_id` again answers
+/// the same reservation.
+#[utoipa::path(
+    post,
+    path = "/v1/reservations",
+    request_body = ReservationRequest,
+    security(("signed_transaction" = [])),
+    responses(
+        (status = 201, description = "Every line reserved.", body = Reserved),
+        (status = 409, description = "A line is short; nothing was reserved.", body = ShortageBody),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn reserve(
     State(state): State<AppState>,
     ForTransaction(_buyer): ForTransaction,
@@ -286,6 +443,19 @@ async fn reserve(
     }
 }
 
+/// Gives back the stock of a reservation that will not complete (at most once).
+#[utoipa::path(
+    post,
+    path = "/v1/reservations/{id}/release",
+    params(("id" = PurchaseId, Path, description = "The reservation (its purchase's id).")),
+    security(("signed_transaction" = [])),
+    responses(
+        (status = 204, description = "Released, or nothing was held."),
+        (status = 422, description = "`id` is not a purchase id.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn release(
     State(state): State<AppState>,
     ForTransaction(_buyer): ForTransaction,

@@ -1,6 +1,7 @@
 //! The cart's HTTP API (`wire::cart`): the signed-in user's cart at `/v1/cart…`, a guest's
-//! at `/v1/guest-carts/{guest_cart_id}…` for the gateway alone. The same handlers serve both;
-//! [`Owner`] says whose cart a request is about.
+//! at `/v1/guest-carts/{guest_cart_id}…` for the gateway alone. The same handlers serve both
+//! (a guest route's handler is the user route's under its own name, so that each has its own
+//! OpenAPI operation); [`Owner`] says whose cart a request is about.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,8 @@ use clients::CallContext;
 use common::identity::{FromGateway, SignedIn};
 use common::infra::redis::publish_live;
 use common::input::{Body, FieldError};
+use common::openapi::{BodyRefusals, SignedRefusals, Unavailable};
+use wire::ErrorBody;
 use wire::cart::{AddToCart, CartView, GuestCartId, MergeGuestCart, SetQuantity};
 use wire::events::LiveEvent;
 use wire::{ItemId, redis_channels};
@@ -28,11 +31,11 @@ pub fn router() -> Router<AppState> {
         .route("/v1/cart/lines", post(add))
         .route("/v1/cart/lines/{item_id}", put(set).delete(remove))
         .route("/v1/cart/merge", post(merge))
-        .route("/v1/guest-carts/{guest_cart_id}", get(show))
-        .route("/v1/guest-carts/{guest_cart_id}/lines", post(add))
+        .route("/v1/guest-carts/{guest_cart_id}", get(guest_show))
+        .route("/v1/guest-carts/{guest_cart_id}/lines", post(guest_add))
         .route(
             "/v1/guest-carts/{guest_cart_id}/lines/{item_id}",
-            put(set).delete(remove),
+            put(guest_set).delete(guest_remove),
         )
 }
 
@@ -103,6 +106,17 @@ fn announce(state: &AppState, owner: &CartOwner) {
     }
 }
 
+/// The signed-in user's cart, at today's prices.
+#[utoipa::path(
+    get,
+    path = "/v1/cart",
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The cart.", body = CartView),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -110,6 +124,20 @@ async fn show(
     Ok(Json(current(&state, &owner).await?))
 }
 
+/// Adds units of an item to the signed-in user's cart (to the line's, if it has one).
+#[utoipa::path(
+    post,
+    path = "/v1/cart/lines",
+    request_body = AddToCart,
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The cart after.", body = CartView),
+        (status = 404, description = "There is no such item on sale.", body = ErrorBody),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn add(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -134,6 +162,21 @@ async fn add(
     Ok(Json(current(&state, &owner).await?))
 }
 
+/// Sets how many units of an item the signed-in user's cart holds.
+#[utoipa::path(
+    put,
+    path = "/v1/cart/lines/{item_id}",
+    params(("item_id" = ItemId, Path, description = "The item.")),
+    request_body = SetQuantity,
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The cart after.", body = CartView),
+        (status = 404, description = "The item is not in the cart.", body = ErrorBody),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn set(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -146,6 +189,19 @@ async fn set(
     Ok(Json(current(&state, &owner).await?))
 }
 
+/// Takes an item out of the signed-in user's cart (already out is fine).
+#[utoipa::path(
+    delete,
+    path = "/v1/cart/lines/{item_id}",
+    params(("item_id" = ItemId, Path, description = "The item.")),
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The cart after.", body = CartView),
+        (status = 422, description = "`item_id` is not an item id.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -158,6 +214,17 @@ async fn remove(
 }
 
 /// After a checkout: the user's cart is emptied, in every tab.
+/// Empties the signed-in user's cart (after a checkout).
+#[utoipa::path(
+    delete,
+    path = "/v1/cart",
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The cart, empty.", body = CartView),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn empty(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -169,6 +236,20 @@ async fn empty(
 }
 
 /// At log in: the guest's cart joins the user's.
+/// Moves a guest cart's lines into the signed-in user's cart (at sign-in); the guest cart is
+/// gone after.
+#[utoipa::path(
+    post,
+    path = "/v1/cart/merge",
+    request_body = MergeGuestCart,
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The user's cart after.", body = CartView),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
 async fn merge(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -181,4 +262,95 @@ async fn merge(
         .await?;
     announce(&state, &owner);
     Ok(Json(current(&state, &owner).await?))
+}
+
+/// A guest's cart, for the gateway that holds the guest's cookie.
+#[utoipa::path(
+    get,
+    path = "/v1/guest-carts/{guest_cart_id}",
+    params(("guest_cart_id" = GuestCartId, Path, description = "The guest's cart.")),
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The cart (empty for a cart never used).", body = CartView),
+        (status = 422, description = "`guest_cart_id` is not a guest cart id.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
+async fn guest_show(state: State<AppState>, owner: Owner) -> Result<Json<CartView>, ApiError> {
+    show(state, owner).await
+}
+
+/// Adds units of an item to a guest's cart.
+#[utoipa::path(
+    post,
+    path = "/v1/guest-carts/{guest_cart_id}/lines",
+    params(("guest_cart_id" = GuestCartId, Path, description = "The guest's cart.")),
+    request_body = AddToCart,
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The cart after.", body = CartView),
+        (status = 404, description = "There is no such item on sale.", body = ErrorBody),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
+async fn guest_add(
+    state: State<AppState>,
+    owner: Owner,
+    body: Body<AddToCart>,
+) -> Result<Json<CartView>, ApiError> {
+    add(state, owner, body).await
+}
+
+/// Sets how many units of an item a guest's cart holds.
+#[utoipa::path(
+    put,
+    path = "/v1/guest-carts/{guest_cart_id}/lines/{item_id}",
+    params(
+        ("guest_cart_id" = GuestCartId, Path, description = "The guest's cart."),
+        ("item_id" = ItemId, Path, description = "The item.")
+    ),
+    request_body = SetQuantity,
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The cart after.", body = CartView),
+        (status = 404, description = "The item is not in the cart.", body = ErrorBody),
+        SignedRefusals,
+        BodyRefusals,
+        Unavailable
+    )
+)]
+async fn guest_set(
+    state: State<AppState>,
+    owner: Owner,
+    params: Path<HashMap<String, String>>,
+    body: Body<SetQuantity>,
+) -> Result<Json<CartView>, ApiError> {
+    set(state, owner, params, body).await
+}
+
+/// Takes an item out of a guest's cart.
+#[utoipa::path(
+    delete,
+    path = "/v1/guest-carts/{guest_cart_id}/lines/{item_id}",
+    params(
+        ("guest_cart_id" = GuestCartId, Path, description = "The guest's cart."),
+        ("item_id" = ItemId, Path, description = "The item.")
+    ),
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The cart after.", body = CartView),
+        (status = 422, description = "An id in the path is not one.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
+async fn guest_remove(
+    state: State<AppState>,
+    owner: Owner,
+    params: Path<HashMap<String, String>>,
+) -> Result<Json<CartView>, ApiError> {
+    remove(state, owner, params).await
 }

@@ -9,7 +9,9 @@ use axum::{Json, Router};
 
 use common::identity::{FromGateway, SignedIn};
 use common::input::{Body, FieldError};
+use common::openapi::{Shared, SignedRefusals, Unavailable};
 use common::orders;
+use wire::ErrorBody;
 use wire::PurchaseId;
 use wire::calendar;
 use wire::transaction::PurchaseView;
@@ -24,6 +26,37 @@ use crate::transactions::{Status, request_hash};
 
 const PAGE_SIZE: u64 = 20;
 
+/// The transaction service's OpenAPI document (`GET /openapi.json`,
+/// `docs/openapi/transaction.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "transaction service",
+        description = "Purchases, purchase history, sales and carts. Called by the gateway, for a \
+                       signed-in user or, for guests' carts and operators, on its own account."
+    ),
+    paths(
+        purchase,
+        history,
+        one_purchase,
+        sales,
+        daily_sales,
+        outbox,
+        crate::cart_routes::show,
+        crate::cart_routes::add,
+        crate::cart_routes::set,
+        crate::cart_routes::remove,
+        crate::cart_routes::empty,
+        crate::cart_routes::merge,
+        crate::cart_routes::guest_show,
+        crate::cart_routes::guest_add,
+        crate::cart_routes::guest_set,
+        crate::cart_routes::guest_remove
+    ),
+    modifiers(&Shared)
+)]
+pub struct ApiDoc;
+
 /// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
@@ -33,7 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sales/daily", get(daily_sales))
         .route("/v1/outbox", get(outbox))
         .merge(crate::cart_routes::router())
-        .with_state(state);
+        .with_state(state)
+        .merge(common::openapi::router(
+            &<ApiDoc as utoipa::OpenApi>::openapi(),
+        ));
     common::infra::mongo::limit_requests(routes)
 }
 
@@ -57,6 +93,27 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, FieldError> {
     Ok(key.to_owned())
 }
 
+/// Buys the lines for the signed-in user, all or none. The same `Idempotency-Key` with the
+/// same lines answers the same purchase, however often it is sent.
+#[utoipa::path(
+    post,
+    path = "/v1/purchases",
+    params((
+        "Idempotency-Key" = String,
+        Header,
+        description = "A fresh random key per purchase (8 to 100 characters); a retry sends the same one."
+    )),
+    request_body = PurchaseRequest,
+    security(("signed_user" = [])),
+    responses(
+        (status = 201, description = "The purchase, completed.", body = PurchaseView),
+        (status = 409, description = "A line is sold out, short or off sale; nothing was bought.", body = ErrorBody),
+        (status = 422, description = "A line or the `Idempotency-Key` is wrong, or the key was used for other lines; `field` names it.", body = ErrorBody),
+        (status = 400, description = "The body is not a JSON object (or not sent as `application/json`).", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn purchase(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
@@ -101,6 +158,19 @@ fn page_number(page: Option<&str>) -> Result<u64, FieldError> {
     }
 }
 
+/// The signed-in user's purchases, newest first, a page of 20 at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/purchases",
+    params(HistoryParams),
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "One page of purchases.", body = PurchaseHistory),
+        (status = 422, description = "`page` is not a whole number from 1 to 10,000.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
@@ -121,6 +191,20 @@ async fn history(
 
 /// One of the signed-in buyer's completed purchases; anyone else's, or none, is 404 alike, so
 /// an id says nothing about whether it exists.
+/// One of the signed-in user's purchases.
+#[utoipa::path(
+    get,
+    path = "/v1/purchases/{purchase_id}",
+    params(("purchase_id" = PurchaseId, Path, description = "The purchase.")),
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "The purchase.", body = PurchaseView),
+        (status = 404, description = "The user has no purchase with this id.", body = ErrorBody),
+        (status = 422, description = "`purchase_id` is not a purchase id.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn one_purchase(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
@@ -136,6 +220,19 @@ async fn one_purchase(
         .ok_or(ApiError::PurchaseNotFound)
 }
 
+/// What the signed-in seller sold, newest first, with the totals of all of it.
+#[utoipa::path(
+    get,
+    path = "/v1/sales",
+    params(SalesParams),
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "One page of sales and the totals.", body = SalesReport),
+        (status = 422, description = "`page` is not a whole number from 1 to 10,000.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn sales(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
@@ -150,6 +247,17 @@ async fn sales(
     ))
 }
 
+/// The signed-in seller's sales per day over the last 30 days (UTC), oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/sales/daily",
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "One entry per day.", body = DailySales),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn daily_sales(
     State(state): State<AppState>,
     SignedIn(seller): SignedIn,
@@ -163,6 +271,17 @@ async fn daily_sales(
 }
 
 /// For operators, who call it with the gateway's signature (the typed client does).
+/// How many purchases wait to be relayed to Kafka (for operators, through the gateway).
+#[utoipa::path(
+    get,
+    path = "/v1/outbox",
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The backlog.", body = OutboxBacklog),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn outbox(
     State(state): State<AppState>,
     _operator: FromGateway,

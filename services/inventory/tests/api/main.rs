@@ -2,5 +2,6 @@
 
 mod catalog;
 mod health;
+mod openapi;
 mod pictures;
 mod reservations;

@@ -2,4 +2,5 @@
 
 mod carts;
 mod health;
+mod openapi;
 mod purchases;
