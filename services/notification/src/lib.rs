@@ -23,6 +23,7 @@ use axum::routing::get;
 use common::config::{self, ConfigError, env_or, env_parse, ports};
 use common::identity::IdentityKey;
 use common::infra::redis::{self, RedisCheck};
+use common::openapi::Shared;
 use common::{Readiness, Service};
 
 pub use socket::Limits;
@@ -108,6 +109,20 @@ impl Config {
     }
 }
 
+/// The notification service's OpenAPI document (`GET /openapi.json`,
+/// `docs/openapi/notification.json`): one route, the live socket's handshake.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "notification service",
+        description = "The live-update hub: browsers' WebSockets, relayed by the gateway, fed from \
+                       Redis pub/sub. No business logic."
+    ),
+    paths(socket::upgrade),
+    modifiers(&Shared)
+)]
+pub struct ApiDoc;
+
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let redis = redis::connect(&config.redis_url)?;
     // A connection in subscriber mode runs no other commands, so pub/sub gets its own.
@@ -137,6 +152,9 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let router = Router::new()
         .route("/v1/live", get(socket::upgrade))
         .with_state(state)
+        .merge(common::openapi::router(
+            &<ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
         .merge(readiness.router());
     Ok(Service::bind(SERVICE, config.listen, router)
         .await?

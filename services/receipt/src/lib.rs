@@ -26,9 +26,10 @@ use common::infra::mongo::{MongoCheck, MongoSettings};
 use common::infra::redis;
 use common::infra::smtp::{SmtpCheck, SmtpSettings};
 use common::input::FieldError;
+use common::openapi::{Shared, SignedRefusals, Unavailable};
 use common::{Readiness, Service};
-use wire::PurchaseId;
 use wire::receipt::{ReceiptStatus, SetAsideRecords, WorkerStats};
+use wire::{ErrorBody, PurchaseId};
 
 const SERVICE: &str = "receipt-service";
 
@@ -117,14 +118,40 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         .route("/v1/stats", get(stats_route))
         .route("/v1/set-aside", get(set_aside_route))
         .with_state(state)
+        .merge(common::openapi::router(
+            &<ApiDoc as utoipa::OpenApi>::openapi(),
+        ))
         .merge(readiness.router());
     Ok(Service::bind(SERVICE, config.listen, router)
         .await?
         .with_background(consuming))
 }
 
+/// The receipt service's OpenAPI document (`GET /openapi.json`, `docs/openapi/receipt.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "receipt service",
+        description = "Receipt workers: they email a receipt for every purchase event on Kafka, \
+                       once. Over HTTP they answer a buyer's receipt status and operators' counts."
+    ),
+    paths(receipt_status, stats_route, set_aside_route),
+    components(schemas(PurchaseId)),
+    modifiers(&Shared)
+)]
+pub struct ApiDoc;
+
 /// What this worker did, and which partitions it holds now; for operators, who call it with
 /// the gateway's signature.
+#[utoipa::path(
+    get,
+    path = "/v1/stats",
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "This worker's counts and partitions.", body = WorkerStats),
+        SignedRefusals
+    )
+)]
 async fn stats_route(State(state): State<AppState>, _operator: FromGateway) -> Json<WorkerStats> {
     let partitions = state
         .stats
@@ -165,6 +192,18 @@ impl ServiceError for ApiError {
 common::answer_errors_with_error_body!(ApiError);
 
 /// Whether the signed-in buyer's receipt for this purchase has been emailed.
+#[utoipa::path(
+    get,
+    path = "/v1/receipts/{purchase_id}",
+    params(("purchase_id" = PurchaseId, Path, description = "The purchase.")),
+    security(("signed_user" = [])),
+    responses(
+        (status = 200, description = "Queued, or emailed (to a masked address, at a time).", body = ReceiptStatus),
+        (status = 422, description = "`purchase_id` is not a purchase id.", body = ErrorBody),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn receipt_status(
     State(state): State<AppState>,
     SignedIn(buyer): SignedIn,
@@ -179,6 +218,16 @@ async fn receipt_status(
 
 /// Records that can never be sent, newest first, for an operator (they hold buyers' names and
 /// addresses, so only a caller with the gateway's signature reads them).
+#[utoipa::path(
+    get,
+    path = "/v1/set-aside",
+    security(("signed_gateway" = [])),
+    responses(
+        (status = 200, description = "The records set aside.", body = SetAsideRecords),
+        SignedRefusals,
+        Unavailable
+    )
+)]
 async fn set_aside_route(
     State(state): State<AppState>,
     _operator: FromGateway,

@@ -1,7 +1,7 @@
-//! The inventory service's OpenAPI document: served as the repository keeps it, and Schemathesis,
-//! fuzzing the running service from it, finds no server error and no undeclared answer.
+//! The inventory service's OpenAPI document: served as the repository keeps it, and
+//! Schemathesis, fuzzing the running service from it, finds no server error and no
+//! undeclared answer.
 
-use common::identity::Identity;
 use inventory_service::Config;
 use testkit::{Infra, TestService};
 
@@ -15,19 +15,4 @@ async fn spawn_service() -> TestService {
     .await
 }
 
-#[tokio::test]
-async fn serves_the_document_the_repository_keeps() {
-    let service = spawn_service().await;
-    testkit::openapi::assert_committed_document(&service, "inventory").await;
-}
-
-#[tokio::test]
-async fn schemathesis_finds_no_fault_from_the_document() {
-    let service = spawn_service().await;
-    let user = Identity {
-        user_id: "665f1c2e9b1d8a0012345678".parse().expect("an id"),
-        display_name: "Fuzz".into(),
-        email: "fuzz@example.com".into(),
-    };
-    testkit::openapi::assert_schemathesis_finds_nothing(&service, &user).await;
-}
+testkit::openapi_tests!("inventory", spawn_service());

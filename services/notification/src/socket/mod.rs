@@ -24,10 +24,12 @@ use std::time::SystemTime;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::error::ServiceError;
 use common::identity::{Caller, IDENTITY_HEADER, IdentityKey};
+use wire::ErrorBody;
 
 use crate::hub::Hub;
 use crate::presence::Presence;
@@ -89,6 +91,8 @@ pub enum Refusal {
     NotFromGateway,
     #[error("too many live connections from your address; close some tabs")]
     TooManySockets,
+    #[error("live updates need a WebSocket handshake")]
+    NotAWebSocket,
 }
 
 impl ServiceError for Refusal {
@@ -97,6 +101,7 @@ impl ServiceError for Refusal {
             Self::NoOrigin | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::BadIdentity | Self::NotFromGateway => StatusCode::UNAUTHORIZED,
             Self::TooManySockets => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotAWebSocket => StatusCode::UPGRADE_REQUIRED,
         }
     }
 }
@@ -109,10 +114,29 @@ impl IntoResponse for Refusal {
 }
 
 /// `GET /v1/live`: the WebSocket handshake.
+#[utoipa::path(
+    get,
+    path = "/v1/live",
+    params(
+        ("Origin" = String, Header, description = "The page's origin; only the marketplace's own may open live updates."),
+        ("Upgrade" = String, Header, description = "`websocket`."),
+        ("Connection" = String, Header, description = "`Upgrade`."),
+        ("Sec-WebSocket-Key" = String, Header, description = "The handshake's key (RFC 6455)."),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`.")
+    ),
+    security(("signed_user" = []), ("signed_gateway" = [])),
+    responses(
+        (status = 101, description = "The socket is open: the browser subscribes to topics and receives `wire::socket` messages as JSON text frames."),
+        (status = 401, description = "No identity token, or a forged or expired one, or one for another caller.", body = ErrorBody),
+        (status = 403, description = "No `Origin`, or one that may not open live updates.", body = ErrorBody),
+        (status = 426, description = "Not a WebSocket handshake.", body = ErrorBody),
+        (status = 429, description = "Too many live connections from this address.", body = ErrorBody)
+    )
+)]
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Refusal> {
     state.check_origin(&headers)?;
     // Only through the gateway, which signs either the user or itself (an anonymous visitor);
@@ -134,6 +158,7 @@ pub async fn upgrade(
     let address = signed
         .client_address
         .unwrap_or_else(|| "unknown".to_owned());
+    let upgrade = upgrade.map_err(|_| Refusal::NotAWebSocket)?;
     let socket = state.next_socket.fetch_add(1, Ordering::Relaxed);
     if !state.quota.admit(&address, socket).await {
         return Err(Refusal::TooManySockets);

@@ -2,4 +2,5 @@
 
 mod crash;
 mod health;
+mod openapi;
 mod receipts;

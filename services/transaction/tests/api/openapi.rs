@@ -2,16 +2,18 @@
 //! Schemathesis, fuzzing the running service (with the real inventory service behind it)
 //! from it, finds no server error and no undeclared answer.
 
-use crate::purchases::{person, spawn_app};
+use testkit::TestService;
 
-#[tokio::test]
-async fn serves_the_document_the_repository_keeps() {
-    let app = spawn_app().await;
-    testkit::openapi::assert_committed_document(&app.transactions, "transaction").await;
+use crate::purchases::{App, spawn_app};
+
+/// The transaction service of an app whose inventory service keeps running beside it.
+struct Transactions(App);
+
+impl std::ops::Deref for Transactions {
+    type Target = TestService;
+    fn deref(&self) -> &TestService {
+        &self.0.transactions
+    }
 }
 
-#[tokio::test]
-async fn schemathesis_finds_no_fault_from_the_document() {
-    let app = spawn_app().await;
-    testkit::openapi::assert_schemathesis_finds_nothing(&app.transactions, &person("Fuzz")).await;
-}
+testkit::openapi_tests!("transaction", async { Transactions(spawn_app().await) });

@@ -1,7 +1,7 @@
-//! The user service's OpenAPI document: served as the repository keeps it, and Schemathesis,
-//! fuzzing the running service from it, finds no server error and no undeclared answer.
+//! The user service's OpenAPI document: served as the repository keeps it, and
+//! Schemathesis, fuzzing the running service from it, finds no server error and no
+//! undeclared answer.
 
-use common::identity::Identity;
 use testkit::{Infra, TestService};
 use user_service::Config;
 
@@ -10,19 +10,4 @@ async fn spawn_service() -> TestService {
     testkit::spawn(user_service::build(config).await.expect("user service")).await
 }
 
-#[tokio::test]
-async fn serves_the_document_the_repository_keeps() {
-    let service = spawn_service().await;
-    testkit::openapi::assert_committed_document(&service, "user").await;
-}
-
-#[tokio::test]
-async fn schemathesis_finds_no_fault_from_the_document() {
-    let service = spawn_service().await;
-    let user = Identity {
-        user_id: "665f1c2e9b1d8a0012345678".parse().expect("an id"),
-        display_name: "Fuzz".into(),
-        email: "fuzz@example.com".into(),
-    };
-    testkit::openapi::assert_schemathesis_finds_nothing(&service, &user).await;
-}
+testkit::openapi_tests!("user", spawn_service());
