@@ -1,13 +1,20 @@
 //! Fan-out of the notification service: N WebSocket clients (default 10,000) on one instance,
-//! all subscribed to the purchase feed; one purchase event is published at a time and every
-//! client's delivery latency is recorded. Reports p50/p99/max delivery to all clients and the
-//! instance's resident memory per connection, beside the raw Redis pub/sub round trip (publish
-//! → one subscriber) measured in the same run as the baseline.
+//! all subscribed to the purchase feed.
 //!
-//! The instance under test is started here as its own process, so its memory is its own:
+//! 1. One purchase event is published at a time and every client's delivery latency is
+//!    recorded: p50/p99/max delivery to all clients and the instance's resident memory per
+//!    connection.
+//! 2. A busy feed: purchases published open loop at a fixed rate (default 1,000/s for 10 s).
+//!    The feed is coalesced, so each client should get at most about ten frames a second; it
+//!    reports frames per client per second and, for every purchase a frame carries, the time
+//!    from its scheduled publication to its arrival.
+//!
+//! Both beside the raw Redis pub/sub round trip (publish → one subscriber) measured in the
+//! same run as the baseline. The instance under test is started here as its own process, so
+//! its memory is its own:
 //!
 //!   cargo build --release -p notification-service
-//!   cargo run --release -p bench --bin fanout-bench -- [clients] [rounds]
+//!   cargo run --release -p bench --bin fanout-bench -- [clients] [rounds] [busy rate] [busy seconds]
 
 use bench::percentile;
 use common::config::env_or;
@@ -57,15 +64,23 @@ fn purchase(round: usize) -> LiveEvent {
     }
 }
 
-fn round_of(message: &str) -> Option<usize> {
-    match serde_json::from_str::<ServerMessage>(message).ok()? {
-        ServerMessage::Event {
-            event: LiveEvent::Purchase { buyer_name, .. },
-            ..
-        } => buyer_name.strip_prefix("fanout-round-")?.parse().ok(),
+/// The rounds of the purchases a frame carries (a coalesced frame carries several).
+fn rounds_of(message: &str) -> Vec<usize> {
+    let round = |event: &LiveEvent| match event {
+        LiveEvent::Purchase { buyer_name, .. } => {
+            buyer_name.strip_prefix("fanout-round-")?.parse().ok()
+        }
         _ => None,
+    };
+    match serde_json::from_str::<ServerMessage>(message) {
+        Ok(ServerMessage::Event { event, .. }) => round(&event).into_iter().collect(),
+        Ok(ServerMessage::Events { events, .. }) => events.iter().filter_map(round).collect(),
+        _ => Vec::new(),
     }
 }
+
+/// Rounds of the busy scenario start here, so they are never taken for the first's.
+const BUSY_ROUNDS: usize = 1_000_000;
 
 /// Publish → one plain Redis subscriber, the floor under any fan-out through Redis.
 async fn redis_round_trip(redis_url: &str, rounds: usize) -> anyhow::Result<Vec<Duration>> {
@@ -153,7 +168,7 @@ async fn client(
     url: String,
     token: Arc<str>,
     connected: mpsc::UnboundedSender<()>,
-    arrivals: mpsc::UnboundedSender<(usize, Instant)>,
+    arrivals: mpsc::UnboundedSender<(Vec<usize>, Instant)>,
 ) -> anyhow::Result<()> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = url.into_client_request()?;
@@ -179,11 +194,16 @@ async fn client(
             };
         };
         if let Message::Text(text) = frame {
+            // Stamped before parsing, so the bench's own parsing is not counted as delivery.
+            let at = Instant::now();
             if text.contains(r#""kind":"subscribed""#) {
                 subscribed = true;
                 let _ = connected.send(());
-            } else if let Some(round) = round_of(text.as_str()) {
-                let _ = arrivals.send((round, Instant::now()));
+            } else {
+                let rounds = rounds_of(text.as_str());
+                if !rounds.is_empty() {
+                    let _ = arrivals.send((rounds, at));
+                }
             }
         }
     }
@@ -199,6 +219,8 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(10_000);
     let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20);
+    let busy_rate: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
+    let busy_seconds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
     let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
 
     let baseline = redis_round_trip(&redis_url, 200).await?;
@@ -279,7 +301,7 @@ async fn main() -> anyhow::Result<()> {
                         format!("round {round}: only {received} of {clients} delivered")
                     })?
                     .context("clients gone")?;
-            if arrived_round == round {
+            if arrived_round.contains(&round) {
                 received += 1;
                 let latency = at.duration_since(sent);
                 last = last.max(latency);
@@ -289,6 +311,8 @@ async fn main() -> anyhow::Result<()> {
         to_last_client.push(last);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    let busy = busy_feed(&publisher, &mut arrivals, clients, busy_rate, busy_seconds).await?;
 
     let (base_p50, base_p99, _) = summary(baseline);
     let (p50, p99, max) = summary(all);
@@ -330,6 +354,33 @@ async fn main() -> anyhow::Result<()> {
         ms(last_p99),
         ratio(last_p99, base_p50)
     );
+    let (busy_p50, busy_p99, busy_max) = summary(busy.latencies);
+    let seconds = busy_seconds as f64;
+    println!(
+        "| busy feed, {busy_rate} purchases/s for {busy_seconds} s: frames per client per second, mean / busiest second | {:.1} / {:.1} | |",
+        busy.frames as f64 / clients as f64 / seconds,
+        busy.busiest_second
+    );
+    println!(
+        "| busy feed: purchases shown per client (of {}) | {:.0} | |",
+        busy_rate * busy_seconds,
+        busy.shown as f64 / clients as f64
+    );
+    println!(
+        "| busy feed: scheduled purchase → frame p50 | {} | {:.1} |",
+        ms(busy_p50),
+        ratio(busy_p50, base_p50)
+    );
+    println!(
+        "| busy feed: scheduled purchase → frame p99 | {} | {:.1} |",
+        ms(busy_p99),
+        ratio(busy_p99, base_p50)
+    );
+    println!(
+        "| busy feed: scheduled purchase → frame max | {} | {:.1} |",
+        ms(busy_max),
+        ratio(busy_max, base_p50)
+    );
     println!();
     println!(
         "resident memory: {:.1} MiB idle, {:.1} MiB with {clients} sockets = {:.1} KiB per connection",
@@ -342,4 +393,87 @@ async fn main() -> anyhow::Result<()> {
 
 fn ratio(value: Duration, baseline: Duration) -> f64 {
     value.as_secs_f64() / baseline.as_secs_f64().max(1e-9)
+}
+
+/// What the clients saw of a busy feed.
+struct Busy {
+    /// Frames that carried purchases, over all clients.
+    frames: usize,
+    /// Frames per client in the busiest second (every client gets the same frames).
+    busiest_second: f64,
+    /// Purchases shown, over all clients.
+    shown: usize,
+    /// Scheduled publication → arrival, of every purchase every client was shown.
+    latencies: Vec<Duration>,
+}
+
+/// Publishes `rate` purchases a second for `seconds` on the feed, open loop (each at its
+/// scheduled time, however late the last one was), and gathers what the clients receive until
+/// a second after the last.
+async fn busy_feed(
+    publisher: &fred::prelude::Client,
+    arrivals: &mut mpsc::UnboundedReceiver<(Vec<usize>, Instant)>,
+    clients: usize,
+    rate: usize,
+    seconds: usize,
+) -> anyhow::Result<Busy> {
+    let total = rate * seconds;
+    println!("busy feed: {rate} purchases/s for {seconds} s to {clients} clients…");
+    // Payloads made before the clock starts, so making them is not in the schedule.
+    let payloads = (0..total)
+        .map(|n| serde_json::to_string(&purchase(BUSY_ROUNDS + n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let start = Instant::now() + Duration::from_millis(100);
+    let interval = Duration::from_secs(1).div_f64(rate as f64);
+    let scheduled = move |n: usize| start + interval.mul_f64(n as f64);
+    let publishing = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            for (n, payload) in payloads.into_iter().enumerate() {
+                tokio::time::sleep_until(scheduled(n).into()).await;
+                let _ = publisher
+                    .publish::<(), _, _>(redis_channels::FEED, payload.as_str())
+                    .await;
+            }
+        })
+    };
+    let end = scheduled(total) + Duration::from_secs(1);
+    let mut busy = Busy {
+        frames: 0,
+        busiest_second: 0.0,
+        shown: 0,
+        latencies: Vec::new(),
+    };
+    let mut frames_per_second: std::collections::HashMap<u64, usize> = Default::default();
+    while let Ok(Some((rounds, at))) = tokio::time::timeout(
+        end.saturating_duration_since(Instant::now()),
+        arrivals.recv(),
+    )
+    .await
+    {
+        let busy_rounds: Vec<usize> = rounds
+            .into_iter()
+            .filter_map(|round| round.checked_sub(BUSY_ROUNDS))
+            .collect();
+        if busy_rounds.is_empty() {
+            continue;
+        }
+        busy.frames += 1;
+        busy.shown += busy_rounds.len();
+        *frames_per_second
+            .entry(at.saturating_duration_since(start).as_secs())
+            .or_default() += 1;
+        for round in busy_rounds {
+            busy.latencies
+                .push(at.saturating_duration_since(scheduled(round)));
+        }
+    }
+    publishing.await?;
+    busy.busiest_second = frames_per_second
+        .values()
+        .max()
+        .copied()
+        .unwrap_or_default() as f64
+        / clients.max(1) as f64;
+    Ok(busy)
 }

@@ -86,6 +86,12 @@ impl Live {
     pub(super) fn apply(self, message: ServerMessage) {
         match message {
             ServerMessage::Event { event, .. } => self.apply_event(event),
+            // A busy topic's window: the latest purchases and numbers, oldest first.
+            ServerMessage::Events { events, .. } => {
+                for event in events {
+                    self.apply_event(event);
+                }
+            }
             ServerMessage::Resync => {
                 self.items.update(|items| {
                     for numbers in items.values_mut() {

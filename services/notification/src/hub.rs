@@ -1,9 +1,12 @@
 //! Redis pub/sub → sockets. One Redis subscription per channel per instance, however many
 //! sockets want it; each message is parsed and serialised once and handed to every socket
-//! through a broadcast channel.
+//! through a broadcast channel. A busy channel's feed and item events are coalesced
+//! ([`crate::coalesce`]): the first goes at once, later ones within [`WINDOW`] go together
+//! at the window's end, so a socket gets at most about ten frames a second per topic.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 use wire::{redis_channels, socket_topics};
 
 use axum::extract::ws::Utf8Bytes;
@@ -12,6 +15,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
 use wire::events::LiveEvent;
 use wire::socket::ServerMessage;
+
+use crate::coalesce::{Gathered, WINDOW, may_wait};
 
 /// What a socket receives from a channel.
 #[derive(Debug, Clone)]
@@ -42,6 +47,17 @@ pub struct Hub {
     membership: tokio::sync::Mutex<()>,
     /// To every socket at once (Redis came back: anything may have been missed).
     everyone: broadcast::Sender<Outbound>,
+    /// Per channel: when its last frame went, and what waits for its next one.
+    pacing: Mutex<HashMap<String, Pacing>>,
+}
+
+/// One channel's coalescing state.
+#[derive(Debug, Default)]
+struct Pacing {
+    last_frame: Option<Instant>,
+    gathered: Gathered,
+    /// A task will send what is gathered at the end of the window.
+    flush_due: bool,
 }
 
 impl Hub {
@@ -51,6 +67,7 @@ impl Hub {
             channels: Mutex::default(),
             membership: tokio::sync::Mutex::default(),
             everyone: broadcast::channel(16).0,
+            pacing: Mutex::default(),
         })
     }
 
@@ -87,10 +104,10 @@ impl Hub {
         })
     }
 
-    fn relay(&self, channel: &str, payload: &str) {
-        let Some(sender) = self.sender(channel) else {
+    fn relay(self: &Arc<Self>, channel: &str, payload: &str) {
+        if self.sender(channel).is_none() {
             return;
-        };
+        }
         let event: LiveEvent = match serde_json::from_str(payload) {
             Ok(event) => event,
             Err(err) => {
@@ -98,16 +115,71 @@ impl Hub {
                 return;
             }
         };
-        let outbound = if event == LiveEvent::SignedOut {
-            Outbound::SignedOut
-        } else {
-            match event_frame(channel, event) {
-                Ok(text) => Outbound::Text(text.into()),
-                Err(err) => {
-                    tracing::error!(%err, "could not serialise a live event");
-                    return;
-                }
+        if event == LiveEvent::SignedOut {
+            self.send(channel, Outbound::SignedOut);
+        } else if !may_wait(&event) || self.goes_now(channel, &event) {
+            self.send_events(channel, vec![event], 0);
+        }
+    }
+
+    /// Whether `event` may go at once: its channel sent no frame within [`WINDOW`] and
+    /// nothing waits. Otherwise it waits with what the channel gathered, and a task sends
+    /// them all at the window's end.
+    fn goes_now(self: &Arc<Self>, channel: &str, event: &LiveEvent) -> bool {
+        let now = Instant::now();
+        let mut pacing = self.pacing.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = pacing.entry(channel.to_owned()).or_default();
+        let window_open = state
+            .last_frame
+            .is_none_or(|last| now.duration_since(last) >= WINDOW);
+        if window_open && !state.flush_due {
+            state.last_frame = Some(now);
+            return true;
+        }
+        state.gathered.push(event.clone());
+        if !state.flush_due {
+            state.flush_due = true;
+            let due = state.last_frame.map_or(now, |last| last + WINDOW);
+            let (hub, channel) = (Arc::clone(self), channel.to_owned());
+            tokio::spawn(async move {
+                tokio::time::sleep_until(due.into()).await;
+                hub.flush(&channel);
+            });
+        }
+        false
+    }
+
+    /// Sends what `channel` gathered during its window, in one frame.
+    fn flush(&self, channel: &str) {
+        let (events, folded) = {
+            let mut pacing = self.pacing.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(state) = pacing.get_mut(channel) else {
+                return;
+            };
+            state.flush_due = false;
+            if state.gathered.is_empty() {
+                return;
             }
+            state.last_frame = Some(Instant::now());
+            state.gathered.take()
+        };
+        if folded > 0 {
+            metrics::counter!("live_events_folded_total").increment(folded);
+        }
+        self.send_events(channel, events, folded);
+    }
+
+    /// Sends `events` (one frame, whatever their number) to `channel`'s sockets.
+    fn send_events(&self, channel: &str, events: Vec<LiveEvent>, folded: u64) {
+        match frame(channel, events, folded) {
+            Ok(text) => self.send(channel, Outbound::Text(text.into())),
+            Err(err) => tracing::error!(%err, "could not serialise a live event"),
+        }
+    }
+
+    fn send(&self, channel: &str, outbound: Outbound) {
+        let Some(sender) = self.sender(channel) else {
+            return;
         };
         // No receiver left is fine: the last socket is unsubscribing.
         if let Ok(sockets) = sender.send(outbound) {
@@ -172,6 +244,10 @@ impl Hub {
                 .is_some_and(|sender| sender.receiver_count() == 0);
             if unused {
                 channels.remove(channel);
+                self.pacing
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(channel);
             }
             unused
         };
@@ -198,12 +274,22 @@ impl Hub {
     }
 }
 
-/// The text frame that tells the sockets on `channel`'s topic about `event`.
-fn event_frame(channel: &str, event: LiveEvent) -> serde_json::Result<String> {
-    serde_json::to_string(&ServerMessage::Event {
-        topic: topic_of(channel).to_owned(),
-        event,
-    })
+/// The text frame that tells the sockets on `channel`'s topic about `events`: one
+/// [`ServerMessage::Event`], or [`ServerMessage::Events`] for what a window gathered.
+fn frame(channel: &str, mut events: Vec<LiveEvent>, folded: u64) -> serde_json::Result<String> {
+    let topic = topic_of(channel).to_owned();
+    let message = match (events.len(), folded) {
+        (1, 0) => ServerMessage::Event {
+            topic,
+            event: events.remove(0),
+        },
+        _ => ServerMessage::Events {
+            topic,
+            events,
+            folded,
+        },
+    };
+    serde_json::to_string(&message)
 }
 
 /// The browser-facing topic name of a Redis channel.
@@ -257,9 +343,25 @@ mod contract {
             ),
         ];
         for (channel, topic, event) in cases {
-            let frame = event_frame(&channel, event.clone()).expect("a frame");
-            let decoded: ServerMessage = serde_json::from_str(&frame).expect("a server message");
-            assert_eq!(decoded, ServerMessage::Event { topic, event });
+            let single = frame(&channel, vec![event.clone()], 0).expect("a frame");
+            let decoded: ServerMessage = serde_json::from_str(&single).expect("a server message");
+            assert_eq!(
+                decoded,
+                ServerMessage::Event {
+                    topic: topic.clone(),
+                    event: event.clone()
+                }
+            );
+            let window = frame(&channel, vec![event.clone(), event.clone()], 7).expect("a frame");
+            let decoded: ServerMessage = serde_json::from_str(&window).expect("a server message");
+            assert_eq!(
+                decoded,
+                ServerMessage::Events {
+                    topic,
+                    events: vec![event.clone(), event],
+                    folded: 7
+                }
+            );
         }
     }
 }

@@ -7,6 +7,7 @@
 //! The browser reaches it through the gateway's `/live`, which resolves the session cookie
 //! and passes the user on as a signed identity; see [`socket`] for the protocol and limits.
 
+mod coalesce;
 mod hub;
 mod presence;
 mod quota;

@@ -20,6 +20,10 @@ pub struct LiveSocket {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Read while waiting for something else; handed out by `next` in order.
     pending: VecDeque<ServerMessage>,
+    /// The rest of a coalesced frame's events, read before the next frame.
+    unbatched: VecDeque<ServerMessage>,
+    /// Text frames received so far.
+    frames: usize,
 }
 
 /// How a socket ended, as seen from the browser side.
@@ -57,10 +61,18 @@ impl LiveSocket {
             Ok((stream, _)) => Ok(Self {
                 stream,
                 pending: VecDeque::new(),
+                unbatched: VecDeque::new(),
+                frames: 0,
             }),
             Err(Error::Http(response)) => Err(response.status().as_u16()),
             Err(err) => panic!("could not reach {url}: {err}"),
         }
+    }
+
+    /// How many text frames the server has sent so far (a coalesced frame counts once,
+    /// however many events it holds).
+    pub fn frames_received(&self) -> usize {
+        self.frames
     }
 
     /// Sends a raw text frame, e.g. a malformed message the server must answer with an error.
@@ -121,6 +133,9 @@ impl LiveSocket {
     }
 
     async fn read(&mut self, within: Duration) -> Option<ServerMessage> {
+        if let Some(message) = self.unbatched.pop_front() {
+            return Some(message);
+        }
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -129,10 +144,23 @@ impl LiveSocket {
                 .ok()??;
             match frame {
                 Ok(Message::Text(text)) => {
-                    return Some(
-                        serde_json::from_str(text.as_str())
-                            .unwrap_or_else(|err| panic!("not a server message ({err}): {text}")),
-                    );
+                    self.frames += 1;
+                    let message: ServerMessage = serde_json::from_str(text.as_str())
+                        .unwrap_or_else(|err| panic!("not a server message ({err}): {text}"));
+                    // A coalesced frame reads as its events, one after another.
+                    if let ServerMessage::Events { topic, events, .. } = message {
+                        self.unbatched.extend(events.into_iter().map(|event| {
+                            ServerMessage::Event {
+                                topic: topic.clone(),
+                                event,
+                            }
+                        }));
+                        match self.unbatched.pop_front() {
+                            Some(first) => return Some(first),
+                            None => continue,
+                        }
+                    }
+                    return Some(message);
                 }
                 Ok(_) => continue,
                 Err(_) => return None,

@@ -94,6 +94,7 @@ pub struct AddToCart {
     /// The item.
     pub item_id: ItemId,
     /// 1 to [`MAX_QUANTITY`]; the line then holds at most [`MAX_QUANTITY`].
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: i64,
 }
 
@@ -103,6 +104,7 @@ pub struct AddToCart {
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
     /// 1 to [`MAX_QUANTITY`] (removing a line is `DELETE`).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: i64,
 }
 

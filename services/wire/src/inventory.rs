@@ -103,13 +103,16 @@ pub struct ItemsBody {
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     /// 1 to 120 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 120))]
     pub title: String,
     /// Up to 5,000 characters.
     #[serde(default)]
     pub description: Option<String>,
     /// 1 cent to 1,000,000.00.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100_000_000))]
     pub price_cents: i64,
     /// 0 to 1,000,000 units.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1_000_000))]
     pub stock: i64,
     /// An https:// address or an `/images/` path; empty for none.
     #[serde(default)]

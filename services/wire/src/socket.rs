@@ -32,6 +32,18 @@ pub enum ServerMessage {
         /// What happened.
         event: LiveEvent,
     },
+    /// Several events on one topic in one frame: what a busy topic gathered within one
+    /// coalescing window (see the notification service's hub), oldest first. Apply them in
+    /// order, as if each had come as an [`ServerMessage::Event`].
+    Events {
+        /// The socket topic.
+        topic: String,
+        /// The events kept: the latest purchases on the feed, the latest numbers of an item.
+        events: Vec<LiveEvent>,
+        /// How many more events of the window were left out (older purchases on the feed;
+        /// numbers an item's later numbers replace).
+        folded: u64,
+    },
     /// The subscription is active: events published from now on arrive.
     Subscribed {
         /// The socket topic.

@@ -24,6 +24,7 @@ pub struct OrderLine {
     /// The item.
     pub item_id: ItemId,
     /// 1 to 1,000.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub quantity: i64,
 }
 
@@ -33,6 +34,7 @@ pub struct OrderLine {
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
     /// 1 to 50 lines; the same item twice counts once with both quantities.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     pub lines: Vec<OrderLine>,
 }
 

@@ -230,6 +230,97 @@ async fn one_published_event_reaches_sockets_on_both_instances_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_busy_feed_and_item_arrive_coalesced_with_the_latest_purchases_and_exact_numbers() {
+    let service = instance().await;
+    let item = new_item_id();
+    let topic = format!("item:{item}");
+    let mut watcher = socket(&service.base_url)
+        .await
+        .subscribed("feed")
+        .await
+        .subscribed(&topic)
+        .await;
+    let frames_before = watcher.frames_received();
+    let (redis, run) = (redis(), rand_id());
+    let purchases = 300;
+
+    // About 300 purchases of the item a second, for a second: far more than a page can show.
+    let started = Instant::now();
+    for n in 1..=purchases {
+        publish_live(
+            &redis,
+            redis_channels::FEED,
+            &LiveEvent::Purchase {
+                buyer_name: format!("Busy {run} {n}"),
+                titles: vec!["Red Lamp".into()],
+                at: n,
+            },
+        )
+        .await;
+        publish_live(
+            &redis,
+            &redis_channels::item(&item),
+            &LiveEvent::ItemChanged {
+                item_id: item.clone(),
+                sold: n,
+                stock: purchases - n,
+            },
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let publishing = started.elapsed();
+
+    let feed = watcher.events_during("feed", Duration::from_secs(1)).await;
+    let numbers = watcher
+        .events_during(&topic, Duration::from_millis(300))
+        .await;
+    let frames = watcher.frames_received() - frames_before;
+    let mine: Vec<i64> = feed
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::Purchase { buyer_name, at, .. }
+                if buyer_name.starts_with(&format!("Busy {run} ")) =>
+            {
+                Some(*at)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        mine.last(),
+        Some(&purchases),
+        "the latest purchase reaches the banner"
+    );
+    assert!(
+        mine.windows(2).all(|pair| pair[0] < pair[1]),
+        "purchases arrive in order: {mine:?}"
+    );
+    assert!(
+        mine.len() < purchases as usize / 2,
+        "a busy feed is coalesced: {} of {purchases} purchases sent",
+        mine.len()
+    );
+    assert_eq!(
+        numbers.last(),
+        Some(&LiveEvent::ItemChanged {
+            item_id: item.clone(),
+            sold: purchases,
+            stock: 0,
+        }),
+        "the item's numbers end exact"
+    );
+    // At most one frame per topic per 100 ms window, and the first of a quiet spell.
+    let windows = publishing.as_millis() as usize / 100 + 3;
+    assert!(
+        frames <= 2 * windows,
+        "{frames} frames for {} events in {publishing:?} (at most {} expected)",
+        2 * purchases,
+        2 * windows
+    );
+}
+
+#[tokio::test]
 async fn an_item_topic_carries_only_that_items_events() {
     let service = instance().await;
     let (item, other) = (new_item_id(), new_item_id());
