@@ -11,8 +11,20 @@ use std::time::Duration;
 
 use wire::events::LiveEvent;
 
-/// The shortest time between two frames of one busy channel: at most about ten a second.
+/// The shortest time between two frames of one busy channel: at most ten a second.
 pub const WINDOW: Duration = Duration::from_millis(100);
+
+/// Socket frames a second one instance can send while the machine still does other work:
+/// each frame is a write on its own TCP connection, and the kernel's share of that is most of
+/// the cost (`bench/src/fanout.rs` on a 2-core machine: 41,000 a second kept up, 75,000 fell
+/// seconds behind). A channel with many sockets waits longer between frames to stay within it.
+pub const FRAMES_PER_SECOND: f64 = 40_000.0;
+
+/// How long a busy channel with `sockets` receivers waits between frames: [`WINDOW`], or
+/// longer when ten frames a second to every socket would exceed [`FRAMES_PER_SECOND`].
+pub fn window_for(sockets: usize) -> Duration {
+    WINDOW.max(Duration::from_secs_f64(sockets as f64 / FRAMES_PER_SECOND))
+}
 
 /// The most purchases one feed frame carries: the banner shows only the latest few.
 pub const LATEST_PURCHASES: usize = 5;
@@ -151,6 +163,13 @@ mod tests {
             vec![numbers(&lamp, 50), numbers(&vase, 3), viewers(&lamp, 5, 11)]
         );
         assert_eq!(folded, 49 + 2);
+    }
+
+    #[test]
+    fn a_channel_with_many_sockets_waits_longer() {
+        assert_eq!(window_for(1), WINDOW);
+        assert_eq!(window_for(4_000), WINDOW);
+        assert_eq!(window_for(10_000), Duration::from_millis(250));
     }
 
     #[test]

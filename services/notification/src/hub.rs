@@ -1,8 +1,9 @@
 //! Redis pub/sub → sockets. One Redis subscription per channel per instance, however many
 //! sockets want it; each message is parsed and serialised once and handed to every socket
 //! through a broadcast channel. A busy channel's feed and item events are coalesced
-//! ([`crate::coalesce`]): the first goes at once, later ones within [`WINDOW`] go together
-//! at the window's end, so a socket gets at most about ten frames a second per topic.
+//! ([`crate::coalesce`]): the first goes at once, later ones within the channel's window
+//! ([`window_for`]) go together at the window's end, so a socket gets at most ten frames a
+//! second per topic (fewer on a channel with very many sockets).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +17,7 @@ use tokio::task::JoinHandle;
 use wire::events::LiveEvent;
 use wire::socket::ServerMessage;
 
-use crate::coalesce::{Gathered, WINDOW, may_wait};
+use crate::coalesce::{Gathered, may_wait, window_for};
 
 /// What a socket receives from a channel.
 #[derive(Debug, Clone)]
@@ -122,16 +123,20 @@ impl Hub {
         }
     }
 
-    /// Whether `event` may go at once: its channel sent no frame within [`WINDOW`] and
+    /// Whether `event` may go at once: its channel sent no frame within its window and
     /// nothing waits. Otherwise it waits with what the channel gathered, and a task sends
     /// them all at the window's end.
     fn goes_now(self: &Arc<Self>, channel: &str, event: &LiveEvent) -> bool {
+        let sockets = self
+            .sender(channel)
+            .map_or(0, |sender| sender.receiver_count());
+        let window = window_for(sockets);
         let now = Instant::now();
         let mut pacing = self.pacing.lock().unwrap_or_else(PoisonError::into_inner);
         let state = pacing.entry(channel.to_owned()).or_default();
         let window_open = state
             .last_frame
-            .is_none_or(|last| now.duration_since(last) >= WINDOW);
+            .is_none_or(|last| now.duration_since(last) >= window);
         if window_open && !state.flush_due {
             state.last_frame = Some(now);
             return true;
@@ -139,7 +144,7 @@ impl Hub {
         state.gathered.push(event.clone());
         if !state.flush_due {
             state.flush_due = true;
-            let due = state.last_frame.map_or(now, |last| last + WINDOW);
+            let due = state.last_frame.map_or(now, |last| last + window);
             let (hub, channel) = (Arc::clone(self), channel.to_owned());
             tokio::spawn(async move {
                 tokio::time::sleep_until(due.into()).await;

@@ -31,6 +31,11 @@ pub use socket::Limits;
 
 const SERVICE: &str = "notification-service";
 
+/// Redis messages that may wait for the relay: four seconds of a feed at 1,000 purchases a
+/// second, so a busy moment of the machine does not lose messages (and send every socket a
+/// `resync`).
+const SUBSCRIBER_BACKLOG: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: std::net::SocketAddr,
@@ -127,7 +132,7 @@ pub struct ApiDoc;
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let redis = redis::connect(&config.redis_url)?;
     // A connection in subscriber mode runs no other commands, so pub/sub gets its own.
-    let subscriber = redis::connect(&config.redis_url)?;
+    let subscriber = redis::connect_subscriber(&config.redis_url, SUBSCRIBER_BACKLOG)?;
     let hub = hub::Hub::new(subscriber);
     let relay = hub.spawn_relay();
     let presence = presence::Presence::new(redis.clone(), config.presence);

@@ -17,6 +17,17 @@ pub fn url_from_env() -> String {
 /// A client that connects in the background and reconnects forever, so the service starts
 /// while Redis is down and recovers by itself when it returns. Commands give up after 2 s.
 pub fn connect(url: &str) -> Result<Client, fred::error::Error> {
+    connect_with_backlog(url, 32)
+}
+
+/// Like [`connect`], for a pub/sub subscriber: its messages wait for the reader in a queue of
+/// `backlog` (fred's default is 32, which a subscriber to a busy channel outruns in a few
+/// milliseconds of a busy machine; a reader that falls behind the queue loses messages).
+pub fn connect_subscriber(url: &str, backlog: usize) -> Result<Client, fred::error::Error> {
+    connect_with_backlog(url, backlog)
+}
+
+fn connect_with_backlog(url: &str, backlog: usize) -> Result<Client, fred::error::Error> {
     let config = Config::from_url(url)?;
     let client = Builder::from_config(config)
         .with_connection_config(|c| {
@@ -25,6 +36,7 @@ pub fn connect(url: &str) -> Result<Client, fred::error::Error> {
         })
         .with_performance_config(|p| {
             p.default_command_timeout = Duration::from_secs(2);
+            p.broadcast_channel_capacity = backlog;
         })
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
         .build()?;
