@@ -208,8 +208,15 @@ async fn main() -> anyhow::Result<()> {
         let frames = frames.clone();
         listeners.spawn(async move {
             let mut socket = socket;
+            let mut counted = socket.frames_received();
+            // Frames, not events: a coalesced frame carries several purchases.
             while socket.next(Duration::from_secs(3600)).await.is_some() {
-                frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let received = socket.frames_received();
+                frames.fetch_add(
+                    (received - counted) as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                counted = received;
             }
         });
     }
