@@ -24,6 +24,8 @@ MAIL_UI_PORT=${MAIL_UI_PORT:-8025}
 MONGO_WIRE_SERVER=${MONGO_WIRE_SERVER:-mongo-java-server}
 # memory: fast, empty after every restart; h2: kept in .local/data/mongo-java-server/db.mv
 MONGO_JAVA_SERVER_BACKEND=${MONGO_JAVA_SERVER_BACKEND:-h2}
+# The memory backend holds every document in this heap: raise it for long benchmark runs.
+MONGO_JAVA_SERVER_HEAP=${MONGO_JAVA_SERVER_HEAP:-512m}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 
 KAFKA_VERSION=4.4.0
@@ -374,7 +376,7 @@ start_mongo_java_server() {
   local backend=(--backend "$MONGO_JAVA_SERVER_BACKEND")
   ensure_jdk
   [ "$MONGO_JAVA_SERVER_BACKEND" = h2 ] && backend+=(--h2-file "$DATA_DIR/mongo-java-server/db.mv")
-  spawn mongo-java-server "$MONGO_PORT" "$JAVA_BIN" -Xmx512m -XX:+ExitOnOutOfMemoryError \
+  spawn mongo-java-server "$MONGO_PORT" "$JAVA_BIN" "-Xmx$MONGO_JAVA_SERVER_HEAP" -XX:+ExitOnOutOfMemoryError \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$MONGO_JAVA_SERVER_CP" \
     Launcher --host "$HOST" --port "$MONGO_PORT" "${backend[@]}"
 }
