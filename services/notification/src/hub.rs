@@ -106,9 +106,10 @@ impl Hub {
     }
 
     fn relay(self: &Arc<Self>, channel: &str, payload: &str) {
-        if self.sender(channel).is_none() {
+        // Looked up once per message: the sockets' sender, and how many they are.
+        let Some(sender) = self.sender(channel) else {
             return;
-        }
+        };
         let event: LiveEvent = match serde_json::from_str(payload) {
             Ok(event) => event,
             Err(err) => {
@@ -117,19 +118,16 @@ impl Hub {
             }
         };
         if event == LiveEvent::SignedOut {
-            self.send(channel, Outbound::SignedOut);
-        } else if !may_wait(&event) || self.goes_now(channel, &event) {
-            self.send_events(channel, vec![event], 0);
+            send(&sender, Outbound::SignedOut);
+        } else if !may_wait(&event) || self.goes_now(channel, sender.receiver_count(), &event) {
+            send_events(&sender, channel, vec![event], 0);
         }
     }
 
     /// Whether `event` may go at once: its channel sent no frame within its window and
     /// nothing waits. Otherwise it waits with what the channel gathered, and a task sends
     /// them all at the window's end.
-    fn goes_now(self: &Arc<Self>, channel: &str, event: &LiveEvent) -> bool {
-        let sockets = self
-            .sender(channel)
-            .map_or(0, |sender| sender.receiver_count());
+    fn goes_now(self: &Arc<Self>, channel: &str, sockets: usize, event: &LiveEvent) -> bool {
         let window = window_for(sockets);
         let now = Instant::now();
         let mut pacing = self.pacing.lock().unwrap_or_else(PoisonError::into_inner);
@@ -171,25 +169,8 @@ impl Hub {
         if folded > 0 {
             metrics::counter!("live_events_folded_total").increment(folded);
         }
-        self.send_events(channel, events, folded);
-    }
-
-    /// Sends `events` (one frame, whatever their number) to `channel`'s sockets.
-    fn send_events(&self, channel: &str, events: Vec<LiveEvent>, folded: u64) {
-        match frame(channel, events, folded) {
-            Ok(text) => self.send(channel, Outbound::Text(text.into())),
-            Err(err) => tracing::error!(%err, "could not serialise a live event"),
-        }
-    }
-
-    fn send(&self, channel: &str, outbound: Outbound) {
-        let Some(sender) = self.sender(channel) else {
-            return;
-        };
-        // No receiver left is fine: the last socket is unsubscribing.
-        if let Ok(sockets) = sender.send(outbound) {
-            metrics::counter!("live_messages_relayed_total").increment(1);
-            metrics::counter!("live_deliveries_total").increment(sockets as u64);
+        if let Some(sender) = self.sender(channel) {
+            send_events(&sender, channel, events, folded);
         }
     }
 
@@ -276,6 +257,27 @@ impl Hub {
         if let Err(err) = self.redis.subscribe(channels).await {
             tracing::warn!(%err, "could not resubscribe after reconnecting to Redis");
         }
+    }
+}
+
+/// Sends `events` (one frame, whatever their number) to the sockets of `channel`.
+fn send_events(
+    sender: &broadcast::Sender<Outbound>,
+    channel: &str,
+    events: Vec<LiveEvent>,
+    folded: u64,
+) {
+    match frame(channel, events, folded) {
+        Ok(text) => send(sender, Outbound::Text(text.into())),
+        Err(err) => tracing::error!(%err, "could not serialise a live event"),
+    }
+}
+
+fn send(sender: &broadcast::Sender<Outbound>, outbound: Outbound) {
+    // No receiver left is fine: the last socket is unsubscribing.
+    if let Ok(sockets) = sender.send(outbound) {
+        metrics::counter!("live_messages_relayed_total").increment(1);
+        metrics::counter!("live_deliveries_total").increment(sockets as u64);
     }
 }
 
