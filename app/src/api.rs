@@ -141,12 +141,23 @@ pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError>
         .await?)
 }
 
-/// One item, or `None` (and a 404 status) when there is no such item.
+/// One item, or `None` (and a 404 status) when there is no such item. Read from this gateway
+/// copy's [`ssr::KeptItems`] when it has the item since its last change.
 #[server]
 pub async fn item(item_id: String) -> Result<Option<ItemView>, AppError> {
     let backends = backends()?;
     let item = match wire::ItemId::parse(&item_id) {
-        Ok(item_id) => backends.inventory.item(&call_context(), &item_id).await?,
+        Ok(item_id) => match backends.kept_items.get(&item_id) {
+            Some(item) => Some(item),
+            None => {
+                let start = backends.kept_items.read_start();
+                let item = backends.inventory.item(&call_context(), &item_id).await?;
+                if let Some(item) = &item {
+                    backends.kept_items.keep(start, item);
+                }
+                item
+            }
+        },
         Err(_) => None,
     };
     if item.is_none() {

@@ -107,6 +107,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
         redis::connect(&config.redis_url)?,
         edge.clone(),
         config.session_cookie(),
+        backends.kept_items.clone(),
     );
     kept_pages.listen();
 
@@ -185,10 +186,12 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// What every page render and server function gets: the services, and the page's CSP nonce
+/// What every page render and server function gets: the services, what one request shares
+/// (see [`app::ssr::provide_request_context`]), and the page's CSP nonce
 /// (made by [`edge::security_headers`]) for Leptos's inline hydration script.
 fn page_context(backends: &Backends) {
     provide_context(backends.clone());
+    app::ssr::provide_request_context();
     let nonce = use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<edge::CspNonce>().cloned());
     if let Some(edge::CspNonce(nonce)) = nonce {

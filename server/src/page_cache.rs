@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use app::ssr::SessionCookie;
+use app::ssr::{KeptItems, SessionCookie};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{
@@ -62,6 +62,8 @@ pub struct PageCache {
     redis: Client,
     edge: Arc<Edge>,
     session_cookie: SessionCookie,
+    /// The item data signed-in pages are rendered from: told of the same changes.
+    kept_items: Arc<KeptItems>,
 }
 
 /// One rendered page, and its compressed copies made the first time a browser asks.
@@ -82,7 +84,13 @@ enum PageKey {
 
 impl PageCache {
     /// An empty cache that keeps pages once [`PageCache::listen`] has subscribed on `redis`.
-    pub fn new(redis: Client, edge: Arc<Edge>, session_cookie: SessionCookie) -> Arc<Self> {
+    /// `kept_items` hears of every change too.
+    pub fn new(
+        redis: Client,
+        edge: Arc<Edge>,
+        session_cookie: SessionCookie,
+        kept_items: Arc<KeptItems>,
+    ) -> Arc<Self> {
         fn weigh<K>(_: &K, page: &Arc<KeptPage>) -> u32 {
             u32::try_from(page.html.len()).unwrap_or(u32::MAX)
         }
@@ -102,6 +110,7 @@ impl PageCache {
             redis,
             edge,
             session_cookie,
+            kept_items,
         })
     }
 
@@ -151,6 +160,7 @@ impl PageCache {
             {
                 self.forget_everything();
                 self.listening.store(true, Ordering::SeqCst);
+                self.kept_items.set_keeping(true);
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -160,6 +170,7 @@ impl PageCache {
     /// Stops keeping pages and drops those kept, until [`PageCache::subscribe`] succeeds.
     fn stop_keeping(&self, reason: &str) {
         self.listening.store(false, Ordering::SeqCst);
+        self.kept_items.set_keeping(false);
         self.forget_everything();
         tracing::info!(
             reason,
@@ -171,6 +182,7 @@ impl PageCache {
         self.changes_heard.fetch_add(1, Ordering::SeqCst);
         self.catalog.invalidate_all();
         self.items.invalidate_all();
+        self.kept_items.forget_everything();
     }
 
     /// An announcement: those items' pages, and every catalog page, are stale.
@@ -179,6 +191,7 @@ impl PageCache {
         self.changes_heard.fetch_add(1, Ordering::SeqCst);
         match payload.map(serde_json::from_str::<InventoryChanged>) {
             Some(Ok(change)) => {
+                self.kept_items.forget(&change.item_ids);
                 for item_id in &change.item_ids {
                     self.items.invalidate(item_id);
                 }

@@ -2,6 +2,7 @@
 //! session cookie, and the few functions that read the request being served or write its
 //! response. Server functions in `crate::api` use this module; nothing here uses them.
 
+mod kept_items;
 mod sent_back;
 mod session_cookie;
 mod upload_form;
@@ -22,6 +23,7 @@ use wire::user::{SessionRequest, UserView};
 
 use crate::error::AppError;
 
+pub use kept_items::KeptItems;
 pub use sent_back::{form_is_about, is_plain_form_post, send_back, take_sent_back};
 pub use session_cookie::SessionCookie;
 pub use upload_form::{PICTURE_FIELD, UploadForm};
@@ -46,6 +48,8 @@ pub struct Backends {
     identity: IdentityKey,
     /// How the session cookie is written.
     pub cookie: SessionCookie,
+    /// The items pages showed lately, as long as they have not changed.
+    pub kept_items: std::sync::Arc<KeptItems>,
 }
 
 /// The base URLs of the services the gateway calls.
@@ -90,6 +94,7 @@ impl Backends {
             ],
             identity,
             cookie,
+            kept_items: std::sync::Arc::default(),
         })
     }
 
@@ -183,8 +188,12 @@ pub fn session_id(backends: &Backends) -> Option<String> {
         .flatten()
 }
 
-/// Stores `session_id` in the browser's cookie, or (with `None`) removes it.
+/// Stores `session_id` in the browser's cookie, or (with `None`) removes it. Whoever was
+/// signed in is no longer known for the rest of this request.
 pub fn set_session_cookie(backends: &Backends, session_id: Option<&str>) {
+    if use_context::<SessionUser>().is_some() {
+        provide_context(SessionUser::default());
+    }
     if let (Some(response), Ok(value)) = (
         use_context::<ResponseOptions>(),
         http::HeaderValue::from_str(&backends.cookie.set_cookie(session_id)),
@@ -209,13 +218,30 @@ pub fn set_guest_cart_cookie(backends: &Backends, cart: Option<&wire::cart::Gues
     }
 }
 
+/// Who the request's session belongs to, asked of the user service at most once per request:
+/// a page's header, cart and forms all want to know, and each answer would be the same.
+/// Provided fresh for every request (see [`provide_request_context`]) and replaced when a
+/// server function starts or ends the session.
+#[derive(Clone, Default)]
+struct SessionUser(std::sync::Arc<tokio::sync::OnceCell<Option<UserView>>>);
+
+/// What a page render or server function of one request shares: the session's user, once
+/// read. The gateway calls this for every request, beside providing [`Backends`].
+pub fn provide_request_context() {
+    provide_context(SessionUser::default());
+}
+
 /// The signed-in user, or `None` without a live session.
 pub async fn current_user(backends: &Backends) -> Result<Option<UserView>, AppError> {
-    match session_id(backends) {
-        Some(session_id) => Ok(backends
-            .user_of_session(&call_context(), &session_id)
-            .await?),
-        None => Ok(None),
+    let lookup = || async {
+        match session_id(backends) {
+            Some(session_id) => backends.user_of_session(&call_context(), &session_id).await,
+            None => Ok(None),
+        }
+    };
+    match use_context::<SessionUser>() {
+        Some(SessionUser(user)) => Ok(user.get_or_try_init(lookup).await?.clone()),
+        None => Ok(lookup().await?),
     }
 }
 

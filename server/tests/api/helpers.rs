@@ -76,15 +76,39 @@ impl Stack {
             price_cents: Some(price_cents),
             ..Default::default()
         };
+        self.edit_item(seller, item_id, &edit).await;
+    }
+
+    /// Takes an item off sale (`false`) or puts it back, straight at the inventory service, as
+    /// its `seller`.
+    pub async fn set_on_sale(
+        &self,
+        seller: &common::identity::Identity,
+        item_id: &str,
+        on_sale: bool,
+    ) {
+        let edit = wire::inventory::ItemEdit {
+            on_sale: Some(on_sale),
+            ..Default::default()
+        };
+        self.edit_item(seller, item_id, &edit).await;
+    }
+
+    async fn edit_item(
+        &self,
+        seller: &common::identity::Identity,
+        item_id: &str,
+        edit: &wire::inventory::ItemEdit,
+    ) {
         self.inventory_client()
             .edit_item(
                 &clients::CallContext::default(),
                 seller,
                 &item_id.parse().expect("an item id"),
-                &edit,
+                edit,
             )
             .await
-            .expect("change the price");
+            .expect("edit the item");
     }
 
     /// One of `item_id` for `buyer`, straight at the transaction service; the purchase's id.

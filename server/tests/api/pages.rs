@@ -205,9 +205,46 @@ async fn until_page_shows(base: &str, path: &str, wanted: &str) {
 /// Polls (up to 10 s) the anonymous page at `path` on `base` until `done` says yes about it
 /// (whether it was kept, and the HTML); the last answer.
 async fn until_page(base: &str, path: &str, done: impl Fn(&str, &str) -> bool) -> (String, String) {
+    until_page_as(base, None, path, done).await
+}
+
+/// What the visitor with `cookie` (anonymous without) gets for `path` from the gateway at
+/// `base`: whether it was a kept page (`x-page-cache`), and the HTML.
+async fn page_as(base: &str, cookie: Option<&str>, path: &str) -> (String, String) {
+    match cookie {
+        None => anonymous_page(base, path).await,
+        Some(cookie) => {
+            let response = reqwest::Client::new()
+                .get(format!("{base}{path}"))
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .expect("GET");
+            assert_eq!(response.status().as_u16(), 200, "{base}{path}");
+            assert!(
+                response
+                    .headers()
+                    .get(server::page_cache::PAGE_CACHE_HEADER)
+                    .is_none(),
+                "a signed-in page was served from the page cache"
+            );
+            let html = response.text().await.expect("body");
+            assert!(html.contains("Signed in as"), "{html}");
+            ("not kept".to_owned(), html)
+        }
+    }
+}
+
+/// As [`until_page`], for the visitor with `cookie` (anonymous without).
+async fn until_page_as(
+    base: &str,
+    cookie: Option<&str>,
+    path: &str,
+    done: impl Fn(&str, &str) -> bool,
+) -> (String, String) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (kept, html) = anonymous_page(base, path).await;
+        let (kept, html) = page_as(base, cookie, path).await;
         if done(&kept, &html) {
             return (kept, html);
         }
@@ -219,11 +256,62 @@ async fn until_page(base: &str, path: &str, done: impl Fn(&str, &str) -> bool) -
     }
 }
 
+/// A second gateway process beside `stack`'s (kept alive by the first value), and the base
+/// URLs of both copies.
+async fn two_gateway_copies(stack: &Stack) -> (impl Sized, [String; 2]) {
+    let second = stack.another_gateway_process().await;
+    let copies = [stack.gateway.base_url.clone(), second.base_url.clone()];
+    (second, copies)
+}
+
+/// Every change shows on the item page of a signed-in visitor too, on both copies: their page
+/// is rendered afresh, from the items each copy keeps (see `app::ssr::KeptItems`).
+#[tokio::test]
+async fn signed_in_item_pages_show_every_change_on_every_gateway_copy() {
+    let stack = spawn_stack().await;
+    let (_second, copies) = two_gateway_copies(&stack).await;
+    let kim = seller("Kim");
+    let item = stack.list_item(&kim, "Brass lamp", 2_500, 3).await;
+    let item_page = format!("/items?itemId={item}");
+    let cookie = {
+        let (email, _) = crate::helpers::register(&stack, "Ola").await;
+        stack.sign_in(&email).await
+    };
+    let cookie = Some(cookie.as_str());
+    for base in &copies {
+        // Read twice: the second render is the one that can come from what the copy kept.
+        for _ in 0..2 {
+            let (_, html) = page_as(base, cookie, &item_page).await;
+            assert!(html.contains("$25.00"), "{html}");
+        }
+    }
+
+    stack.set_price(&kim, &item, 3_000).await;
+    for base in &copies {
+        until_page_as(base, cookie, &item_page, |_, html| html.contains("$30.00")).await;
+        page_as(base, cookie, &item_page).await;
+    }
+    stack.buy(&seller("Bo"), &item).await;
+    for base in &copies {
+        until_page_as(base, cookie, &item_page, |_, html| {
+            html.contains("Sold once") && html.contains("2 in stock")
+        })
+        .await;
+    }
+    // Taken off sale: no copy still offers it.
+    stack.set_on_sale(&kim, &item, false).await;
+    for base in &copies {
+        until_page_as(base, cookie, &item_page, |_, html| {
+            html.contains("no longer for sale")
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
     let stack = spawn_stack().await;
-    let second = stack.another_gateway_process().await;
-    let copies = [stack.gateway.base_url.clone(), second.base_url.clone()];
+    let (_second, copies) = two_gateway_copies(&stack).await;
     let kim = seller("Kim");
     let item = stack.list_item(&kim, "Brass lamp", 2_500, 3).await;
     let item_page = format!("/items?itemId={item}");
@@ -248,27 +336,7 @@ async fn kept_anonymous_pages_show_every_change_on_every_gateway_copy() {
         stack.sign_in(&email).await
     };
     for _ in 0..2 {
-        let response = stack
-            .gateway
-            .http
-            .get(stack.gateway.url(&item_page))
-            .header(reqwest::header::COOKIE, &cookie)
-            .send()
-            .await
-            .expect("GET");
-        assert!(
-            response
-                .headers()
-                .get(server::page_cache::PAGE_CACHE_HEADER)
-                .is_none()
-        );
-        assert!(
-            response
-                .text()
-                .await
-                .expect("body")
-                .contains("Signed in as")
-        );
+        page_as(&stack.gateway.base_url, Some(&cookie), &item_page).await;
     }
 
     // The seller changes the price: both copies show it on the item page and the catalog.
