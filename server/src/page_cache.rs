@@ -12,7 +12,6 @@
 //! fresh render: their header and forms are their own. Kept pages carry a Content-Security-Policy that allows their inline scripts
 //! by hash, since a nonce shared by every visitor would be no nonce.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use app::ssr::{KeptItems, SessionCookie};
@@ -55,14 +54,12 @@ pub struct PageCache {
     catalog: moka::sync::Cache<String, Arc<KeptPage>>,
     /// Item pages, by item.
     items: moka::sync::Cache<ItemId, Arc<KeptPage>>,
-    /// Grows with every change heard: a page whose render began before a change is not kept.
-    changes_heard: AtomicU64,
-    /// Subscribed to the changes channel right now: only then are pages kept and served.
-    listening: AtomicBool,
     redis: Client,
     edge: Arc<Edge>,
     session_cookie: SessionCookie,
-    /// The item data signed-in pages are rendered from: told of the same changes.
+    /// The item data signed-in pages are rendered from: told of the same changes. It also
+    /// counts the changes heard (a page whose render began before one is not kept) and knows
+    /// whether this copy is subscribed (only then are pages kept and served).
     kept_items: Arc<KeptItems>,
 }
 
@@ -105,8 +102,6 @@ impl PageCache {
                 .max_capacity(MAX_KEPT_BYTES)
                 .time_to_live(LONGEST_KEPT)
                 .build(),
-            changes_heard: AtomicU64::new(0),
-            listening: AtomicBool::new(false),
             redis,
             edge,
             session_cookie,
@@ -159,7 +154,6 @@ impl PageCache {
                 && self.redis.subscribe(INVENTORY_CHANGES).await.is_ok()
             {
                 self.forget_everything();
-                self.listening.store(true, Ordering::SeqCst);
                 self.kept_items.set_keeping(true);
                 return;
             }
@@ -169,7 +163,6 @@ impl PageCache {
 
     /// Stops keeping pages and drops those kept, until [`PageCache::subscribe`] succeeds.
     fn stop_keeping(&self, reason: &str) {
-        self.listening.store(false, Ordering::SeqCst);
         self.kept_items.set_keeping(false);
         self.forget_everything();
         tracing::info!(
@@ -179,18 +172,19 @@ impl PageCache {
     }
 
     fn forget_everything(&self) {
-        self.changes_heard.fetch_add(1, Ordering::SeqCst);
+        // Counted first (by the item memory), so that a render already under way is not kept
+        // after the drop.
+        self.kept_items.forget_everything();
         self.catalog.invalidate_all();
         self.items.invalidate_all();
-        self.kept_items.forget_everything();
     }
 
     /// An announcement: those items' pages, and every catalog page, are stale.
     fn heard(&self, payload: Option<&str>) {
-        // Counted first, so that a render already under way is not kept after the drop.
-        self.changes_heard.fetch_add(1, Ordering::SeqCst);
         match payload.map(serde_json::from_str::<InventoryChanged>) {
             Some(Ok(change)) => {
+                // Counted first (by the item memory), so that a render already under way is
+                // not kept after the drop.
                 self.kept_items.forget(&change.item_ids);
                 for item_id in &change.item_ids {
                     self.items.invalidate(item_id);
@@ -205,7 +199,7 @@ impl PageCache {
     }
 
     fn is_keeping(&self) -> bool {
-        self.listening.load(Ordering::SeqCst) && self.redis.is_connected()
+        self.kept_items.is_keeping() && self.redis.is_connected()
     }
 
     /// The kept page a request could be answered with: a GET of the catalog or of an item
@@ -266,7 +260,7 @@ pub async fn serve_kept_pages(
     }
     metrics::counter!("page_cache_lookups_total", "result" => "miss").increment(1);
 
-    let changes_before = cache.changes_heard.load(Ordering::SeqCst);
+    let render_start = cache.kept_items.read_start();
     // Rendered uncompressed: each compressed copy is made once, from the kept page.
     request.headers_mut().remove(ACCEPT_ENCODING);
     let response = next.run(request).await;
@@ -304,7 +298,7 @@ pub async fn serve_kept_pages(
     let page = Arc::new(page);
     // Kept only if no change was heard while it rendered (it may show the older state), and
     // only while still subscribed.
-    if cache.changes_heard.load(Ordering::SeqCst) == changes_before && cache.is_keeping() {
+    if cache.kept_items.unchanged_since(render_start) && cache.is_keeping() {
         cache.keep(key, Arc::clone(&page));
     }
     page.answer(encoding, revalidating.as_ref(), "miss")

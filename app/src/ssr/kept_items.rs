@@ -4,7 +4,8 @@
 //!
 //! The gateway's page cache (`server::page_cache`) follows the inventory's announcements of
 //! changed items and tells this memory what to forget, and whether it may keep anything at
-//! all: while that subscription is down, every item is asked for afresh.
+//! all: while that subscription is down, every item is asked for afresh. The page cache keeps
+//! its pages by the same count of changes and the same switch.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -28,7 +29,8 @@ pub struct KeptItems {
     keeping: AtomicBool,
 }
 
-/// Where a read began, so that what it read is kept only if nothing changed meanwhile.
+/// Where a read (or a page's render) began, so that what it read is kept only if nothing
+/// changed meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadStart(u64);
 
@@ -48,7 +50,7 @@ impl Default for KeptItems {
 impl KeptItems {
     /// The kept copy of `item_id`, if this copy may serve one and has it.
     pub fn get(&self, item_id: &ItemId) -> Option<ItemView> {
-        if self.keeping.load(Ordering::SeqCst) {
+        if self.is_keeping() {
             self.items.get(item_id)
         } else {
             None
@@ -61,15 +63,23 @@ impl KeptItems {
         ReadStart(self.changes_heard.load(Ordering::SeqCst))
     }
 
+    /// Whether no change was heard since `start`.
+    pub fn unchanged_since(&self, start: ReadStart) -> bool {
+        self.changes_heard.load(Ordering::SeqCst) == start.0
+    }
+
+    /// Whether the announcements are being followed (see [`KeptItems::set_keeping`]).
+    pub fn is_keeping(&self) -> bool {
+        self.keeping.load(Ordering::SeqCst)
+    }
+
     /// Keeps `item` as read since `start`, unless a change was heard meanwhile (the answer may
     /// predate it) or the announcements are not being followed.
     pub fn keep(&self, start: ReadStart, item: &ItemView) {
-        if self.keeping.load(Ordering::SeqCst)
-            && self.changes_heard.load(Ordering::SeqCst) == start.0
-        {
+        if self.is_keeping() && self.unchanged_since(start) {
             self.items.insert(item.id.clone(), item.clone());
             // A change heard while inserting may have missed this entry: undo it then.
-            if self.changes_heard.load(Ordering::SeqCst) != start.0 {
+            if !self.unchanged_since(start) {
                 self.items.invalidate(&item.id);
             }
         }
