@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the hydrated site into $SITE_ROOT/pkg: the frontend crate for wasm32, wasm-bindgen,
-# wasm-opt, the stylesheet, and precompressed .br/.gz copies the gateway serves as they are.
+# Builds the hydrated site into $SITE_ROOT/pkg: the frontend crate for wasm32, cut by wasm-split-cli
+# into the main module and one piece per lazily loaded route (plus pieces they share, and the
+# `__wasm_split.js` that loads them), wasm-bindgen on the main module, wasm-opt, the stylesheet,
+# and precompressed .br/.gz copies the gateway serves as they are.
 # (cargo-leptos does the same for a developer's watch loop; this script needs no cargo-leptos,
 # which keeps a cold CI run short.)
 #   scripts/build-site.sh           release bundle, as users get it
@@ -18,20 +20,31 @@ profile_dir=$profile; [ "$profile" = dev ] && profile_dir=debug
 
 say "building the hydrate bundle ($profile)"
 (cd "$PROJECT_ROOT" && cargo build --locked -q -p frontend --lib --target wasm32-unknown-unknown --profile "$profile")
-mkdir -p "$pkg"
-rm -f "$pkg"/"$name"*
-wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name "$name" \
-  "$target_dir/wasm32-unknown-unknown/$profile_dir/frontend.wasm"
+rm -rf "$pkg" && mkdir -p "$pkg"
+split_dir=$(mktemp -d)
+trap 'rm -rf "$split_dir"' EXIT
+wasm-split-cli --target web --out-name "$name" \
+  "$target_dir/wasm32-unknown-unknown/$profile_dir/frontend.wasm" "$split_dir"
+wasm-bindgen --target web --no-typescript --keep-lld-exports --out-dir "$pkg" --out-name "$name" \
+  "$split_dir/$name.wasm"
+rm "$split_dir/$name.wasm"
+cp "$split_dir"/* "$pkg/"
 if [ "$profile" != dev ]; then
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    -o "$pkg/${name}_bg.wasm" "$pkg/${name}_bg.wasm"
+  for wasm in "$pkg"/*.wasm; do
+    # (wasm-opt warns about a name subsection it does not know; -Oz drops names anyway.)
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int -o "$wasm" "$wasm" \
+      2> >(grep -v 'unknown name subsection' >&2)
+  done
 fi
 cp "$PROJECT_ROOT/style/main.css" "$pkg/$name.css"
 rm -rf "$site_root/images" && cp -r "$PROJECT_ROOT/style/images" "$site_root/images"
 if ! have brotli; then apt_install brotli; fi
-for f in "$pkg/${name}_bg.wasm" "$pkg/$name.js" "$pkg/$name.css"; do
+for f in "$pkg"/*.wasm "$pkg"/*.js "$pkg/$name.css"; do
   brotli -f -q 11 -o "$f.br" "$f"
   gzip -f -k -9 "$f"
 done
 raw=$(stat -c %s "$pkg/${name}_bg.wasm"); br=$(stat -c %s "$pkg/${name}_bg.wasm.br")
-say "site ready in $site_root (wasm $((raw / 1024)) KiB raw, $((br / 1024)) KiB brotli)"
+pieces=$(find "$pkg" -name '*.wasm' ! -name "${name}_bg.wasm" | wc -l)
+pieces_br=$(find "$pkg" -name '*.wasm.br' ! -name "${name}_bg.wasm.br" -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+say "site ready in $site_root (main wasm $((raw / 1024)) KiB raw, $((br / 1024)) KiB brotli;" \
+  "$pieces lazily loaded pieces, $((pieces_br / 1024)) KiB brotli in all)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building the hydrated site needs, each only when missing:
 # the wasm32 target, wasm-bindgen-cli (same version as the wasm-bindgen crate pinned in
-# Cargo.toml) and wasm-opt from npm's binaryen (Debian's wasm-opt 108 breaks hydration).
+# Cargo.toml), wasm-split-cli (cuts the bundle where the app's lazily loaded routes begin) and
+# wasm-opt from npm's binaryen (Debian's wasm-opt 108 breaks hydration).
 source "$(dirname "$0")/lib/common.sh"
 
 WASM_BINDGEN_VERSION=$(grep -Po '^wasm-bindgen\s*=\s*\{?[^"]*"=\K[0-9.]+' "$PROJECT_ROOT/Cargo.toml")
 BINARYEN_VERSION=132.0.0
+WASM_SPLIT_VERSION=0.2.4
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding rust target wasm32-unknown-unknown"
@@ -22,6 +24,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   (cd "$src/wbg" && cargo update -q -p webpki-roots --precise 1.0.10 && \
     cargo install -q --locked --path . --root "$MARKETPLACE_TOOLS" --bins)
   rm -rf "$src"
+fi
+
+if [ ! -x "$MARKETPLACE_TOOLS/bin/wasm-split-cli" ] || \
+   [ "$(cat "$MARKETPLACE_TOOLS/wasm-split.version" 2>/dev/null)" != "$WASM_SPLIT_VERSION" ]; then
+  say "building wasm-split-cli $WASM_SPLIT_VERSION (once per machine)"
+  cargo install -q --locked --root "$MARKETPLACE_TOOLS" --features build-binary \
+    "wasm_split_cli_support@=$WASM_SPLIT_VERSION"
+  echo "$WASM_SPLIT_VERSION" > "$MARKETPLACE_TOOLS/wasm-split.version"
 fi
 
 if ! "$MARKETPLACE_TOOLS/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "${BINARYEN_VERSION%%.*}"; then

@@ -13,7 +13,7 @@ mod store;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 /// Name of the built site bundle: `/pkg/marketplace.js`, `_bg.wasm` and `.css`.
 pub const SITE_NAME: &str = "marketplace";
@@ -39,17 +39,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Set by the page itself once it is hydrated (`pages::MarkHydrated`): a lazily loaded
+    // page hydrates after the rest of the app, when its piece of the bundle has arrived.
+    let hydrated = pages::PageHydrated::provide();
     let store = store::Store::provide();
-    // Effects run only in the browser, so this flips once the page is hydrated and
-    // interactive; browser tests wait for it before clicking.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| {
-        set_hydrated.set(true);
-        // When the page became interactive, for `hydration-bench` (User Timing).
-        if let Some(performance) = window().performance() {
-            let _ = performance.mark("hydrated");
-        }
-    });
 
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{SITE_NAME}.css") />
@@ -57,7 +50,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <div
                 class="app"
-                data-hydrated=move || hydrated.get().to_string()
+                data-hydrated=move || hydrated.is_hydrated().to_string()
                 data-live=move || if store.live.connected.get() { "connected" } else { "connecting" }
             >
                 <layout::Header />
@@ -65,16 +58,18 @@ pub fn App() -> impl IntoView {
                 <main id="main">
                     // Every page waits for its data (and the header for who is signed in)
                     // before sending any HTML, so each is complete without JavaScript.
-                    <Routes fallback=|| view! { <pages::NotFound /> }>
-                        <Route path=path!("") view=pages::catalog::CatalogPage ssr=SsrMode::Async />
-                        <Route path=path!("items") view=pages::item::ItemPage ssr=SsrMode::Async />
-                        <Route path=path!("login") view=pages::account::LoginPage ssr=SsrMode::Async />
-                        <Route path=path!("register") view=pages::account::RegisterPage ssr=SsrMode::Async />
-                        <Route path=path!("seller") view=pages::seller::SellerPage ssr=SsrMode::Async />
-                        <Route path=path!("status") view=pages::status::StatusPage ssr=SsrMode::Async />
-                        <Route path=path!("cart") view=pages::shopping::CartPage ssr=SsrMode::Async />
-                        <Route path=path!("purchases") view=pages::orders::PurchasesPage ssr=SsrMode::Async />
-                        <Route path=path!("purchases/:id") view=pages::orders::OrderPage ssr=SsrMode::Async />
+                    <Routes fallback=|| view! { <pages::NotFound /> <pages::MarkHydrated /> }>
+                        // The pages most visits start on are in the main module: no second fetch
+                        // before they are interactive. The others are lazily loaded.
+                        <Route path=path!("") view=|| view! { <pages::catalog::CatalogPage /> <pages::MarkHydrated /> } ssr=SsrMode::Async />
+                        <Route path=path!("items") view=|| view! { <pages::item::ItemPage /> <pages::MarkHydrated /> } ssr=SsrMode::Async />
+                        <Route path=path!("login") view={Lazy::<pages::LoginRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("register") view={Lazy::<pages::RegisterRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("seller") view={Lazy::<pages::SellerRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("status") view={Lazy::<pages::StatusRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("cart") view={Lazy::<pages::CartRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("purchases") view={Lazy::<pages::PurchasesRoute>::new()} ssr=SsrMode::Async />
+                        <Route path=path!("purchases/:id") view={Lazy::<pages::OrderRoute>::new()} ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <footer class="site-footer">

@@ -3,6 +3,8 @@
 //! again, and reads when the page marked itself hydrated (`performance.mark("hydrated")`, made
 //! when `data-hydrated` turns true) and when its HTML had fully arrived (`responseEnd`), both
 //! in milliseconds after navigation start. The HTML's arrival is the baseline of the ratio.
+//! It also prints what the first load (empty cache) took, and the WebAssembly the page loaded:
+//! the bundle's main module and the pieces of it the item page needs, as sent (compressed).
 //!
 //!   cargo run --release -p bench --bin hydration-bench -- [page loads]
 
@@ -17,6 +19,16 @@ const TIMINGS: &str = r#"
     const [navigation] = performance.getEntriesByType("navigation");
     const [hydrated] = performance.getEntriesByName("hydrated");
     return [navigation ? navigation.responseEnd : null, hydrated ? hydrated.startTime : null];
+"#;
+
+/// The WebAssembly files the page loaded: how many, and their bytes as sent and unpacked.
+const WASM_LOADED: &str = r#"
+    const wasm = performance.getEntriesByType("resource").filter(e => e.name.includes(".wasm"));
+    return [
+        wasm.length,
+        wasm.reduce((sum, e) => sum + e.encodedBodySize, 0),
+        wasm.reduce((sum, e) => sum + e.decodedBodySize, 0),
+    ];
 "#;
 
 #[tokio::main]
@@ -61,9 +73,22 @@ async fn main() -> anyhow::Result<()> {
                 .as_array()
                 .map(|t| (t[0].as_f64(), t[1].as_f64()))
                 .unwrap_or_default();
-            if n > 0
-                && let (Some(html), Some(hydrated)) = pair
-            {
+            if n == 0 {
+                let wasm = browser
+                    .execute(WASM_LOADED, vec![])
+                    .await
+                    .expect("wasm loaded");
+                let number = |i: usize| wasm.get(i).and_then(|v| v.as_f64()).unwrap_or(0.0);
+                println!(
+                    "first load (empty cache): HTML at {:.1} ms, hydrated at {:.1} ms; \
+                     WebAssembly loaded: {} files, {:.1} KiB as sent, {:.1} KiB unpacked\n",
+                    pair.0.unwrap_or(f64::NAN),
+                    pair.1.unwrap_or(f64::NAN),
+                    number(0),
+                    number(1) / 1024.0,
+                    number(2) / 1024.0,
+                );
+            } else if let (Some(html), Some(hydrated)) = pair {
                 let _ = tx.send((html, hydrated));
             }
             // A fresh navigation each time, not a reload from the back-forward cache.

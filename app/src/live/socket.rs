@@ -9,7 +9,13 @@ impl Live {
     /// it when it changes (`None`: nothing). Does nothing on the server.
     pub fn follow(self, topic: impl Fn() -> Option<String> + Send + Sync + 'static) {
         let current: StoredValue<Option<String>> = StoredValue::new(None);
+        // Not before the page is hydrated: what the socket brings (and the re-reads when it
+        // opens) would change the page's data under HTML that is still being hydrated.
+        let page = crate::pages::PageHydrated::get();
         Effect::new(move |_| {
+            if page.is_some_and(|page| !page.is_hydrated()) {
+                return;
+            }
             let next = topic();
             let previous = current.get_value();
             if previous == next {

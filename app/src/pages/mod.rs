@@ -10,8 +10,103 @@ pub mod status;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{LazyRoute, lazy_route};
 
 use crate::error::AppError;
+
+/// Declares a route whose page the browser loads in its own piece of the bundle, the first time
+/// that page is shown (`scripts/build-site.sh` cuts the bundle at each of these; the server
+/// renders it as any other page). The page's data is its own: its resources start in the page,
+/// and the first page a browser opens has them in the server's HTML already.
+macro_rules! lazily_loaded_page {
+    ($(#[$doc:meta])* $route:ident => $page:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { {$page()} <MarkHydrated /> }.into_any()
+            }
+        }
+    };
+}
+
+/// Whether the page is hydrated: `data-hydrated="true"` on the app's root, which browser tests
+/// wait for before clicking, and what the live socket waits for before it opens. A lazily
+/// loaded page hydrates after the rest of the app, when its piece of the bundle has arrived;
+/// until then its HTML must stay as the server sent it, so nothing may change the data it shows.
+#[derive(Clone, Copy)]
+pub struct PageHydrated(RwSignal<bool>);
+
+impl PageHydrated {
+    /// Makes the flag for this page load (not yet hydrated) and provides it to the app.
+    pub fn provide() -> Self {
+        let flag = Self(RwSignal::new(false));
+        provide_context(flag);
+        flag
+    }
+
+    /// The flag of the current app, if any.
+    pub fn get() -> Option<Self> {
+        use_context::<Self>()
+    }
+
+    /// Whether the page is hydrated (tracked).
+    pub fn is_hydrated(self) -> bool {
+        self.0.get()
+    }
+}
+
+/// Placed after a page's view: effects run only in the browser, after the view they follow
+/// has hydrated, so this flips `PageHydrated` once the page is interactive, and makes the
+/// User Timing mark `hydrated` that `hydration-bench` reads.
+#[component]
+pub fn MarkHydrated() -> impl IntoView {
+    let flag = PageHydrated::get();
+    Effect::new(move |_| {
+        if let Some(PageHydrated(hydrated)) = flag {
+            hydrated.set(true);
+        }
+        if let Some(performance) = window().performance() {
+            let _ = performance.mark("hydrated");
+        }
+    });
+}
+
+lazily_loaded_page!(
+    /// `/login`.
+    LoginRoute => account::LoginPage
+);
+lazily_loaded_page!(
+    /// `/register`.
+    RegisterRoute => account::RegisterPage
+);
+lazily_loaded_page!(
+    /// `/seller`: a seller's items and sales.
+    SellerRoute => seller::SellerPage
+);
+lazily_loaded_page!(
+    /// `/status`: the services' health.
+    StatusRoute => status::StatusPage
+);
+lazily_loaded_page!(
+    /// `/cart`.
+    CartRoute => shopping::CartPage
+);
+lazily_loaded_page!(
+    /// `/purchases`: a buyer's history.
+    PurchasesRoute => orders::PurchasesPage
+);
+lazily_loaded_page!(
+    /// `/purchases/:id`: one purchase.
+    OrderRoute => orders::OrderPage
+);
 
 #[component]
 pub fn NotFound(#[prop(default = "Page not found")] heading: &'static str) -> impl IntoView {

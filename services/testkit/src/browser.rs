@@ -88,11 +88,15 @@ where
     let client = client.expect("chromedriver did not start a session within 10 s");
 
     let outcome = AssertUnwindSafe(test(client.clone())).catch_unwind().await;
-    let violations = if outcome.is_ok() {
-        csp_violations(&url, &client).await
-    } else {
-        Vec::new()
-    };
+    let console = console_messages(&url, &client).await;
+    let violations: Vec<&String> = console
+        .iter()
+        .filter(|message| message.contains("Content Security Policy"))
+        .collect();
+    if outcome.is_err() {
+        // What the page said (a panic in WebAssembly, a failed fetch) explains most failures.
+        eprintln!("the browser's console:\n{}", console.join("\n"));
+    }
     let _ = client.close().await;
     let _ = driver.kill().await;
     let _ = std::fs::remove_dir_all(&profile);
@@ -104,9 +108,9 @@ where
     value
 }
 
-/// Console messages about the Content-Security-Policy since the session began (Chromium
-/// logs every blocked script, style, image or connection as an error there).
-async fn csp_violations(driver_url: &str, client: &Client) -> Vec<String> {
+/// The console's messages since the session began. Chromium logs every script, style, image
+/// or connection the Content-Security-Policy blocked there, and every uncaught error.
+async fn console_messages(driver_url: &str, client: &Client) -> Vec<String> {
     let Ok(Some(session)) = client.session_id().await else {
         return vec!["the WebDriver session has no id".to_owned()];
     };
@@ -124,7 +128,6 @@ async fn csp_violations(driver_url: &str, client: &Client) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(|entry| entry["message"].as_str())
-        .filter(|message| message.contains("Content Security Policy"))
         .map(str::to_owned)
         .collect()
 }
