@@ -24,6 +24,7 @@ use common::{Readiness, Service};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::services::ServeDir;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -151,8 +152,21 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
             &config.notification_url,
         )?);
 
+    // The bundle and the images, served as files (precompressed copies where the browser takes
+    // them; conditional and range requests answered): leptos_axum's fallback would pass on
+    // only the path and `Accept-Encoding`, and render the app for anything but a 200.
+    let site_files = |folder: &str| {
+        ServeDir::new(std::path::Path::new(&config.site_root).join(folder))
+            .precompressed_br()
+            .precompressed_gzip()
+    };
+    let static_files = Router::new()
+        .nest_service("/pkg", site_files("pkg"))
+        .nest_service("/images", site_files("images"));
+
     // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages
+        .merge(static_files)
         .merge(uploaded_pictures)
         .merge(Readiness::new(vec![]).router())
         // Pages are rendered for one visitor and sent once: a quick level, not the best.

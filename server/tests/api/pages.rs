@@ -75,6 +75,46 @@ async fn the_catalog_is_server_rendered_with_its_stylesheet_and_hydrate_bundle()
 }
 
 #[tokio::test]
+async fn a_browser_revalidating_its_copy_of_the_bundle_is_told_it_is_still_good() {
+    let stack = spawn_stack().await;
+    let gateway = &stack.gateway;
+    // The pieces of the bundle too: a page whose `__wasm_split.js` came back as the 404 page
+    // never hydrated.
+    for path in [
+        "/pkg/marketplace.js",
+        "/pkg/marketplace_bg.wasm",
+        "/pkg/__wasm_split.js",
+        "/images/placeholder.svg",
+    ] {
+        let first = gateway
+            .http
+            .get(gateway.url(path))
+            .send()
+            .await
+            .expect("GET asset");
+        assert_eq!(first.status().as_u16(), 200, "{path}");
+        let last_modified = first
+            .headers()
+            .get("last-modified")
+            .unwrap_or_else(|| panic!("{path}: no Last-Modified"))
+            .clone();
+        let again = gateway
+            .http
+            .get(gateway.url(path))
+            .header("if-modified-since", last_modified)
+            .send()
+            .await
+            .expect("GET asset again");
+        assert_eq!(
+            again.status().as_u16(),
+            304,
+            "{path}: {:?}",
+            again.headers()
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_page_answers_404_with_a_way_back() {
     let stack = spawn_stack().await;
     let (status, html) = get(&stack, "/no/such/page").await;
