@@ -4,7 +4,10 @@
 //! keeps those rendered), as a browser does (`Accept-Encoding: br`), and signed in (a fresh
 //! render each time) as a buyer registered for the run.
 //!
-//!   cargo run --release -p bench --bin catalog-bench -- [seconds per target] [concurrency]
+//!   cargo run --release -p bench --bin catalog-bench -- [seconds per target] [concurrency] [only]
+//!
+//! `only` keeps the targets whose name contains it (e.g. `"signed in"`, to profile one page
+//! under load); the baseline always runs.
 //!
 //! Registering needs the services' signing secret: `INTERNAL_AUTH_SECRET`, else the one
 //! `scripts/start.sh` made in `.local/internal-auth-secret`.
@@ -96,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5);
     let concurrency: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(32);
+    let only = args.next().unwrap_or_default();
     let gateway = std::env::var("GATEWAY_URL").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
     let inventory =
         std::env::var("INVENTORY_SERVICE_URL").unwrap_or_else(|_| "http://127.0.0.1:8082".into());
@@ -192,7 +196,10 @@ async fn main() -> anyhow::Result<()> {
     let (baseline_name, baseline_url, _) = &targets[0];
     let mut baseline_overall = Figures::default();
     let mut rows = Vec::new();
-    for (name, url, headers) in &targets[1..] {
+    for (name, url, headers) in targets[1..]
+        .iter()
+        .filter(|(name, ..)| name.contains(&only))
+    {
         let (mut target, mut baseline) = (Figures::default(), Figures::default());
         for _ in 0..seconds.max(1) {
             baseline.add(drive(&client, baseline_url, &none, 1.0, concurrency).await);

@@ -6,6 +6,9 @@ set -euo pipefail
 
 PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MARKETPLACE_TOOLS="${MARKETPLACE_TOOLS:-$HOME/.cache/marketplace-tools}"
+# The Rust that builds the release hydrate bundle: `-Zbuild-std` and `-Cpanic=immediate-abort`
+# exist only on nightly, so one pinned day of it (everything else builds on stable).
+BUNDLE_TOOLCHAIN=nightly-2026-05-20
 LOCAL_DIR="${MARKETPLACE_LOCAL:-$PROJECT_ROOT/.local}"
 RUN_DIR="$LOCAL_DIR/run"
 LOG_DIR="$LOCAL_DIR/log"
