@@ -24,7 +24,7 @@ if [ "$profile" = dev ]; then
 else
   # Users get the smallest bundle: the standard library built for it, sized for size, a panic
   # a plain trap (no messages or their formatting; `--dev` keeps them for debugging), and no
-  # source locations (2026-12-05: the main module 295 -> 269 KiB brotli, 9% less).
+  # source locations (2026-12-05: the main module 296 -> 270 KiB brotli, 9% less).
   (cd "$PROJECT_ROOT" && cargo "+$BUNDLE_TOOLCHAIN" build --locked -q -p frontend --lib \
     --target wasm32-unknown-unknown --profile "$profile" \
     -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
