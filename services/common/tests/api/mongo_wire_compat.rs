@@ -178,6 +178,84 @@ async fn guarded_increment_never_oversells_under_concurrency() {
     db.drop().await.expect("drop");
 }
 
+/// Purchases of one popular item, as the inventory makes them: a guarded `$inc` that pushes the
+/// reservation's marker, then a `$pull` of the marker once the purchase is complete. Every
+/// change the server acknowledges must count, however many arrive at once (a server that reads,
+/// changes and writes a document back without a lock loses some: FerretDB 1.24 on PostgreSQL
+/// counted 2,206 units sold for 3,343 completed purchases in purchase-bench).
+#[tokio::test]
+async fn concurrent_changes_of_one_document_are_each_counted() {
+    let db = fresh_database().await;
+    let items: Collection<Document> = db.collection("items");
+    let id = ObjectId::new();
+    items
+        .insert_one(doc! { "_id": id, "stock": 1_000_000_i64, "sold": 0_i64, "pending": [] })
+        .await
+        .expect("insert");
+
+    const BUYERS: usize = 64;
+    const PURCHASES_EACH: usize = 10;
+    let buyers = (0..BUYERS).map(|_| {
+        let items = items.clone();
+        tokio::spawn(async move {
+            let (mut acknowledged, mut clearing) = (0, Vec::new());
+            for _ in 0..PURCHASES_EACH {
+                let marker = ObjectId::new();
+                let reserved = items
+                    .find_one_and_update(
+                        doc! { "_id": id, "stock": { "$gte": 1 }, "pending": { "$ne": marker } },
+                        doc! {
+                            "$inc": { "stock": -1_i64, "sold": 1_i64 },
+                            "$push": { "pending": marker },
+                        },
+                    )
+                    .return_document(ReturnDocument::After)
+                    .await
+                    .expect("find_one_and_update");
+                if reserved.is_some() {
+                    acknowledged += 1;
+                }
+                // Cleared in the background, as the inventory does.
+                let items = items.clone();
+                clearing.push(tokio::spawn(async move {
+                    items
+                        .update_one(doc! { "_id": id }, doc! { "$pull": { "pending": marker } })
+                        .await
+                        .expect("update_one");
+                }));
+            }
+            for cleared in clearing {
+                cleared.await.expect("task");
+            }
+            acknowledged
+        })
+    });
+    let mut acknowledged = 0;
+    for buyer in buyers {
+        acknowledged += buyer.await.expect("task");
+    }
+    assert_eq!(acknowledged, (BUYERS * PURCHASES_EACH) as u64);
+    let item = items
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("find")
+        .expect("present");
+    assert_eq!(
+        (item.get_i64("sold").ok(), item.get_i64("stock").ok()),
+        (
+            Some(acknowledged as i64),
+            Some(1_000_000 - acknowledged as i64)
+        ),
+        "acknowledged {acknowledged} increments"
+    );
+    assert_eq!(
+        item.get_array("pending").map(Vec::len).ok(),
+        Some(0),
+        "every marker pulled"
+    );
+    db.drop().await.expect("drop");
+}
+
 #[tokio::test]
 async fn find_one_and_update_returns_the_projected_document_after_the_change() {
     let db = fresh_database().await;
