@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building the hydrated site needs, each only when missing:
 # the wasm32 target, a pinned nightly Rust with its library's source (the release bundle
-# builds its own std, smaller: scripts/build-site.sh), wasm-bindgen-cli (same version as the wasm-bindgen crate pinned in
-# Cargo.toml), wasm-split-cli (cuts the bundle where the app's lazily loaded routes begin) and
+# builds its own std, smaller: scripts/build-site.sh), wasm-bindgen-cli (same version as the
+# wasm-bindgen crate pinned in Cargo.toml), wasm-split-cli (cuts the bundle where the app's lazily loaded routes begin) and
 # wasm-opt from npm's binaryen (Debian's wasm-opt 108 breaks hydration).
 source "$(dirname "$0")/lib/common.sh"
 
@@ -15,8 +15,8 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if ! rustup run "$BUNDLE_TOOLCHAIN" rustc --print sysroot >/dev/null 2>&1 || \
-   [ ! -d "$(rustup run "$BUNDLE_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+bundle_sysroot=$(rustup run "$BUNDLE_TOOLCHAIN" rustc --print sysroot 2>/dev/null || true)
+if [ -z "$bundle_sysroot" ] || [ ! -d "$bundle_sysroot/lib/rustlib/src/rust/library" ]; then
   say "installing Rust $BUNDLE_TOOLCHAIN with rust-src (once per machine)"
   rustup toolchain install "$BUNDLE_TOOLCHAIN" --profile minimal --component rust-src
 fi
