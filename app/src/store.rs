@@ -1,5 +1,5 @@
-//! The global store (Leptos context + signals): the session user, the account actions that
-//! change it, and the cart (kept by the transaction service; see `wire::cart`). Pages read it
+//! The global store (Leptos context + signals): the session user, the cart (kept by the
+//! transaction service; see `wire::cart`), and the actions every page may use. Pages read it
 //! with `Store::get()`.
 
 use leptos::prelude::*;
@@ -7,27 +7,28 @@ use wire::cart::CartView;
 use wire::socket_topics;
 use wire::user::UserView;
 
-use crate::api::{
-    AddToCart, Buy, Checkout, LogIn, LogOut, Register, RemoveFromCart, SetCartQuantity,
-    current_user, my_cart,
-};
+use crate::api::{AddToCart, Buy, LogOut, current_user, my_cart};
 use crate::error::{AppError, SentBack};
 use crate::live::Live;
 
 #[derive(Clone, Copy)]
 pub struct Store {
+    /// Who is signed in: read again after logging in, registering or logging out.
     pub user: Resource<Result<Option<UserView>, AppError>>,
-    pub log_in: ServerAction<LogIn>,
     pub log_out: ServerAction<LogOut>,
-    pub register: ServerAction<Register>,
     pub buy: ServerAction<Buy>,
-    /// The cart at today's prices: read again after any cart action here, after logging in
+    /// The cart at today's prices: read again after any cart action, after logging in
     /// or out, and when the user's other tabs and devices change it (their live topic).
     pub cart: Resource<Result<CartView, AppError>>,
     pub add_to_cart: ServerAction<AddToCart>,
-    pub set_cart_quantity: ServerAction<SetCartQuantity>,
-    pub remove_from_cart: ServerAction<RemoveFromCart>,
-    pub checkout: ServerAction<Checkout>,
+    /// The versions of the account actions (log in, register) of the pages that have them.
+    /// The actions live in their lazily loaded pages, which keeps their code out of the bundle
+    /// every page loads; their versions are kept here because a page may be gone by the time
+    /// its action finishes (logging in leaves the page at once), and the user and cart must
+    /// still be read again.
+    account_actions: RwSignal<Vec<ArcRwSignal<usize>>>,
+    /// The same for the cart page's actions (quantity, removal, checkout).
+    cart_actions: RwSignal<Vec<ArcRwSignal<usize>>>,
     /// The item whose "Add to cart" was pressed last, so a refusal shows beside its button.
     pub last_added_item: RwSignal<Option<String>>,
     /// The live-updates socket's signals.
@@ -48,40 +49,21 @@ impl Store {
             sent_back
         })
         .into_inner();
-        let log_in = ServerAction::<LogIn>::new();
         let log_out = ServerAction::<LogOut>::new();
-        let register = ServerAction::<Register>::new();
         let buy = ServerAction::<Buy>::new();
-        // Any finished account action re-reads who is signed in.
-        let user = Resource::new(
-            move || {
-                (
-                    log_in.version().get(),
-                    log_out.version().get(),
-                    register.version().get(),
-                )
-            },
-            |_| current_user(),
-        );
+        let account_actions = RwSignal::new(Vec::new());
+        let cart_actions = RwSignal::new(Vec::new());
+        // How many account actions have finished: the sum only grows, and a page's new
+        // action (version 0) leaves it as it was, so only a finished action re-reads.
+        let account_changes = move || (finished(account_actions), log_out.version().get());
+        let user = Resource::new(account_changes, |_| current_user());
         let live = Live::new();
         let add_to_cart = ServerAction::<AddToCart>::new();
-        let set_cart_quantity = ServerAction::<SetCartQuantity>::new();
-        let remove_from_cart = ServerAction::<RemoveFromCart>::new();
-        let checkout = ServerAction::<Checkout>::new();
         let cart = Resource::new(
             move || {
                 (
-                    (
-                        add_to_cart.version().get(),
-                        set_cart_quantity.version().get(),
-                        remove_from_cart.version().get(),
-                        checkout.version().get(),
-                    ),
-                    (
-                        log_in.version().get(),
-                        log_out.version().get(),
-                        register.version().get(),
-                    ),
+                    (add_to_cart.version().get(), finished(cart_actions)),
+                    account_changes(),
                     (live.cart_changed.get(), live.resynced.get()),
                 )
             },
@@ -104,15 +86,12 @@ impl Store {
         });
         let store = Self {
             user,
-            log_in,
             log_out,
-            register,
             buy,
             cart,
             add_to_cart,
-            set_cart_quantity,
-            remove_from_cart,
-            checkout,
+            account_actions,
+            cart_actions,
             last_added_item: RwSignal::new(None),
             live,
             sent_back: StoredValue::new(sent_back),
@@ -146,6 +125,20 @@ impl Store {
         expect_context::<Self>()
     }
 
+    /// For a page's account action (log in, register), given its version: the user and the
+    /// cart are read again each time it finishes.
+    pub fn reread_user_and_cart_after(&self, version: RwSignal<usize>) {
+        self.account_actions
+            .update(|versions| versions.push(version.into()));
+    }
+
+    /// For a page's cart action (quantity, removal, checkout), given its version: the cart
+    /// is read again each time it finishes.
+    pub fn reread_cart_after(&self, version: RwSignal<usize>) {
+        self.cart_actions
+            .update(|versions| versions.push(version.into()));
+    }
+
     /// Units in the cart, for the header (0 until known).
     pub fn cart_units(&self) -> i64 {
         self.cart
@@ -153,4 +146,9 @@ impl Store {
             .and_then(Result::ok)
             .map_or(0, |cart| cart.units)
     }
+}
+
+/// How many times the actions whose versions are in `versions` have finished (tracked).
+fn finished(versions: RwSignal<Vec<ArcRwSignal<usize>>>) -> usize {
+    versions.with(|versions| versions.iter().map(|version| version.get()).sum())
 }

@@ -12,7 +12,8 @@ use crate::store::Store;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let store = Store::get();
-    let action = store.log_in;
+    let action = ServerAction::<LogIn>::new();
+    store.reread_user_and_cart_after(action.version());
     let error = store.form_error(LogIn::PATH, None, move || action.value().get());
     view! {
         <Title text="Log in · Marketplace" />
@@ -37,7 +38,8 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let store = Store::get();
-    let action = store.register;
+    let action = ServerAction::<Register>::new();
+    store.reread_user_and_cart_after(action.version());
     let error = store.form_error(Register::PATH, None, move || action.value().get());
     view! {
         <Title text="Register · Marketplace" />

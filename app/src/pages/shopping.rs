@@ -105,6 +105,14 @@ fn BuyNowForm(item_id: String) -> impl IntoView {
 #[component]
 pub fn CartPage() -> impl IntoView {
     let store = Store::get();
+    let actions = CartActions {
+        checkout: ServerAction::new(),
+        set_quantity: ServerAction::new(),
+        remove: ServerAction::new(),
+    };
+    store.reread_cart_after(actions.checkout.version());
+    store.reread_cart_after(actions.set_quantity.version());
+    store.reread_cart_after(actions.remove.version());
     view! {
         <Title text="Cart · Marketplace" />
         <h1>"Your cart"</h1>
@@ -115,7 +123,7 @@ pub fn CartPage() -> impl IntoView {
                         view! { <p class="empty">"Your cart is empty. " <A href="/">"Browse the catalog"</A></p> }
                             .into_any()
                     }
-                    Ok(cart) => view! { <CartContents cart /> }.into_any(),
+                    Ok(cart) => view! { <CartContents cart actions /> }.into_any(),
                     Err(err) => view! { <ErrorMessage error=err /> }.into_any(),
                 }
             })}
@@ -123,8 +131,16 @@ pub fn CartPage() -> impl IntoView {
     }
 }
 
+/// The cart page's forms' actions, made by the page so that their code loads with it.
+#[derive(Clone, Copy)]
+struct CartActions {
+    checkout: ServerAction<Checkout>,
+    set_quantity: ServerAction<SetCartQuantity>,
+    remove: ServerAction<RemoveFromCart>,
+}
+
 #[component]
-fn CartContents(cart: CartView) -> impl IntoView {
+fn CartContents(cart: CartView, actions: CartActions) -> impl IntoView {
     let store = Store::get();
     let signed_in = move || matches!(store.user.get(), Some(Ok(Some(_))));
     let shown: Vec<ShownLine> = cart
@@ -138,19 +154,23 @@ fn CartContents(cart: CartView) -> impl IntoView {
         .collect();
     let shown = StoredValue::new(serde_json::to_string(&shown).unwrap_or_default());
     let key = StoredValue::new(super::fresh_form_key());
-    let key = move || format!("{}-{}", key.get_value(), store.checkout.version().get());
-    let error = store.form_error(Checkout::PATH, None, move || store.checkout.value().get());
+    let CartActions {
+        checkout,
+        set_quantity,
+        remove,
+    } = actions;
+    let key = move || format!("{}-{}", key.get_value(), checkout.version().get());
+    let error = store.form_error(Checkout::PATH, None, move || checkout.value().get());
     // A quantity or a line refused: said above the total, whichever form it came from.
     let quantity_refused = store.form_error(SetCartQuantity::PATH, None, move || {
-        store.set_cart_quantity.value().get()
+        set_quantity.value().get()
     });
-    let removal_refused = store.form_error(RemoveFromCart::PATH, None, move || {
-        store.remove_from_cart.value().get()
-    });
+    let removal_refused =
+        store.form_error(RemoveFromCart::PATH, None, move || remove.value().get());
     let changed = move || quantity_refused.get().or_else(|| removal_refused.get());
     view! {
         <ul class="cart-lines">
-            {cart.lines.into_iter().map(|line| view! { <CartRow line /> }).collect_view()}
+            {cart.lines.into_iter().map(|line| view! { <CartRow line actions /> }).collect_view()}
         </ul>
         <p class="form-error" role="alert">{move || changed().map(|e| e.message)}</p>
         <p class="cart-total" aria-live="polite">"Total: " <strong>{money(cart.total_cents)}</strong></p>
@@ -158,7 +178,7 @@ fn CartContents(cart: CartView) -> impl IntoView {
             when=signed_in
             fallback=|| view! { <p><a class="button" href="/login">"Log in to check out"</a>" — your cart comes with you."</p> }
         >
-            <ActionForm action=store.checkout attr:class="checkout">
+            <ActionForm action=checkout attr:class="checkout">
                 <input type="hidden" name="shown" value=shown.get_value() />
                 <input type="hidden" name="key" value=key />
                 <FormError error />
@@ -169,8 +189,7 @@ fn CartContents(cart: CartView) -> impl IntoView {
 }
 
 #[component]
-fn CartRow(line: CartLineView) -> impl IntoView {
-    let store = Store::get();
+fn CartRow(line: CartLineView, actions: CartActions) -> impl IntoView {
     let id = format!("quantity-{}", line.item_id);
     let href = format!("/items?itemId={}", line.item_id);
     let item_id = line.item_id.to_string();
@@ -200,7 +219,7 @@ fn CartRow(line: CartLineView) -> impl IntoView {
             <span class="meta">{format!("{} each", money(line.unit_price_cents))}</span>
             {price_note.map(|note| view! { <p class="notice">{note}</p> })}
             {stock_note.map(|note| view! { <p class="notice">{note}</p> })}
-            <ActionForm action=store.set_cart_quantity attr:class="quantity-form">
+            <ActionForm action=actions.set_quantity attr:class="quantity-form">
                 <input type="hidden" name="item_id" value=item_for_update.clone() />
                 <label for=id.clone()>"Quantity"</label>
                 <input id=id.clone() type="number" name="quantity" min="1" max="99" value=quantity />
@@ -209,7 +228,7 @@ fn CartRow(line: CartLineView) -> impl IntoView {
                 </button>
             </ActionForm>
             <span class="line-total">{money(line.line_total_cents)}</span>
-            <ActionForm action=store.remove_from_cart attr:class="remove-form">
+            <ActionForm action=actions.remove attr:class="remove-form">
                 <input type="hidden" name="item_id" value=item_for_removal.clone() />
                 <button type="submit" class="secondary" aria-label=remove_label.clone()>
                     "Remove"

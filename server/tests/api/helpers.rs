@@ -289,9 +289,26 @@ fn any_port() -> std::net::SocketAddr {
 
 /// A port free right now, for a server whose address must be known before it starts.
 fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind(any_port())
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
+    ReservedPort::new().release()
+}
+
+/// A port held (bound by a listener nobody accepts on) until the server that is to listen on it is about to
+/// bind: while held, no other test's server or outgoing connection can take it.
+struct ReservedPort(std::net::TcpListener);
+
+impl ReservedPort {
+    fn new() -> Self {
+        Self(std::net::TcpListener::bind(any_port()).expect("a free port"))
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.0.local_addr().expect("a bound socket's address")
+    }
+
+    /// Frees the port for the server to bind at once.
+    fn release(self) -> std::net::SocketAddr {
+        self.addr()
+    }
 }
 
 /// A notification instance on the shared Redis; viewers of a crashed one leave within 3 s.
@@ -406,7 +423,8 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
         ..receipt_service::Config::for_tests(&infra)
     });
     // The gateway's address is chosen first: it is the Origin the notification service allows.
-    let gateway_listen = free_port();
+    let gateway_port = ReservedPort::new();
+    let gateway_listen = gateway_port.addr();
     let origin = format!("http://{gateway_listen}");
     let public_url = options.public_url.unwrap_or_else(|| origin.clone());
     let notification =
@@ -420,7 +438,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
     let live_link = testkit::TcpProxy::start(&testkit::host_port(&notification.base_url)).await;
 
     let gateway = server::build(server::Config {
-        listen: gateway_listen,
+        listen: gateway_port.release(),
         public_url: public_url.clone(),
         site_root: site_root(),
         identity: identity_key(),
