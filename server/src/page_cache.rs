@@ -61,6 +61,11 @@ pub struct PageCache {
     /// counts the changes heard (a page whose render began before one is not kept) and knows
     /// whether this copy is subscribed (only then are pages kept and served).
     kept_items: Arc<KeptItems>,
+    /// `page_cache_lookups_total` by result, each looked up once: finding a counter by name
+    /// and labels for every request showed in the profile. Made at the first request, when
+    /// the metrics recorder is installed.
+    hits: OnceLock<metrics::Counter>,
+    misses: OnceLock<metrics::Counter>,
 }
 
 /// One rendered page, and its compressed copies made the first time a browser asks.
@@ -106,6 +111,8 @@ impl PageCache {
             edge,
             session_cookie,
             kept_items,
+            hits: OnceLock::new(),
+            misses: OnceLock::new(),
         })
     }
 
@@ -255,10 +262,16 @@ pub async fn serve_kept_pages(
     let encoding = Encoding::preferred(request.headers());
     let revalidating = request.headers().get(IF_NONE_MATCH).cloned();
     if let Some(page) = cache.get(&key) {
-        metrics::counter!("page_cache_lookups_total", "result" => "hit").increment(1);
+        cache
+            .hits
+            .get_or_init(|| metrics::counter!("page_cache_lookups_total", "result" => "hit"))
+            .increment(1);
         return page.answer(encoding, revalidating.as_ref(), "hit");
     }
-    metrics::counter!("page_cache_lookups_total", "result" => "miss").increment(1);
+    cache
+        .misses
+        .get_or_init(|| metrics::counter!("page_cache_lookups_total", "result" => "miss"))
+        .increment(1);
 
     let render_start = cache.kept_items.read_start();
     // Rendered uncompressed: each compressed copy is made once, from the kept page.

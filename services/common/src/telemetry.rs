@@ -34,7 +34,12 @@ pub fn init(service: &'static str) {
             .with_target(false)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_target(false).boxed()
+        // Colours only for a person at a terminal, not in log files (and formatting them
+        // showed in the gateway's profile).
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .boxed()
     };
     let traces =
         otlp_tracer(service).map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
