@@ -292,8 +292,8 @@ fn free_port() -> std::net::SocketAddr {
     ReservedPort::new().release()
 }
 
-/// A port held (bound by a listener nobody accepts on) until the server that is to listen on it is about to
-/// bind: while held, no other test's server or outgoing connection can take it.
+/// A port held (bound by a listener nobody accepts on) until the server that is to listen on
+/// it is about to bind: while held, no other test's server or outgoing connection can take it.
 struct ReservedPort(std::net::TcpListener);
 
 impl ReservedPort {

@@ -19,21 +19,36 @@ async fn fresh_database() -> Database {
     client.database(&unique_name("compat"))
 }
 
-#[tokio::test]
-async fn insert_and_find_by_object_id_round_trips_types() {
-    let db = fresh_database().await;
+/// A fresh `items` collection in `db` holding one item with `fields` (and a new `_id`), and
+/// that id.
+async fn one_item(db: &Database, fields: Document) -> (Collection<Document>, ObjectId) {
     let items: Collection<Document> = db.collection("items");
-    let now = bson::DateTime::now();
     let id = ObjectId::new();
+    let mut item = doc! { "_id": id };
+    item.extend(fields);
+    items.insert_one(item).await.expect("insert");
+    (items, id)
+}
+
+/// The item `id` as stored now.
+async fn stored(items: &Collection<Document>, id: ObjectId) -> Document {
     items
-        .insert_one(doc! { "_id": id, "title": "Red lamp", "price_cents": 1_999_i64, "stock": 3_i32, "created_at": now })
-        .await
-        .expect("insert");
-    let found = items
         .find_one(doc! { "_id": id })
         .await
         .expect("find")
-        .expect("present");
+        .expect("present")
+}
+
+#[tokio::test]
+async fn insert_and_find_by_object_id_round_trips_types() {
+    let db = fresh_database().await;
+    let now = bson::DateTime::now();
+    let (items, id) = one_item(
+        &db,
+        doc! { "title": "Red lamp", "price_cents": 1_999_i64, "stock": 3_i32, "created_at": now },
+    )
+    .await;
+    let found = stored(&items, id).await;
     assert_eq!(found.get_str("title").ok(), Some("Red lamp"));
     assert_eq!(found.get_i64("price_cents").ok(), Some(1_999));
     assert_eq!(found.get_i32("stock").ok(), Some(3));
@@ -141,12 +156,7 @@ async fn case_insensitive_regex_and_in_filters() {
 #[tokio::test]
 async fn guarded_increment_never_oversells_under_concurrency() {
     let db = fresh_database().await;
-    let items: Collection<Document> = db.collection("items");
-    let id = ObjectId::new();
-    items
-        .insert_one(doc! { "_id": id, "stock": 10_i32, "sold": 0_i32 })
-        .await
-        .expect("insert");
+    let (items, id) = one_item(&db, doc! { "stock": 10_i32, "sold": 0_i32 }).await;
 
     let attempts = (0..50).map(|_| {
         let items = items.clone();
@@ -168,11 +178,7 @@ async fn guarded_increment_never_oversells_under_concurrency() {
         }
     }
     assert_eq!(succeeded, 10);
-    let item = items
-        .find_one(doc! { "_id": id })
-        .await
-        .expect("find")
-        .expect("present");
+    let item = stored(&items, id).await;
     assert_eq!(item.get_i32("stock").ok(), Some(0));
     assert_eq!(item.get_i32("sold").ok(), Some(10));
     db.drop().await.expect("drop");
@@ -186,12 +192,11 @@ async fn guarded_increment_never_oversells_under_concurrency() {
 #[tokio::test]
 async fn concurrent_changes_of_one_document_are_each_counted() {
     let db = fresh_database().await;
-    let items: Collection<Document> = db.collection("items");
-    let id = ObjectId::new();
-    items
-        .insert_one(doc! { "_id": id, "stock": 1_000_000_i64, "sold": 0_i64, "pending": [] })
-        .await
-        .expect("insert");
+    let (items, id) = one_item(
+        &db,
+        doc! { "stock": 1_000_000_i64, "sold": 0_i64, "pending": [] },
+    )
+    .await;
 
     const BUYERS: usize = 64;
     const PURCHASES_EACH: usize = 10;
@@ -235,11 +240,7 @@ async fn concurrent_changes_of_one_document_are_each_counted() {
         acknowledged += buyer.await.expect("task");
     }
     assert_eq!(acknowledged, (BUYERS * PURCHASES_EACH) as u64);
-    let item = items
-        .find_one(doc! { "_id": id })
-        .await
-        .expect("find")
-        .expect("present");
+    let item = stored(&items, id).await;
     assert_eq!(
         (item.get_i64("sold").ok(), item.get_i64("stock").ok()),
         (
@@ -259,12 +260,7 @@ async fn concurrent_changes_of_one_document_are_each_counted() {
 #[tokio::test]
 async fn find_one_and_update_returns_the_projected_document_after_the_change() {
     let db = fresh_database().await;
-    let items: Collection<Document> = db.collection("items");
-    let id = ObjectId::new();
-    items
-        .insert_one(doc! { "_id": id, "stock": 2_i32, "title": "old" })
-        .await
-        .expect("insert");
+    let (items, id) = one_item(&db, doc! { "stock": 2_i32, "title": "old" }).await;
     let after = items
         .find_one_and_update(
             doc! { "_id": id },
