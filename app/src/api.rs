@@ -437,6 +437,9 @@ fn quantity_field(quantity: &str) -> Result<i64, AppError> {
 /// The cart of whoever is browsing, at today's prices (empty for a browser without one).
 #[server]
 pub async fn my_cart() -> Result<CartView, AppError> {
+    if let Some(placeholders) = ssr::placeholders() {
+        return Ok(placeholders.cart().clone());
+    }
     let backends = backends()?;
     let shopper = Shopper::now(&backends, false).await?;
     match shopper.cart() {

@@ -261,6 +261,14 @@ pub async fn drop_error_parameters(mut request: Request, next: Next) -> Response
     response
 }
 
+/// A new random nonce (see [`CspNonce`]): 16 bytes, base64url.
+pub fn fresh_nonce() -> Arc<str> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(rand::random::<[u8; 16]>())
+        .into()
+}
+
 /// Makes a nonce for the page (see [`CspNonce`]) and adds the security headers to every
 /// response: a Content-Security-Policy that runs only this site's scripts and styles (unless
 /// the page brought its own, as kept pages do), no framing, no MIME sniffing, a strict
@@ -270,10 +278,7 @@ pub async fn security_headers(
     mut request: Request,
     next: Next,
 ) -> Response {
-    use base64::Engine;
-    let nonce: Arc<str> = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(rand::random::<[u8; 16]>())
-        .into();
+    let nonce = fresh_nonce();
     request.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();

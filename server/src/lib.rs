@@ -14,6 +14,7 @@ pub mod page_cache;
 mod pictures;
 
 use axum::Router;
+use axum::http::{Extensions, HeaderMap, StatusCode, Version};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use common::client::TrustedProxies;
@@ -24,6 +25,7 @@ use common::{Readiness, Service};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 
@@ -108,8 +110,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let kept_pages = page_cache::PageCache::new(
         redis::connect(&config.redis_url)?,
         edge.clone(),
-        config.session_cookie(),
-        backends.kept_items.clone(),
+        backends.clone(),
     );
     kept_pages.listen();
 
@@ -173,10 +174,26 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     // drops were ~13% of the gateway's time serving kept pages). Within a group the first
     // layer is the outermost.
     let pages_and_files = ServiceBuilder::new()
-        .layer(from_fn_with_state(kept_pages, page_cache::serve_kept_pages))
+        .layer(from_fn_with_state(
+            kept_pages.clone(),
+            page_cache::serve_kept_pages,
+        ))
         // Pages are rendered for one visitor and sent once: a quick level, not the best.
-        // (Kept pages are compressed once, well; the bundle is precompressed at build time.)
-        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)));
+        // (Kept pages are compressed once, well; the bundle is precompressed at build time;
+        // a personal page that arrives in one round trip anyway is not compressed at all.)
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Precise(4))
+                .compress_when(DefaultPredicate::new().and(
+                    |_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions| {
+                        extensions.get::<page_cache::SendUncompressed>().is_none()
+                    },
+                )),
+        )
+        .layer(from_fn_with_state(
+            kept_pages,
+            page_cache::serve_personal_pages,
+        ));
     let edge_checks = ServiceBuilder::new()
         // The address first, then the headers, then the origin check, so that refusals carry
         // the headers too.

@@ -8,13 +8,19 @@
 //! served from here (a lost announcement could otherwise leave a stale page), and everything
 //! kept is dropped when the subscription comes back.
 //!
-//! Signed-in visitors (a session cookie) and guests with a cart (a cart cookie) always get a
-//! fresh render: their header and forms are their own. Kept pages carry a Content-Security-Policy that allows their inline scripts
-//! by hash, since a nonce shared by every visitor would be no nonce.
+//! Signed-in visitors (a session cookie) and guests with a cart (a cart cookie) never get a
+//! kept page: their header and forms are their own. A signed-in visitor's item page is filled
+//! in from a template instead ([`personal`]). Kept pages carry a Content-Security-Policy that
+//! allows their inline scripts by hash, since a nonce shared by every visitor would be no
+//! nonce.
+
+mod personal;
+
+pub use personal::{SendUncompressed, serve_personal_pages};
 
 use std::sync::{Arc, OnceLock};
 
-use app::ssr::{KeptItems, SessionCookie};
+use app::ssr::{Backends, PersonalTemplate, Placeholders};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{
@@ -29,7 +35,7 @@ use fred::prelude::{Client, ClientLike, EventInterface, PubsubInterface};
 use tokio::sync::broadcast::error::RecvError;
 use wire::ItemId;
 use wire::events::InventoryChanged;
-use wire::redis_channels::INVENTORY_CHANGES;
+use wire::redis_channels::{self, EVERY_USER, INVENTORY_CHANGES};
 
 use crate::edge::Edge;
 
@@ -54,13 +60,19 @@ pub struct PageCache {
     catalog: moka::sync::Cache<String, Arc<KeptPage>>,
     /// Item pages, by item.
     items: moka::sync::Cache<ItemId, Arc<KeptPage>>,
+    /// Signed-in visitors' item pages, rendered for [`PersonalTemplate`]'s made-up visitor.
+    personal: moka::sync::Cache<ItemId, Arc<PersonalTemplate>>,
+    /// The made-up visitor those are rendered for.
+    placeholders: Arc<Placeholders>,
+    /// The signed-in visitors this copy served lately.
+    visitors: personal::Visitors,
     redis: Client,
     edge: Arc<Edge>,
-    session_cookie: SessionCookie,
-    /// The item data signed-in pages are rendered from: told of the same changes. It also
-    /// counts the changes heard (a page whose render began before one is not kept) and knows
-    /// whether this copy is subscribed (only then are pages kept and served).
-    kept_items: Arc<KeptItems>,
+    /// The services (for a visitor's user and cart), the session cookie, and the item data
+    /// signed-in pages are rendered from (`kept_items`: told of the same changes; it also
+    /// counts the changes heard, so that a page whose render began before one is not kept,
+    /// and knows whether this copy is subscribed: only then are pages kept and served).
+    backends: Backends,
     /// `page_cache_lookups_total` by result, each looked up once: finding a counter by name
     /// and labels for every request showed in the profile. Made at the first request, when
     /// the metrics recorder is installed.
@@ -86,13 +98,8 @@ enum PageKey {
 
 impl PageCache {
     /// An empty cache that keeps pages once [`PageCache::listen`] has subscribed on `redis`.
-    /// `kept_items` hears of every change too.
-    pub fn new(
-        redis: Client,
-        edge: Arc<Edge>,
-        session_cookie: SessionCookie,
-        kept_items: Arc<KeptItems>,
-    ) -> Arc<Self> {
+    /// The item data `backends` keeps hears of every change too.
+    pub fn new(redis: Client, edge: Arc<Edge>, backends: Backends) -> Arc<Self> {
         fn weigh<K>(_: &K, page: &Arc<KeptPage>) -> u32 {
             u32::try_from(page.html.len()).unwrap_or(u32::MAX)
         }
@@ -107,10 +114,18 @@ impl PageCache {
                 .max_capacity(MAX_KEPT_BYTES)
                 .time_to_live(LONGEST_KEPT)
                 .build(),
+            personal: moka::sync::Cache::builder()
+                .weigher(|_, template: &Arc<PersonalTemplate>| {
+                    u32::try_from(template.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(MAX_KEPT_BYTES)
+                .time_to_live(LONGEST_KEPT)
+                .build(),
+            placeholders: Placeholders::new(),
+            visitors: personal::Visitors::new(),
             redis,
             edge,
-            session_cookie,
-            kept_items,
+            backends,
             hits: OnceLock::new(),
             misses: OnceLock::new(),
         })
@@ -135,7 +150,13 @@ impl PageCache {
                             Ok(message) if message.channel == INVENTORY_CHANGES => {
                                 cache.heard(message.value.as_str().as_deref());
                             }
-                            Ok(_) => {}
+                            Ok(message) => {
+                                if let Some(user_id) = redis_channels::user_of(&message.channel) {
+                                    cache
+                                        .visitors
+                                        .heard(user_id, message.value.as_str().as_deref());
+                                }
+                            }
                             Err(RecvError::Lagged(_)) => cache.forget_everything(),
                             Err(RecvError::Closed) => return,
                         },
@@ -159,9 +180,10 @@ impl PageCache {
         loop {
             if self.redis.wait_for_connect().await.is_ok()
                 && self.redis.subscribe(INVENTORY_CHANGES).await.is_ok()
+                && self.redis.psubscribe(EVERY_USER).await.is_ok()
             {
                 self.forget_everything();
-                self.kept_items.set_keeping(true);
+                self.backends.kept_items.set_keeping(true);
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -170,7 +192,7 @@ impl PageCache {
 
     /// Stops keeping pages and drops those kept, until [`PageCache::subscribe`] succeeds.
     fn stop_keeping(&self, reason: &str) {
-        self.kept_items.set_keeping(false);
+        self.backends.kept_items.set_keeping(false);
         self.forget_everything();
         tracing::info!(
             reason,
@@ -181,9 +203,11 @@ impl PageCache {
     fn forget_everything(&self) {
         // Counted first (by the item memory), so that a render already under way is not kept
         // after the drop.
-        self.kept_items.forget_everything();
+        self.backends.kept_items.forget_everything();
         self.catalog.invalidate_all();
         self.items.invalidate_all();
+        self.personal.invalidate_all();
+        self.visitors.forget_everyone();
     }
 
     /// An announcement: those items' pages, and every catalog page, are stale.
@@ -192,11 +216,13 @@ impl PageCache {
             Some(Ok(change)) => {
                 // Counted first (by the item memory), so that a render already under way is
                 // not kept after the drop.
-                self.kept_items.forget(&change.item_ids);
+                self.backends.kept_items.forget(&change.item_ids);
                 for item_id in &change.item_ids {
                     self.items.invalidate(item_id);
+                    self.personal.invalidate(item_id);
                 }
                 self.catalog.invalidate_all();
+                self.visitors.forget_carts_with(&change.item_ids);
             }
             _ => {
                 tracing::warn!("an inventory change that does not decode: dropping every page");
@@ -206,7 +232,7 @@ impl PageCache {
     }
 
     fn is_keeping(&self) -> bool {
-        self.kept_items.is_keeping() && self.redis.is_connected()
+        self.backends.kept_items.is_keeping() && self.redis.is_connected()
     }
 
     /// The kept page a request could be answered with: a GET of the catalog or of an item
@@ -214,23 +240,17 @@ impl PageCache {
     /// brings no form error back.
     fn key_of(&self, request: &Request) -> Option<PageKey> {
         if request.method() != Method::GET
-            || self.session_cookie.session_id(request.headers()).is_some()
-            || self.session_cookie.guest_cart(request.headers()).is_some()
-            || self.session_cookie.form_error(request.headers()).is_some()
+            || self.backends.cookie.session_id(request.headers()).is_some()
+            || self.backends.cookie.guest_cart(request.headers()).is_some()
+            || self.backends.cookie.form_error(request.headers()).is_some()
         {
             return None;
         }
-        let query = request.uri().query().unwrap_or_default();
         match request.uri().path() {
-            "/" => Some(PageKey::Catalog(query.to_owned())),
-            "/items" => {
-                let id = query.strip_prefix("itemId=")?;
-                ItemId::parse(id)
-                    .ok()
-                    .filter(|parsed| parsed == id)
-                    .map(PageKey::Item)
-            }
-            _ => None,
+            "/" => Some(PageKey::Catalog(
+                request.uri().query().unwrap_or_default().to_owned(),
+            )),
+            _ => item_page_of(request.uri()).map(PageKey::Item),
         }
     }
 
@@ -273,7 +293,7 @@ pub async fn serve_kept_pages(
         .get_or_init(|| metrics::counter!("page_cache_lookups_total", "result" => "miss"))
         .increment(1);
 
-    let render_start = cache.kept_items.read_start();
+    let render_start = cache.backends.kept_items.read_start();
     // Rendered uncompressed: each compressed copy is made once, from the kept page.
     request.headers_mut().remove(ACCEPT_ENCODING);
     let response = next.run(request).await;
@@ -311,10 +331,20 @@ pub async fn serve_kept_pages(
     let page = Arc::new(page);
     // Kept only if no change was heard while it rendered (it may show the older state), and
     // only while still subscribed.
-    if cache.kept_items.unchanged_since(render_start) && cache.is_keeping() {
+    if cache.backends.kept_items.unchanged_since(render_start) && cache.is_keeping() {
         cache.keep(key, Arc::clone(&page));
     }
     page.answer(encoding, revalidating.as_ref(), "miss")
+}
+
+/// The item an item page's address names, when it is written as the app writes it
+/// (`/items?itemId=` and the id's 24 lower-case hexadecimal digits, nothing else).
+fn item_page_of(uri: &axum::http::Uri) -> Option<ItemId> {
+    if uri.path() != "/items" {
+        return None;
+    }
+    let id = uri.query()?.strip_prefix("itemId=")?;
+    ItemId::parse(id).ok().filter(|parsed| parsed == id)
 }
 
 impl KeptPage {

@@ -193,6 +193,11 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 /// server render to wait for.
 pub fn fresh_form_key() -> String {
     #[cfg(feature = "ssr")]
+    if let Some(placeholders) = crate::ssr::placeholders() {
+        // A personal page's template: each visitor's copy gets a fresh key in its place.
+        return placeholders.form_key().to_owned();
+    }
+    #[cfg(feature = "ssr")]
     let bytes: [u8; 12] = rand::random();
     #[cfg(not(feature = "ssr"))]
     let bytes = {

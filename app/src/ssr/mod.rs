@@ -3,6 +3,7 @@
 //! response. Server functions in `crate::api` use this module; nothing here uses them.
 
 mod kept_items;
+mod personal_page;
 mod sent_back;
 mod session_cookie;
 mod upload_form;
@@ -23,7 +24,9 @@ use wire::user::{SessionRequest, UserView};
 
 use crate::error::AppError;
 
+pub use crate::pages::fresh_form_key;
 pub use kept_items::KeptItems;
+pub use personal_page::{NotATemplate, PersonalTemplate, Placeholders, Visitor, placeholders};
 pub use sent_back::{form_is_about, is_plain_form_post, send_back, take_sent_back};
 pub use session_cookie::SessionCookie;
 pub use upload_form::{PICTURE_FIELD, UploadForm};
@@ -117,6 +120,23 @@ impl Backends {
             session_id: session_id.to_owned(),
         };
         self.users.current_session(context, &request).await
+    }
+
+    /// Whoever the session `session_id` belongs to, with their cart; `None` when the session
+    /// is unknown or over.
+    pub async fn visitor(
+        &self,
+        context: &CallContext,
+        session_id: &str,
+    ) -> Result<Option<Visitor>, CallError> {
+        let Some(user) = self.user_of_session(context, session_id).await? else {
+            return Ok(None);
+        };
+        let cart = self
+            .transactions
+            .cart(context, clients::CartOf::User(&identity_of(&user)))
+            .await?;
+        Ok(Some(Visitor { user, cart }))
     }
 
     /// `user`'s identity from the browser at `client_address`, signed for the services (the
@@ -231,8 +251,12 @@ pub fn provide_request_context() {
     provide_context(SessionUser::default());
 }
 
-/// The signed-in user, or `None` without a live session.
+/// The signed-in user, or `None` without a live session (the made-up visitor when a
+/// personal page's template is being rendered).
 pub async fn current_user(backends: &Backends) -> Result<Option<UserView>, AppError> {
+    if let Some(placeholders) = placeholders() {
+        return Ok(Some(placeholders.user().clone()));
+    }
     let lookup = || async {
         match session_id(backends) {
             Some(session_id) => backends.user_of_session(&call_context(), &session_id).await,

@@ -229,10 +229,15 @@ async fn an_item_page_is_server_rendered_at_items_item_id() {
     }
 }
 
-/// What an anonymous visitor gets for `path` from the gateway at `base`: whether it was a
-/// kept page (`x-page-cache`), and the HTML.
-async fn anonymous_page(base: &str, path: &str) -> (String, String) {
-    let response = reqwest::get(format!("{base}{path}")).await.expect("GET");
+/// What a browser with `cookie` (without: an anonymous visitor) gets for `path` from the
+/// gateway at `base`, which must answer 200: how the page was kept (`x-page-cache`, "not
+/// kept" without it), and the HTML.
+async fn fetch_page(base: &str, cookie: Option<&str>, path: &str) -> (String, String) {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(cookie) = cookie {
+        request = request.header(reqwest::header::COOKIE, cookie);
+    }
+    let response = request.send().await.expect("GET");
     assert_eq!(response.status().as_u16(), 200, "{base}{path}");
     let kept = response
         .headers()
@@ -241,6 +246,12 @@ async fn anonymous_page(base: &str, path: &str) -> (String, String) {
         .unwrap_or("not kept")
         .to_owned();
     (kept, markup(response.text().await.expect("body")))
+}
+
+/// What an anonymous visitor gets for `path` from the gateway at `base`: whether it was a
+/// kept page (`x-page-cache`), and the HTML.
+async fn anonymous_page(base: &str, path: &str) -> (String, String) {
+    fetch_page(base, None, path).await
 }
 
 /// Waits until the anonymous page at `path` on `base` contains `wanted`: each copy hears of a
@@ -256,30 +267,28 @@ async fn until_page(base: &str, path: &str, done: impl Fn(&str, &str) -> bool) -
 }
 
 /// What the visitor with `cookie` (anonymous without) gets for `path` from the gateway at
-/// `base`: whether it was a kept page (`x-page-cache`), and the HTML.
+/// `base`: whether it was a kept page (`x-page-cache`: "personal" for a signed-in visitor's
+/// page filled in from its template), and the HTML.
 async fn page_as(base: &str, cookie: Option<&str>, path: &str) -> (String, String) {
     match cookie {
         None => anonymous_page(base, path).await,
         Some(cookie) => {
-            let response = reqwest::Client::new()
-                .get(format!("{base}{path}"))
-                .header(reqwest::header::COOKIE, cookie)
-                .send()
-                .await
-                .expect("GET");
-            assert_eq!(response.status().as_u16(), 200, "{base}{path}");
-            assert!(
-                response
-                    .headers()
-                    .get(server::page_cache::PAGE_CACHE_HEADER)
-                    .is_none(),
-                "a signed-in page was served from the page cache"
-            );
-            let html = markup(response.text().await.expect("body"));
+            let (kept, html) = any_page_as(base, cookie, path).await;
             assert!(html.contains("Signed in as"), "{html}");
-            ("not kept".to_owned(), html)
+            (kept, html)
         }
     }
+}
+
+/// What the browser with `cookie` gets for `path` from `base`, signed in or not: never a
+/// page kept for anonymous visitors.
+async fn any_page_as(base: &str, cookie: &str, path: &str) -> (String, String) {
+    let (kept, html) = fetch_page(base, Some(cookie), path).await;
+    assert!(
+        kept == "personal" || kept == "not kept",
+        "a page with a session cookie was served from the anonymous pages ({kept})"
+    );
+    (kept, html)
 }
 
 /// As [`until_page`], for the visitor with `cookie` (anonymous without).
@@ -312,7 +321,8 @@ async fn two_gateway_copies(stack: &Stack) -> (impl Sized, [String; 2]) {
 }
 
 /// Every change shows on the item page of a signed-in visitor too, on both copies: their page
-/// is rendered afresh, from the items each copy keeps (see `app::ssr::KeptItems`).
+/// is filled in from the item's template with what each copy remembers of them (see
+/// `server::page_cache::personal`), and both are forgotten when they change.
 #[tokio::test]
 async fn signed_in_item_pages_show_every_change_on_every_gateway_copy() {
     let stack = spawn_stack().await;
@@ -320,17 +330,43 @@ async fn signed_in_item_pages_show_every_change_on_every_gateway_copy() {
     let kim = seller("Kim");
     let item = stack.list_item(&kim, "Brass lamp", 2_500, 3).await;
     let item_page = format!("/items?itemId={item}");
-    let cookie = {
-        let (email, _) = crate::helpers::register(&stack, "Ola").await;
+    let session = {
+        let (email, _) = crate::helpers::register(&stack, "Ola <Q&A>").await;
         stack.sign_in(&email).await
     };
-    let cookie = Some(cookie.as_str());
+    let cookie = Some(session.as_str());
     for base in &copies {
-        // Read twice: the second render is the one that can come from what the copy kept.
-        for _ in 0..2 {
-            let (_, html) = page_as(base, cookie, &item_page).await;
-            assert!(html.contains("$25.00"), "{html}");
-        }
+        // Until the copy has heard of the listing (a template kept before that is dropped
+        // when the announcement arrives), then from the template.
+        let (kept, html) =
+            until_page_as(base, cookie, &item_page, |kept, _| kept == "personal").await;
+        assert_eq!(kept, "personal");
+        assert!(html.contains("$25.00"), "{html}");
+        // Their own name (escaped), their cart, and a purchase key of this page's own.
+        assert!(
+            html.contains("Signed in as <strong>Ola &lt;Q&amp;A&gt;</strong>"),
+            "{html}"
+        );
+        assert!(html.contains(r#"class="cart-count">(0)</span>"#), "{html}");
+        let (_, again) = page_as(base, cookie, &item_page).await;
+        assert_ne!(purchase_key(&html), purchase_key(&again), "{html}");
+    }
+
+    // Their cart changes through the first copy: the header of both counts it.
+    let added = crate::helpers::browser_without_js(&stack)
+        .post(stack.server_fn::<app::api::AddToCart>())
+        .header(reqwest::header::COOKIE, &session)
+        .form(&[("item_id", item.as_str()), ("quantity", "2")])
+        .send()
+        .await
+        .expect("add to cart");
+    assert!(added.status().is_redirection(), "{}", added.status());
+    for base in &copies {
+        let (kept, _) = until_page_as(base, cookie, &item_page, |_, html| {
+            html.contains(r#"class="cart-count">(2)</span>"#)
+        })
+        .await;
+        assert_eq!(kept, "personal");
     }
 
     stack.set_price(&kim, &item, 3_000).await;
@@ -353,6 +389,39 @@ async fn signed_in_item_pages_show_every_change_on_every_gateway_copy() {
         })
         .await;
     }
+
+    // Logging out through the first copy ends the session on both: neither still shows
+    // them signed in.
+    crate::helpers::browser_without_js(&stack)
+        .post(stack.server_fn::<app::api::LogOut>())
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .await
+        .expect("log out");
+    for base in &copies {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (_, html) = any_page_as(base, &session, &item_page).await;
+            if !html.contains("Signed in as") {
+                assert!(html.contains("Log in"), "{html}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{base}: still signed in: {html}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The purchase key of the page's "Buy now" form.
+fn purchase_key(html: &str) -> String {
+    html.split(r#"name="key" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no purchase key: {html}"))
+        .to_owned()
 }
 
 #[tokio::test]

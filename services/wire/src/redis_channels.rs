@@ -16,7 +16,20 @@ pub fn item(item_id: &ItemId) -> String {
 /// One user's own events: their purchases and sales changed, a receipt was emailed, a
 /// session ended.
 pub fn user(user_id: &UserId) -> String {
-    format!("user:{user_id}")
+    format!("{USER_PREFIX}{user_id}")
+}
+
+const USER_PREFIX: &str = "user:";
+
+/// Every user's channel ([`user`]), as a pattern: gateway copies follow them all, to forget
+/// what they remembered of a visitor whose cart or session changed.
+pub const EVERY_USER: &str = "user:*";
+
+/// The user whose channel ([`user`]) `channel` is, if it is one.
+pub fn user_of(channel: &str) -> Option<UserId> {
+    channel
+        .strip_prefix(USER_PREFIX)
+        .and_then(|id| UserId::parse(id).ok())
 }
 
 /// Items whose page or catalog card changed ([`crate::events::InventoryChanged`]), from the
@@ -24,3 +37,18 @@ pub fn user(user_id: &UserId) -> String {
 /// gateway that is not subscribed (Redis away) keeps no pages, so a lost message cannot leave
 /// a stale one.
 pub const INVENTORY_CHANGES: &str = "inventory:changes";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_channel_names_the_user_and_matches_the_pattern() {
+        let id = UserId::parse("665f1c2e9b1d8a0012345678").expect("an id");
+        let channel = user(&id);
+        assert_eq!(user_of(&channel), Some(id));
+        assert!(channel.starts_with(EVERY_USER.trim_end_matches('*')));
+        assert_eq!(user_of(FEED), None);
+        assert_eq!(user_of("user:../x"), None);
+    }
+}
