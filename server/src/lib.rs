@@ -94,6 +94,9 @@ impl Config {
     }
 }
 
+/// The name the gateway's logs and metrics carry.
+pub const SERVICE: &str = "gateway";
+
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let leptos_options = LeptosOptions::builder()
         .output_name(SITE_NAME)
@@ -173,11 +176,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     // `ServiceBuilder` so that each group is one box (perf, 2026-12-05: the chain's clones and
     // drops were ~13% of the gateway's time serving kept pages). Within a group the first
     // layer is the outermost.
-    let pages_and_files = ServiceBuilder::new()
-        .layer(from_fn_with_state(
-            kept_pages.clone(),
-            page_cache::serve_kept_pages,
-        ))
+    let rendered_pages = ServiceBuilder::new()
         // Pages are rendered for one visitor and sent once: a quick level, not the best.
         // (Kept pages are compressed once, well; the bundle is precompressed at build time;
         // a personal page that arrives in one round trip anyway is not compressed at all.)
@@ -191,32 +190,35 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
                 )),
         )
         .layer(from_fn_with_state(
-            kept_pages,
+            kept_pages.clone(),
             page_cache::serve_personal_pages,
         ));
-    let edge_checks = ServiceBuilder::new()
-        // The address first, then the headers, then the origin check, so that refusals carry
-        // the headers too.
+    // Before routing, so that a kept page costs no routing: the address first, then the
+    // headers, then the origin check, so that refusals carry the headers too; kept pages last.
+    let before_routing = ServiceBuilder::new()
         .layer(from_fn_with_state(edge.clone(), edge::client_address))
         .layer(from_fn_with_state(edge.clone(), edge::security_headers))
         .layer(axum::middleware::from_fn(edge::drop_error_parameters))
         .layer(from_fn_with_state(edge, edge::same_origin_only))
         // No form of this site sends more; a larger body is refused (413) before anything
         // reads it.
-        .layer(axum::middleware::from_fn(edge::limit_request_bodies));
+        .layer(axum::middleware::from_fn(edge::limit_request_bodies))
+        .layer(from_fn_with_state(kept_pages, page_cache::serve_kept_pages));
     // The gateway itself depends on nothing but the services, whose state /status shows.
     let router = pages
         .merge(static_files)
         .merge(uploaded_pictures)
         .merge(Readiness::new(vec![]).router())
-        .layer(pages_and_files)
+        .layer(rendered_pages)
         // After compression: a WebSocket handshake has no body to compress.
-        .merge(live_updates)
-        .layer(edge_checks);
-    Ok(Service::bind("gateway", config.listen, router)
+        .merge(live_updates);
+    Ok(Service::bind(SERVICE, config.listen, router)
         .await?
         .with_metrics_on(config.metrics_listen)
-        .await?)
+        .await?
+        .before_routing(move |routed| {
+            Router::new().fallback_service(before_routing.service(routed))
+        }))
 }
 
 /// The pages' router state: the site's options behind one `Arc`. Leptos's page handlers hold

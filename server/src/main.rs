@@ -5,7 +5,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("gateway");
+    common::telemetry::init(server::SERVICE);
     let config = server::Config::from_env()?;
     server::build(config).await?.run_until_stopped().await?;
     Ok(())

@@ -31,6 +31,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use common::metrics::RequestMetrics;
 use fred::prelude::{Client, ClientLike, EventInterface, PubsubInterface};
 use tokio::sync::broadcast::error::RecvError;
 use wire::ItemId;
@@ -78,6 +79,9 @@ pub struct PageCache {
     /// the metrics recorder is installed.
     hits: OnceLock<metrics::Counter>,
     misses: OnceLock<metrics::Counter>,
+    /// `http_requests_total` and its duration for the pages answered from here, which no
+    /// route counts: by route (catalog, item) and status (200, 304).
+    answered: [[OnceLock<RequestMetrics>; 2]; 2],
 }
 
 /// One rendered page, and its compressed copies made the first time a browser asks.
@@ -94,6 +98,16 @@ struct KeptPage {
 enum PageKey {
     Catalog(String),
     Item(ItemId),
+}
+
+impl PageKey {
+    /// The route template that renders it.
+    fn route(&self) -> &'static str {
+        match self {
+            Self::Catalog(_) => "/",
+            Self::Item(_) => "/items",
+        }
+    }
 }
 
 impl PageCache {
@@ -128,6 +142,7 @@ impl PageCache {
             backends,
             hits: OnceLock::new(),
             misses: OnceLock::new(),
+            answered: Default::default(),
         })
     }
 
@@ -254,6 +269,18 @@ impl PageCache {
         }
     }
 
+    /// The request metrics of a kept page answered with `status` (200 or 304).
+    fn request_metrics(&self, key: &PageKey, status: StatusCode) -> &RequestMetrics {
+        let route = match key {
+            PageKey::Catalog(_) => 0,
+            PageKey::Item(_) => 1,
+        };
+        let unchanged = usize::from(status == StatusCode::NOT_MODIFIED);
+        self.answered[route][unchanged].get_or_init(|| {
+            RequestMetrics::new(crate::SERVICE, key.route().to_owned(), &Method::GET, status)
+        })
+    }
+
     fn get(&self, key: &PageKey) -> Option<Arc<KeptPage>> {
         match key {
             PageKey::Catalog(query) => self.catalog.get(query),
@@ -282,11 +309,17 @@ pub async fn serve_kept_pages(
     let encoding = Encoding::preferred(request.headers());
     let revalidating = request.headers().get(IF_NONE_MATCH).cloned();
     if let Some(page) = cache.get(&key) {
+        let started = std::time::Instant::now();
         cache
             .hits
             .get_or_init(|| metrics::counter!("page_cache_lookups_total", "result" => "hit"))
             .increment(1);
-        return page.answer(encoding, revalidating.as_ref(), "hit");
+        let response = page.answer(encoding, revalidating.as_ref(), "hit");
+        // Answered before routing: counted here as the route would have counted it.
+        cache
+            .request_metrics(&key, response.status())
+            .record(started);
+        return response;
     }
     cache
         .misses

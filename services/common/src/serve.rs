@@ -52,6 +52,8 @@ pub struct Service {
     router: Router,
     /// Work that lives as long as the service (a Kafka consumer, an outbox relay).
     background: Vec<AbortOnDrop>,
+    /// Wraps the routed service in middleware that runs before routing.
+    before_routing: Option<Box<dyn FnOnce(Router) -> Router + Send>>,
     /// Run after a graceful stop (not after a crash), e.g. to tell others this copy is gone.
     on_stop: Vec<futures::future::BoxFuture<'static, ()>>,
     /// Where `/metrics` is served when not on the main port (the gateway's main port is
@@ -84,6 +86,7 @@ impl Service {
             listener,
             router,
             background: Vec::new(),
+            before_routing: None,
             on_stop: Vec::new(),
             metrics_listener: None,
         })
@@ -118,6 +121,16 @@ impl Service {
     /// Ties a background task to the service: it stops when the service stops.
     pub fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> Self {
         self.background.push(AbortOnDrop(task));
+        self
+    }
+
+    /// Middleware that must run before routing: `wrap` gets the router with every per-route
+    /// layer applied (metrics, request-id scope) and returns what serves every request
+    /// instead (inside the request-id and trace layers). Routing clones a route's whole
+    /// stack of layers for each request, so answering some requests before it is cheaper;
+    /// what `wrap` answers itself it counts itself ([`crate::metrics::record`]).
+    pub fn before_routing(mut self, wrap: impl FnOnce(Router) -> Router + Send + 'static) -> Self {
+        self.before_routing = Some(Box::new(wrap));
         self
     }
 
@@ -181,6 +194,9 @@ impl Service {
                 None
             }
         };
+        if let Some(wrap) = self.before_routing {
+            router = wrap(router);
+        }
         let router = router.layer(request_ids);
         axum::serve(
             self.listener,
