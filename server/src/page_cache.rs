@@ -55,7 +55,8 @@ const LONGEST_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 /// operators and tests.
 pub const PAGE_CACHE_HEADER: &str = "x-page-cache";
 
-/// The rendered anonymous pages of one gateway copy.
+/// The rendered pages of one gateway copy: anonymous pages whole, signed-in item pages as
+/// templates, and the visitors those are filled in for.
 pub struct PageCache {
     /// Catalog pages, by query string (page and search).
     catalog: moka::sync::Cache<String, Arc<KeptPage>>,
@@ -297,7 +298,8 @@ impl PageCache {
 }
 
 /// Answers anonymous catalog and item pages from the cache, renders and keeps them on a miss,
-/// and passes every other request on untouched.
+/// and passes every other request on untouched. It runs before routing
+/// (`common::Service::before_routing`), so that a kept page costs no route's stack of layers.
 pub async fn serve_kept_pages(
     State(cache): State<Arc<PageCache>>,
     mut request: Request,
@@ -306,10 +308,10 @@ pub async fn serve_kept_pages(
     let Some(key) = cache.key_of(&request).filter(|_| cache.is_keeping()) else {
         return next.run(request).await;
     };
+    let started = std::time::Instant::now();
     let encoding = Encoding::preferred(request.headers());
     let revalidating = request.headers().get(IF_NONE_MATCH).cloned();
     if let Some(page) = cache.get(&key) {
-        let started = std::time::Instant::now();
         cache
             .hits
             .get_or_init(|| metrics::counter!("page_cache_lookups_total", "result" => "hit"))

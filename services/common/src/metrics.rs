@@ -65,18 +65,8 @@ pub async fn record_request(
         .unwrap_or_default();
     let method = request.method().clone();
     let response = next.run(request).await;
-    record(service, route, &method, response.status(), started);
+    RequestMetrics::new(service, route, &method, response.status()).record(started);
     response
-}
-
-fn record(
-    service: &'static str,
-    route: String,
-    method: &axum::http::Method,
-    status: axum::http::StatusCode,
-    started: Instant,
-) {
-    RequestMetrics::new(service, route, method, status).record(started);
 }
 
 /// The request count and duration of one service, route (its template), method and status:

@@ -128,7 +128,7 @@ impl Service {
     /// layer applied (metrics, request-id scope) and returns what serves every request
     /// instead (inside the request-id and trace layers). Routing clones a route's whole
     /// stack of layers for each request, so answering some requests before it is cheaper;
-    /// what `wrap` answers itself it counts itself ([`crate::metrics::record`]).
+    /// what `wrap` answers itself it counts itself ([`crate::metrics::RequestMetrics`]).
     pub fn before_routing(mut self, wrap: impl FnOnce(Router) -> Router + Send + 'static) -> Self {
         self.before_routing = Some(Box::new(wrap));
         self
