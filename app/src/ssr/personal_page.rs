@@ -40,13 +40,14 @@ pub struct Placeholders {
 impl Placeholders {
     /// Values no seller can write into an item's text: random, made once per process.
     pub fn new() -> Arc<Self> {
-        let hex = |bytes: [u8; 12]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let name = format!("visitorname{}", hex(rand::random()));
+        // Each a fresh form key: 24 random hexadecimal digits (made outside any render, so
+        // not a placeholder itself).
+        let random = super::fresh_form_key;
         let user = UserView {
-            id: wire::UserId::parse(&hex(rand::random()))
+            id: wire::UserId::parse(&random())
                 .unwrap_or_else(|_| unreachable!("24 hexadecimal digits are a user id")),
-            email: format!("visitor{}@example.invalid", hex(rand::random())),
-            display_name: name,
+            email: format!("visitor{}@example.invalid", random()),
+            display_name: format!("visitorname{}", random()),
         };
         // Thirteen digits or more: a count no cart reaches, so it stands out in the page.
         let units = 1_000_000_000_000 + i64::from(rand::random::<u32>());
@@ -57,7 +58,7 @@ impl Placeholders {
         };
         Arc::new(Self {
             visitor: Visitor { user, cart },
-            form_key: hex(rand::random()),
+            form_key: random(),
         })
     }
 
