@@ -76,7 +76,8 @@ struct AppState {
 pub async fn build(config: Config) -> anyhow::Result<Service> {
     let database = config.mongo.database(SERVICE).await?;
     let kafka_check = KafkaCheck::new(&config.kafka_brokers)?;
-    let mailer = config.smtp.transport()?;
+    // One SMTP session per receipt the worker handles side by side.
+    let mailer = config.smtp.transport(worker::IN_FLIGHT as u32)?;
     let from = config.from.parse().map_err(|e| {
         anyhow::anyhow!(
             "RECEIPT_FROM {:?} is not an email address: {e}",

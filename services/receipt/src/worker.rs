@@ -1,16 +1,17 @@
 //! The Kafka consumer: one receipt per purchase. Workers share the purchases topic through a
 //! consumer group (start another one and the partitions are split, stop one and the others
-//! take its partitions). Records are handled in batches, side by side; a batch's offsets are
-//! committed only after every receipt in it is recorded as sent (or set aside), so a crash
-//! means the batch comes again, and the record "sent for transaction X" makes the second
-//! delivery send nothing.
+//! take its partitions). Records are handled side by side; a partition's offset is committed
+//! only up to its oldest record whose receipt is not yet recorded as sent (or set aside), so
+//! a crash means those records come again, and the record "sent for transaction X" makes the
+//! second delivery send nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::infra::redis::publish_live;
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -23,7 +24,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{ClientConfig, ClientContext, Statistics};
+use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
 
 use crate::email;
 use crate::receipts::{Receipts, SetAside};
@@ -55,6 +56,13 @@ impl ClientContext for WorkerContext {
 }
 
 impl ConsumerContext for WorkerContext {
+    /// The outcome of a batch's commit, which the worker does not wait for.
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
+        if let Err(err) = result {
+            tracing::warn!(%err, "a batch's offsets were not committed; the next commit covers them");
+        }
+    }
+
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let partitions: Vec<i32> = consumer
             .assignment()
@@ -114,56 +122,70 @@ pub struct Worker {
     pub redis: fred::prelude::Client,
 }
 
-/// Records read at once and handled side by side: a receipt waits mostly on the mail server
-/// and MongoDB, so one at a time left the worker at about 30 receipts/s.
-const BATCH: usize = 64;
+/// Records handled side by side: a receipt waits mostly on the mail server and MongoDB, so
+/// one at a time left the worker at about 30 receipts/s. Also the number of SMTP sessions.
+pub(crate) const IN_FLIGHT: usize = 64;
+
+/// How often the offsets of the records done with are committed.
+const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 impl Worker {
+    /// Reads records and keeps up to [`IN_FLIGHT`] of them being handled, taking the next as
+    /// soon as any one is done (waiting for a whole batch had the worker idle behind its
+    /// slowest receipt). Every [`COMMIT_EVERY`], each partition's offset is committed up to
+    /// its oldest record still being handled: a crash means the records after that come
+    /// again, and receipts recorded as sent are not sent twice.
     pub async fn run(self) {
+        let worker = &self;
+        let mut handling = FuturesUnordered::new();
+        let mut progress = Progress::default();
+        // Records of one purchase (the outbox may send one twice) handled at the same time
+        // would both find the receipt not sent yet: a copy of one in hand is done at once.
+        let mut in_hand: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut commits = tokio::time::interval(COMMIT_EVERY);
+        commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let batch = self.next_batch().await;
-            // The same record delivered twice in one batch is handled once: side by side, both
-            // copies would find the receipt not sent yet.
-            let mut seen = HashSet::new();
-            let firsts: Vec<&BorrowedMessage<'_>> = batch
-                .iter()
-                .filter(|message| seen.insert(message.payload().unwrap_or_default()))
-                .collect();
-            self.skipped_as_duplicates((batch.len() - firsts.len()) as u64);
-            futures::stream::iter(firsts)
-                .for_each_concurrent(BATCH, |message| self.handle(message))
-                .await;
-            // Sync, and only once the whole batch is done with: a crash before this means the
-            // batch comes again, and receipts recorded as sent are not sent twice.
-            for message in last_of_each_partition(&batch) {
-                while let Err(err) = self.consumer.commit_message(message, CommitMode::Sync) {
-                    tracing::warn!(%err, "cannot commit the offset; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::select! {
+                received = self.consumer.recv(), if handling.len() < IN_FLIGHT => match received {
+                    Ok(message) => {
+                        let place = Place::of(&message);
+                        let payload = message.payload().unwrap_or_default().to_vec();
+                        let copies = in_hand.entry(payload.clone()).or_default();
+                        *copies += 1;
+                        progress.started(&place);
+                        if *copies > 1 {
+                            self.skipped_as_duplicates(1);
+                            handling.push(async move { (place, payload) }.boxed());
+                        } else {
+                            handling.push(async move {
+                                worker.handle(&message).await;
+                                (place, payload)
+                            }.boxed());
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot read from Kafka; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                },
+                Some((place, payload)) = handling.next() => {
+                    progress.finished(&place);
+                    if let Some(copies) = in_hand.get_mut(&payload) {
+                        *copies -= 1;
+                        if *copies == 0 {
+                            in_hand.remove(&payload);
+                        }
+                    }
+                }
+                _ = commits.tick() => {
+                    if let Some(offsets) = progress.moved_since_last_commit()
+                        && let Err(err) = self.consumer.commit(&offsets, CommitMode::Async)
+                    {
+                        tracing::warn!(%err, "cannot commit the offsets; the next commit will");
+                    }
                 }
             }
         }
-    }
-
-    /// Waits for one record, then takes up to [`BATCH`] in all of those already fetched.
-    async fn next_batch(&self) -> Vec<BorrowedMessage<'_>> {
-        let mut batch = Vec::with_capacity(BATCH);
-        while batch.is_empty() {
-            match self.consumer.recv().await {
-                Ok(message) => batch.push(message),
-                Err(err) => {
-                    tracing::warn!(%err, "cannot read from Kafka; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-        while batch.len() < BATCH {
-            match self.consumer.recv().now_or_never() {
-                Some(Ok(message)) => batch.push(message),
-                // An error is met again, and logged, by the next wait above.
-                Some(Err(_)) | None => break,
-            }
-        }
-        batch
     }
 
     fn skipped_as_duplicates(&self, count: u64) {
@@ -277,25 +299,128 @@ impl Worker {
     }
 }
 
-/// The last record of each partition in `batch` (records of one partition come in order):
-/// committing it commits the partition's records before it too.
-fn last_of_each_partition<'a, 'b>(
-    batch: &'b [BorrowedMessage<'a>],
-) -> Vec<&'b BorrowedMessage<'a>> {
-    let mut last: Vec<&BorrowedMessage<'a>> = Vec::new();
-    for message in batch {
-        match last
-            .iter_mut()
-            .find(|m| m.partition() == message.partition())
-        {
-            Some(seen) => *seen = message,
-            None => last.push(message),
+/// A record's partition and offset.
+struct Place {
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+impl Place {
+    fn of(message: &BorrowedMessage<'_>) -> Self {
+        Self {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
         }
     }
-    last
+}
+
+/// Per partition, the records being handled and where reading would resume once they are
+/// done: what may be committed.
+#[derive(Default)]
+struct Progress {
+    partitions: HashMap<(String, i32), PartitionProgress>,
+}
+
+#[derive(Default)]
+struct PartitionProgress {
+    being_handled: BTreeSet<i64>,
+    /// One past the newest record started (records of a partition come in order).
+    after_newest: i64,
+    /// What was last committed, so an unchanged partition is not committed again.
+    committed: Option<i64>,
+}
+
+impl Progress {
+    fn started(&mut self, place: &Place) {
+        let partition = self
+            .partitions
+            .entry((place.topic.clone(), place.partition))
+            .or_default();
+        partition.being_handled.insert(place.offset);
+        partition.after_newest = partition.after_newest.max(place.offset + 1);
+    }
+
+    fn finished(&mut self, place: &Place) {
+        if let Some(partition) = self
+            .partitions
+            .get_mut(&(place.topic.clone(), place.partition))
+        {
+            partition.being_handled.remove(&place.offset);
+        }
+    }
+
+    /// Each partition's offset up to which every record is done with, where it moved since
+    /// the last commit; `None` when none moved.
+    fn moved_since_last_commit(&mut self) -> Option<TopicPartitionList> {
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, number), partition) in &mut self.partitions {
+            let done_until = partition
+                .being_handled
+                .first()
+                .copied()
+                .unwrap_or(partition.after_newest);
+            if partition.committed == Some(done_until) {
+                continue;
+            }
+            match offsets.add_partition_offset(topic, *number, Offset::Offset(done_until)) {
+                Ok(()) => partition.committed = Some(done_until),
+                Err(err) => tracing::warn!(%err, "cannot note a partition's offset"),
+            }
+        }
+        (offsets.count() > 0).then_some(offsets)
+    }
 }
 
 enum Failure {
     Permanent(String),
     Transient(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(partition: i32, offset: i64) -> Place {
+        Place {
+            topic: "purchases".to_owned(),
+            partition,
+            offset,
+        }
+    }
+
+    fn committed(progress: &mut Progress) -> Vec<(i32, i64)> {
+        let mut offsets: Vec<(i32, i64)> = progress
+            .moved_since_last_commit()
+            .map(|list| {
+                list.elements()
+                    .iter()
+                    .filter_map(|e| e.offset().to_raw().map(|o| (e.partition(), o)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        offsets.sort_unstable();
+        offsets
+    }
+
+    #[test]
+    fn a_partition_is_committed_only_up_to_its_oldest_record_still_being_handled() {
+        let mut progress = Progress::default();
+        for offset in [5, 6, 7] {
+            progress.started(&place(0, offset));
+        }
+        progress.started(&place(1, 40));
+        assert_eq!(committed(&mut progress), vec![(0, 5), (1, 40)]);
+
+        // A later record done first moves nothing: record 5 would be lost by a crash.
+        progress.finished(&place(0, 6));
+        assert_eq!(committed(&mut progress), vec![]);
+        progress.finished(&place(0, 5));
+        progress.finished(&place(1, 40));
+        assert_eq!(committed(&mut progress), vec![(0, 7), (1, 41)]);
+        progress.finished(&place(0, 7));
+        assert_eq!(committed(&mut progress), vec![(0, 8)]);
+        assert_eq!(committed(&mut progress), vec![], "nothing moved since");
+    }
 }

@@ -198,10 +198,10 @@ async fn current_session(
         .ok_or(ApiError::NoSession)?;
     let user = state
         .users
-        .by_id(&user_id)
+        .view_by_id(&user_id)
         .await?
         .ok_or(ApiError::NoSession)?;
-    Ok(Json(UserBody { user: user.view() }))
+    Ok(Json(UserBody { user }))
 }
 
 /// Signs out: the session ends (an unknown session is already ended).

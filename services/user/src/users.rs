@@ -37,15 +37,30 @@ pub enum InsertError {
     Database(#[from] mongodb::error::Error),
 }
 
+/// The accounts, and the views of those recently seen by id.
 #[derive(Clone)]
 pub struct Users {
     collection: Collection<UserDocument>,
+    /// An account never changes once registered (no route edits one), so a view read once
+    /// stays true: every signed-in request asks who its session's user is, and this answers
+    /// it without a database read. Bounded in size, and in time for an operator's direct
+    /// deletion of an account.
+    views: moka::sync::Cache<ObjectId, UserView>,
 }
+
+/// At most this many views are kept (a few hundred bytes each).
+const KEPT_VIEWS: u64 = 100_000;
+/// A kept view is read again after this long.
+const VIEW_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Users {
     pub fn new(database: &Database) -> Self {
         Self {
             collection: database.collection("users"),
+            views: moka::sync::Cache::builder()
+                .max_capacity(KEPT_VIEWS)
+                .time_to_live(VIEW_TTL)
+                .build(),
         }
     }
 
@@ -66,11 +81,20 @@ impl Users {
             .await
     }
 
-    pub async fn by_id(&self, id: &wire::UserId) -> mongodb::error::Result<Option<UserDocument>> {
+    /// What others see of the account `id`, if there is one; from memory when seen lately.
+    pub async fn view_by_id(&self, id: &wire::UserId) -> mongodb::error::Result<Option<UserView>> {
         let Ok(id) = ObjectId::parse_str(id.as_str()) else {
             return Ok(None);
         };
-        self.collection.find_one(doc! { "_id": id }).await
+        if let Some(view) = self.views.get(&id) {
+            return Ok(Some(view));
+        }
+        let found = self.collection.find_one(doc! { "_id": id }).await?;
+        let view = found.map(|user| user.view());
+        if let Some(view) = &view {
+            self.views.insert(id, view.clone());
+        }
+        Ok(view)
     }
 }
 

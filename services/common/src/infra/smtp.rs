@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -39,13 +40,17 @@ impl SmtpSettings {
         }
     }
 
-    /// A transport that sends mail to the configured server, each step giving up after 5 s.
+    /// A transport that sends mail to the configured server over at most `connections`
+    /// sessions at once (each message takes several round trips, so a sender that has many
+    /// messages in flight needs as many sessions), each step giving up after 5 s.
     pub fn transport(
         &self,
+        connections: u32,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
         Ok(
             AsyncSmtpTransport::<Tokio1Executor>::from_url(self.url.expose_secret())?
                 .timeout(Some(Duration::from_secs(5)))
+                .pool_config(PoolConfig::new().max_size(connections))
                 .build(),
         )
     }
