@@ -112,7 +112,16 @@ impl Sessions {
             return Ok(None);
         }
         let key = session_key(id);
-        let Some(raw) = self.redis.get::<Option<String>, _>(&key).await? else {
+        // The read and the usual renewal in one round trip; a renewal of a missing key does
+        // nothing, and one past the absolute limit is corrected below.
+        let idle = i64::try_from(millis(self.policy.idle))
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let both = self.redis.pipeline();
+        both.get::<(), _>(&key).await?;
+        both.pexpire::<(), _>(&key, idle, None).await?;
+        let (raw, _renewed): (Option<String>, i64) = both.all().await?;
+        let Some(raw) = raw else {
             return Ok(None);
         };
         let Ok(record) = serde_json::from_str::<SessionRecord>(&raw) else {
@@ -124,8 +133,10 @@ impl Sessions {
             self.redis.del::<(), _>(&key).await?;
             return Ok(None);
         }
-        let renew = millis(self.policy.idle).min(absolute - age).max(1) as i64;
-        self.redis.pexpire::<(), _>(&key, renew, None).await?;
+        let left = i64::try_from(absolute - age).unwrap_or(i64::MAX).max(1);
+        if left < idle {
+            self.redis.pexpire::<(), _>(&key, left, None).await?;
+        }
         Ok(Some(record.user_id))
     }
 
