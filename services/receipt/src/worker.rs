@@ -95,6 +95,10 @@ pub fn consumer(
         // The topic may not exist before the first purchase: create it, and notice it soon.
         .set("allow.auto.create.topics", "true")
         .set("topic.metadata.refresh.interval.ms", "5000")
+        // The broker answers a fetch once it has 64 KiB or after 20 ms: fewer, fuller fetches
+        // (a purchase event is ~0.5 KiB) for at most 20 ms more before a receipt goes out.
+        .set("fetch.min.bytes", "65536")
+        .set("fetch.wait.max.ms", "20")
         // Feeds the consumer-lag metric.
         .set("statistics.interval.ms", "5000")
         .create_with_context(WorkerContext { stats })?;
