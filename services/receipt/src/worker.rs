@@ -5,7 +5,7 @@
 //! a crash means those records come again, and the record "sent for transaction X" makes the
 //! second delivery send nothing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -56,10 +56,10 @@ impl ClientContext for WorkerContext {
 }
 
 impl ConsumerContext for WorkerContext {
-    /// The outcome of a batch's commit, which the worker does not wait for.
+    /// The outcome of a commit, which the worker does not wait for.
     fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
         if let Err(err) = result {
-            tracing::warn!(%err, "a batch's offsets were not committed; the next commit covers them");
+            tracing::warn!(%err, "offsets were not committed; the next commit covers them");
         }
     }
 
@@ -329,7 +329,9 @@ struct Progress {
 
 #[derive(Default)]
 struct PartitionProgress {
-    being_handled: BTreeSet<i64>,
+    /// Offsets being handled, each with how many times (a partition taken away and given back
+    /// can deliver a record again while its first delivery is still in hand).
+    being_handled: BTreeMap<i64, u32>,
     /// One past the newest record started (records of a partition come in order).
     after_newest: i64,
     /// What was last committed, so an unchanged partition is not committed again.
@@ -342,7 +344,7 @@ impl Progress {
             .partitions
             .entry((place.topic.clone(), place.partition))
             .or_default();
-        partition.being_handled.insert(place.offset);
+        *partition.being_handled.entry(place.offset).or_default() += 1;
         partition.after_newest = partition.after_newest.max(place.offset + 1);
     }
 
@@ -350,8 +352,12 @@ impl Progress {
         if let Some(partition) = self
             .partitions
             .get_mut(&(place.topic.clone(), place.partition))
+            && let Some(times) = partition.being_handled.get_mut(&place.offset)
         {
-            partition.being_handled.remove(&place.offset);
+            *times -= 1;
+            if *times == 0 {
+                partition.being_handled.remove(&place.offset);
+            }
         }
     }
 
@@ -362,8 +368,8 @@ impl Progress {
         for ((topic, number), partition) in &mut self.partitions {
             let done_until = partition
                 .being_handled
-                .first()
-                .copied()
+                .first_key_value()
+                .map(|(offset, _)| *offset)
                 .unwrap_or(partition.after_newest);
             if partition.committed == Some(done_until) {
                 continue;
@@ -426,5 +432,16 @@ mod tests {
         progress.finished(&place(0, 7));
         assert_eq!(committed(&mut progress), vec![(0, 8)]);
         assert_eq!(committed(&mut progress), vec![], "nothing moved since");
+    }
+
+    #[test]
+    fn a_record_delivered_again_while_in_hand_holds_the_offset_until_both_are_done() {
+        let mut progress = Progress::default();
+        progress.started(&place(0, 9));
+        progress.started(&place(0, 9));
+        progress.finished(&place(0, 9));
+        assert_eq!(committed(&mut progress), vec![(0, 9)]);
+        progress.finished(&place(0, 9));
+        assert_eq!(committed(&mut progress), vec![(0, 10)]);
     }
 }
