@@ -97,6 +97,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
 
     let worker = worker::Worker {
         consumer,
+        topic: config.purchases_topic.clone(),
         receipts: receipts.clone(),
         mailer: mailer.clone(),
         from,

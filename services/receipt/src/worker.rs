@@ -118,6 +118,8 @@ pub struct Stats {
 /// so the other workers take its partitions at once.
 pub struct Worker {
     pub consumer: WorkerConsumer,
+    /// The one topic the consumer reads (its offsets are committed under this name).
+    pub topic: String,
     pub receipts: Receipts,
     pub mailer: AsyncSmtpTransport<Tokio1Executor>,
     pub from: Mailbox,
@@ -142,7 +144,7 @@ impl Worker {
     pub async fn run(self) {
         let worker = &self;
         let mut handling = FuturesUnordered::new();
-        let mut progress = Progress::default();
+        let mut progress = Progress::new(&self.topic);
         // Records of one purchase (the outbox may send one twice) handled at the same time
         // would both find the receipt not sent yet: a copy of one in hand is done at once.
         let mut in_hand: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -303,9 +305,8 @@ impl Worker {
     }
 }
 
-/// A record's partition and offset.
+/// A record's partition and offset (in the worker's one topic).
 struct Place {
-    topic: String,
     partition: i32,
     offset: i64,
 }
@@ -313,18 +314,17 @@ struct Place {
 impl Place {
     fn of(message: &BorrowedMessage<'_>) -> Self {
         Self {
-            topic: message.topic().to_owned(),
             partition: message.partition(),
             offset: message.offset(),
         }
     }
 }
 
-/// Per partition, the records being handled and where reading would resume once they are
-/// done: what may be committed.
-#[derive(Default)]
+/// Per partition of the topic, the records being handled and where reading would resume once
+/// they are done: what may be committed.
 struct Progress {
-    partitions: HashMap<(String, i32), PartitionProgress>,
+    topic: String,
+    partitions: HashMap<i32, PartitionProgress>,
 }
 
 #[derive(Default)]
@@ -339,19 +339,21 @@ struct PartitionProgress {
 }
 
 impl Progress {
+    fn new(topic: &str) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            partitions: HashMap::new(),
+        }
+    }
+
     fn started(&mut self, place: &Place) {
-        let partition = self
-            .partitions
-            .entry((place.topic.clone(), place.partition))
-            .or_default();
+        let partition = self.partitions.entry(place.partition).or_default();
         *partition.being_handled.entry(place.offset).or_default() += 1;
         partition.after_newest = partition.after_newest.max(place.offset + 1);
     }
 
     fn finished(&mut self, place: &Place) {
-        if let Some(partition) = self
-            .partitions
-            .get_mut(&(place.topic.clone(), place.partition))
+        if let Some(partition) = self.partitions.get_mut(&place.partition)
             && let Some(times) = partition.being_handled.get_mut(&place.offset)
         {
             *times -= 1;
@@ -365,7 +367,7 @@ impl Progress {
     /// the last commit; `None` when none moved.
     fn moved_since_last_commit(&mut self) -> Option<TopicPartitionList> {
         let mut offsets = TopicPartitionList::new();
-        for ((topic, number), partition) in &mut self.partitions {
+        for (number, partition) in &mut self.partitions {
             let done_until = partition
                 .being_handled
                 .first_key_value()
@@ -374,7 +376,7 @@ impl Progress {
             if partition.committed == Some(done_until) {
                 continue;
             }
-            match offsets.add_partition_offset(topic, *number, Offset::Offset(done_until)) {
+            match offsets.add_partition_offset(&self.topic, *number, Offset::Offset(done_until)) {
                 Ok(()) => partition.committed = Some(done_until),
                 Err(err) => tracing::warn!(%err, "cannot note a partition's offset"),
             }
@@ -393,11 +395,7 @@ mod tests {
     use super::*;
 
     fn place(partition: i32, offset: i64) -> Place {
-        Place {
-            topic: "purchases".to_owned(),
-            partition,
-            offset,
-        }
+        Place { partition, offset }
     }
 
     fn committed(progress: &mut Progress) -> Vec<(i32, i64)> {
@@ -416,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_partition_is_committed_only_up_to_its_oldest_record_still_being_handled() {
-        let mut progress = Progress::default();
+        let mut progress = Progress::new("purchases");
         for offset in [5, 6, 7] {
             progress.started(&place(0, offset));
         }
@@ -436,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_record_delivered_again_while_in_hand_holds_the_offset_until_both_are_done() {
-        let mut progress = Progress::default();
+        let mut progress = Progress::new("purchases");
         progress.started(&place(0, 9));
         progress.started(&place(0, 9));
         progress.finished(&place(0, 9));
