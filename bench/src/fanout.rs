@@ -56,6 +56,22 @@ fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// CPU time (user + system) a process has used so far, from /proc (Linux).
+fn cpu_time(pid: &str) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks =
+        |n: usize| -> anyhow::Result<u64> { Ok(fields.get(n).context("short stat")?.parse()?) };
+    // utime and stime, fields 14 and 15 of the whole line, in clock ticks of 1/100 s.
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
 fn purchase(round: usize) -> LiveEvent {
     LiveEvent::Purchase {
         buyer_name: format!("fanout-round-{round}"),
@@ -219,15 +235,27 @@ async fn client(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let clients: usize = args
-        .next()
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(10_000);
-    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20);
-    let busy_rate: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
-    let busy_seconds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
+    // On a worker of the runtime rather than the thread that blocks on `main`: every arrival
+    // wakes the task that gathers them, and waking the blocked main thread is a futex call
+    // each time (a fifth of the bench's CPU).
+    tokio::spawn(run()).await?
+}
+
+async fn run() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |n: usize, default: usize| -> anyhow::Result<usize> {
+        args.get(n)
+            .map(|a| {
+                a.parse()
+                    .with_context(|| format!("argument {}: {a:?}", n + 1))
+            })
+            .transpose()
+            .map(|given| given.unwrap_or(default))
+    };
+    let clients = arg(0, 10_000)?;
+    let rounds = arg(1, 20)?;
+    let busy_rate = arg(2, 1_000)?;
+    let busy_seconds = arg(3, 10)?;
     let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
 
     let baseline = redis_round_trip(&redis_url, 200).await?;
@@ -290,6 +318,8 @@ async fn main() -> anyhow::Result<()> {
 
     let publisher = common::infra::redis::connect(&redis_url)?;
     publisher.wait_for_connect().await?;
+    let instance_pid = pid.to_string();
+    let cpu_before = (cpu_time(&instance_pid)?, cpu_time("self")?);
     let mut all = Vec::with_capacity(clients * rounds);
     let mut to_last_client = Vec::with_capacity(rounds);
     for round in 0..rounds {
@@ -318,6 +348,13 @@ async fn main() -> anyhow::Result<()> {
         to_last_client.push(last);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    let frames = (clients * rounds) as f64;
+    let per_frame = |after: Duration, before: Duration| {
+        after.saturating_sub(before).as_secs_f64() * 1e6 / frames
+    };
+    let instance_cpu = per_frame(cpu_time(&instance_pid)?, cpu_before.0);
+    let bench_cpu = per_frame(cpu_time("self")?, cpu_before.1);
 
     let busy = busy_feed(&publisher, &mut arrivals, clients, busy_rate, busy_seconds).await?;
 
@@ -360,6 +397,9 @@ async fn main() -> anyhow::Result<()> {
         "| delivery to the last of {clients} clients, p99 over {rounds} rounds | {} | {:.1} |",
         ms(last_p99),
         ratio(last_p99, base_p50)
+    );
+    println!(
+        "| CPU per frame delivered, instance / the bench's clients | {instance_cpu:.1} µs / {bench_cpu:.1} µs | |"
     );
     let (busy_p50, busy_p99, busy_max) = summary(busy.latencies);
     let seconds = busy_seconds as f64;

@@ -40,7 +40,10 @@ use self::origin::normalise_origin;
 
 pub use self::limits::Limits;
 
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// How much tungstenite reads from a socket at a time. It zero-fills this much before every
+/// read attempt, including each poll that finds nothing to read (one per frame sent), and
+/// browsers send only subscribe messages of a few dozen bytes; a longer message takes more reads.
+const READ_BUFFER_BYTES: usize = 512;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -166,7 +169,7 @@ pub async fn upgrade(
     let limits = state.limits;
     Ok(upgrade
         // The default 128 KiB read buffer per socket would dwarf every other cost of a
-        // connection; browsers send only small subscribe messages.
+        // connection.
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)

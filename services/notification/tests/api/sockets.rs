@@ -599,6 +599,16 @@ async fn bad_messages_are_answered_and_abuse_closes_the_socket() {
         "an oversized message closes the socket"
     );
 
+    // Within the limit but longer than one read of the socket: still understood whole.
+    let mut long = socket(&service.base_url).await;
+    let padding = " ".repeat(900);
+    long.send_text(format!(r#"{{"op":"subscribe",{padding}"topic":"feed"}}"#))
+        .await;
+    match long.next(WAIT).await {
+        Some(ServerMessage::Subscribed { topic }) => assert_eq!(topic, "feed"),
+        other => panic!("expected the long subscribe to be understood, got {other:?}"),
+    }
+
     let mut flood = socket(&service.base_url).await;
     for _ in 0..40 {
         flood
