@@ -1,7 +1,7 @@
 /// Rendering a page makes and frees many small allocations; glibc's allocator spent about a
-/// third of the gateway's time on them under load, mimalloc much less.
+/// third of the gateway's time on them under load. The services' allocator, for the same reason.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: common::serve::Allocator = common::serve::Allocator;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
