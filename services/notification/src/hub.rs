@@ -6,6 +6,7 @@
 //! second per topic (fewer on a channel with very many sockets).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use wire::{redis_channels, socket_topics};
@@ -26,8 +27,10 @@ pub enum Outbound {
     Text(Utf8Bytes),
     /// The user signed out: close their sockets.
     SignedOut,
-    /// Messages may have been lost: the browser should re-read the durable state.
-    Resync,
+    /// Messages may have been lost: the browser should re-read the durable state. Sent on
+    /// every channel at once, so a socket on several channels receives it once per channel:
+    /// `generation` (one per loss) tells a repeat from a new loss.
+    Resync { generation: u64 },
 }
 
 /// How far a socket may fall behind a channel before it is told to resync instead.
@@ -46,8 +49,8 @@ pub struct Hub {
     /// Serialises Redis SUBSCRIBE/UNSUBSCRIBE so a channel is never left subscribed with no
     /// socket, or unsubscribed with one.
     membership: tokio::sync::Mutex<()>,
-    /// To every socket at once (Redis came back: anything may have been missed).
-    everyone: broadcast::Sender<Outbound>,
+    /// Counts the times messages may have been lost (see [`Outbound::Resync`]).
+    resyncs: AtomicU64,
     /// Per channel: when its last frame went, and what waits for its next one.
     pacing: Mutex<HashMap<String, Pacing>>,
 }
@@ -67,7 +70,7 @@ impl Hub {
             redis,
             channels: Mutex::default(),
             membership: tokio::sync::Mutex::default(),
-            everyone: broadcast::channel(16).0,
+            resyncs: AtomicU64::new(0),
             pacing: Mutex::default(),
         })
     }
@@ -87,7 +90,7 @@ impl Hub {
                         },
                         Err(RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "the relay fell behind Redis");
-                            hub.resync_everyone();
+                            hub.resync_every_channel();
                         }
                         Err(RecvError::Closed) => break,
                     },
@@ -96,7 +99,7 @@ impl Hub {
                             // A new connection has no subscriptions, and messages sent while
                             // we were away are gone.
                             hub.resubscribe().await;
-                            hub.resync_everyone();
+                            hub.resync_every_channel();
                         }
                         Err(RecvError::Closed) => break,
                     },
@@ -182,12 +185,22 @@ impl Hub {
             .cloned()
     }
 
-    pub fn resync_everyone(&self) {
-        let _ = self.everyone.send(Outbound::Resync);
-    }
-
-    pub fn everyone(&self) -> broadcast::Receiver<Outbound> {
-        self.everyone.subscribe()
+    /// Tells every socket to re-read the durable state (Redis came back, or the relay fell
+    /// behind: anything may have been missed). Through the channels the sockets already
+    /// listen to, rather than one more channel that every socket would poll after every frame.
+    /// A socket on no channel follows nothing that could have been missed.
+    pub fn resync_every_channel(&self) {
+        let generation = self.resyncs.fetch_add(1, Ordering::Relaxed) + 1;
+        let senders: Vec<_> = self
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for sender in senders {
+            let _ = sender.send(Outbound::Resync { generation });
+        }
     }
 
     /// A receiver for `channel`, subscribing this instance to it in Redis if it is the first.

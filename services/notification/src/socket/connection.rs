@@ -35,6 +35,8 @@ pub(super) struct Connection {
     viewing: HashSet<ItemId>,
     bucket: TokenBucket,
     last_heard: Instant,
+    /// The last [`Outbound::Resync`] passed on, so that one loss makes one resync frame.
+    last_resync: Option<u64>,
 }
 
 /// Why the loop ended: a close frame to send, or nothing when the browser is gone.
@@ -59,6 +61,7 @@ impl Connection {
             viewing: HashSet::new(),
             bucket,
             last_heard: Instant::now(),
+            last_resync: None,
         }
     }
 
@@ -83,7 +86,6 @@ impl Connection {
 
     async fn serve(&mut self, socket: &mut WebSocket) -> Ending {
         let limits = self.state.limits;
-        let mut everyone = BroadcastStream::new(self.state.hub.everyone());
         let mut pings = tokio::time::interval_at(
             tokio::time::Instant::now() + limits.ping_every,
             limits.ping_every,
@@ -105,9 +107,15 @@ impl Connection {
                         continue;
                     }
                     Ok(Outbound::SignedOut) => return close(close_code::NORMAL, "signed out"),
-                    Ok(Outbound::Resync) | Err(BroadcastStreamRecvError::Lagged(_)) => {
+                    Ok(Outbound::Resync { generation }) => {
+                        if self.last_resync == Some(generation) {
+                            // The same loss, heard again on another of this socket's channels.
+                            continue;
+                        }
+                        self.last_resync = Some(generation);
                         Some(ServerMessage::Resync)
                     }
+                    Err(BroadcastStreamRecvError::Lagged(_)) => Some(ServerMessage::Resync),
                 },
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Text(text))) => {
@@ -132,7 +140,6 @@ impl Connection {
                         return close(close_code::POLICY, "message not accepted");
                     }
                 },
-                Some(_) = everyone.next() => Some(ServerMessage::Resync),
                 _ = pings.tick() => {
                     if self.last_heard.elapsed() > limits.idle_timeout {
                         return close(close_code::AWAY, "idle");

@@ -557,6 +557,72 @@ async fn anonymous_sockets_hold_few_topics_and_made_up_items_leave_no_lasting_ke
 }
 
 #[tokio::test]
+async fn redis_coming_back_makes_each_socket_resync_once_and_relaying_resumes() {
+    let mut private = testkit::PrivateRedis::start(&[]).await;
+    let service = testkit::spawn(
+        notification_service::build(Config {
+            redis_url: private.url.clone(),
+            ..config(Limits::default())
+        })
+        .await
+        .expect("service builds"),
+    )
+    .await;
+    // On two channels: the feed and an item's.
+    let mut client = socket(&service.base_url)
+        .await
+        .subscribed("feed")
+        .await
+        .subscribed(&format!("item:{}", new_item_id()))
+        .await;
+    // A socket on no channel has nothing to re-read.
+    let mut idle = socket(&service.base_url).await;
+
+    private.restart().await;
+    let resync = |m: &ServerMessage| *m == ServerMessage::Resync;
+    assert_eq!(client.take(WAIT, resync).await, Some(ServerMessage::Resync));
+    assert_eq!(
+        client.take(Duration::from_secs(1), resync).await,
+        None,
+        "one loss, one resync, however many channels the socket is on"
+    );
+    assert_eq!(idle.next(Duration::from_millis(100)).await, None);
+
+    // The instance subscribed again on the new server: what is published there arrives.
+    let publisher =
+        common::infra::redis::connect(&private.url).expect("a client of the private Redis");
+    let buyer = format!("Buyer {}", rand_id());
+    let started = Instant::now();
+    loop {
+        publish_live(
+            &publisher,
+            redis_channels::FEED,
+            &LiveEvent::Purchase {
+                buyer_name: buyer.clone(),
+                titles: vec!["Red Lamp".into()],
+                at: 1,
+            },
+        )
+        .await;
+        let ours = |m: &ServerMessage| {
+            matches!(m, ServerMessage::Event { event: LiveEvent::Purchase { buyer_name, .. }, .. }
+                if *buyer_name == buyer)
+        };
+        if client
+            .take(Duration::from_millis(500), ours)
+            .await
+            .is_some()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "no feed event after Redis came back"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bad_messages_are_answered_and_abuse_closes_the_socket() {
     let service = instance_with(Limits {
         max_message_bytes: 1024,
