@@ -191,14 +191,8 @@ impl Hub {
     /// A socket on no channel follows nothing that could have been missed.
     pub fn resync_every_channel(&self) {
         let generation = self.resyncs.fetch_add(1, Ordering::Relaxed) + 1;
-        let senders: Vec<_> = self
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        for sender in senders {
+        let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        for sender in channels.values() {
             let _ = sender.send(Outbound::Resync { generation });
         }
     }

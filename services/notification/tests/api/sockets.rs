@@ -74,6 +74,15 @@ fn rand_id() -> u128 {
     (nanos ^ (u128::from(std::process::id()) << 64)) & ((1 << 96) - 1)
 }
 
+/// A purchase of a red lamp by `buyer`, as the transaction service announces it on the feed.
+fn purchase_by(buyer: &str) -> LiveEvent {
+    LiveEvent::Purchase {
+        buyer_name: buyer.to_owned(),
+        titles: vec!["Red Lamp".into()],
+        at: 1,
+    }
+}
+
 fn redis() -> fred::prelude::Client {
     common::infra::redis::connect(&Infra::from_env().redis_url).expect("redis client")
 }
@@ -207,16 +216,7 @@ async fn one_published_event_reaches_sockets_on_both_instances_exactly_once() {
     let mut on_b = socket(&b.base_url).await.subscribed("feed").await;
     let buyer = format!("Buyer {}", rand_id());
 
-    publish_live(
-        &redis(),
-        redis_channels::FEED,
-        &LiveEvent::Purchase {
-            buyer_name: buyer.clone(),
-            titles: vec!["Red Lamp".into()],
-            at: 1,
-        },
-    )
-    .await;
+    publish_live(&redis(), redis_channels::FEED, &purchase_by(&buyer)).await;
 
     for socket in [&mut on_a, &mut on_b] {
         let mine: Vec<LiveEvent> = socket
@@ -594,16 +594,7 @@ async fn redis_coming_back_makes_each_socket_resync_once_and_relaying_resumes() 
     let buyer = format!("Buyer {}", rand_id());
     let started = Instant::now();
     loop {
-        publish_live(
-            &publisher,
-            redis_channels::FEED,
-            &LiveEvent::Purchase {
-                buyer_name: buyer.clone(),
-                titles: vec!["Red Lamp".into()],
-                at: 1,
-            },
-        )
-        .await;
+        publish_live(&publisher, redis_channels::FEED, &purchase_by(&buyer)).await;
         let ours = |m: &ServerMessage| {
             matches!(m, ServerMessage::Event { event: LiveEvent::Purchase { buyer_name, .. }, .. }
                 if *buyer_name == buyer)
