@@ -18,6 +18,7 @@ mod personal;
 
 pub use personal::{SendUncompressed, serve_personal_pages};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use app::ssr::{Backends, PersonalTemplate, Placeholders};
@@ -75,6 +76,10 @@ pub struct PageCache {
     /// counts the changes heard, so that a page whose render began before one is not kept,
     /// and knows whether this copy is subscribed: only then are pages kept and served).
     backends: Backends,
+    /// Changes heard that a catalog card shows (and drops of everything): a catalog page whose
+    /// render began before one is not kept. Item pages go by `kept_items`' count of every
+    /// change, which under steady sales would seldom let a catalog page be kept.
+    catalog_changes: AtomicU64,
     /// `page_cache_lookups_total` by result, each looked up once: finding a counter by name
     /// and labels for every request showed in the profile. Made at the first request, when
     /// the metrics recorder is installed.
@@ -141,6 +146,7 @@ impl PageCache {
             redis,
             edge,
             backends,
+            catalog_changes: AtomicU64::new(0),
             hits: OnceLock::new(),
             misses: OnceLock::new(),
             answered: Default::default(),
@@ -217,16 +223,18 @@ impl PageCache {
     }
 
     fn forget_everything(&self) {
-        // Counted first (by the item memory), so that a render already under way is not kept
-        // after the drop.
+        // Counted first (by the item memory, and for the catalog), so that a render already
+        // under way is not kept after the drop.
         self.backends.kept_items.forget_everything();
+        self.catalog_changes.fetch_add(1, Ordering::SeqCst);
         self.catalog.invalidate_all();
         self.items.invalidate_all();
         self.personal.invalidate_all();
         self.visitors.forget_everyone();
     }
 
-    /// An announcement: those items' pages, and every catalog page, are stale.
+    /// An announcement: those items' pages are stale, and every catalog page too when a
+    /// card changed (most sales change none).
     fn heard(&self, payload: Option<&str>) {
         match payload.map(serde_json::from_str::<InventoryChanged>) {
             Some(Ok(change)) => {
@@ -237,7 +245,10 @@ impl PageCache {
                     self.items.invalidate(item_id);
                     self.personal.invalidate(item_id);
                 }
-                self.catalog.invalidate_all();
+                if change.cards_changed {
+                    self.catalog_changes.fetch_add(1, Ordering::SeqCst);
+                    self.catalog.invalidate_all();
+                }
                 self.visitors.forget_carts_with(&change.item_ids);
             }
             _ => {
@@ -329,6 +340,7 @@ pub async fn serve_kept_pages(
         .increment(1);
 
     let render_start = cache.backends.kept_items.read_start();
+    let catalog_start = cache.catalog_changes.load(Ordering::SeqCst);
     // Rendered uncompressed: each compressed copy is made once, from the kept page.
     request.headers_mut().remove(ACCEPT_ENCODING);
     let response = next.run(request).await;
@@ -366,7 +378,11 @@ pub async fn serve_kept_pages(
     let page = Arc::new(page);
     // Kept only if no change was heard while it rendered (it may show the older state), and
     // only while still subscribed.
-    if cache.backends.kept_items.unchanged_since(render_start) && cache.is_keeping() {
+    let unchanged = match &key {
+        PageKey::Catalog(_) => cache.catalog_changes.load(Ordering::SeqCst) == catalog_start,
+        PageKey::Item(_) => cache.backends.kept_items.unchanged_since(render_start),
+    };
+    if unchanged && cache.is_keeping() {
         cache.keep(key, Arc::clone(&page));
     }
     page.answer(encoding, revalidating.as_ref(), "miss")

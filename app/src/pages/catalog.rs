@@ -5,7 +5,7 @@ use wire::inventory::CatalogPage;
 use wire::inventory::ItemView;
 
 use super::shopping::AddToCart;
-use super::{ErrorMessage, Pager, card_image_of, encode_query, money, page_number, stock_text};
+use super::{ErrorMessage, Pager, card_image_of, encode_query, money, page_number};
 use crate::api;
 
 /// `/`: every item of every seller, newest first, with title search and pages. Rendered
@@ -79,7 +79,8 @@ fn CatalogResults(page: CatalogPage) -> impl IntoView {
 pub fn ItemCard(item: ItemView) -> impl IntoView {
     let href = format!("/items?itemId={}", item.id);
     let image = card_image_of(&item);
-    let stock = stock_text(item.stock);
+    // "In stock", "Only 3 left" or "Sold out": the exact count is on the item page.
+    let stock = wire::inventory::CardStock::of(item.stock);
     view! {
         <article class="item-card">
             <img src=image alt="" width="320" height="240" loading="lazy" referrerpolicy="no-referrer" />

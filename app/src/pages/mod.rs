@@ -238,7 +238,8 @@ pub fn card_image_of(item: &wire::inventory::ItemView) -> String {
     wire::picture::card_address(&image_of(item))
 }
 
-/// "3 in stock" or "Sold out".
+/// "3 in stock" or "Sold out", as the item page says it (a catalog card says less:
+/// [`wire::inventory::CardStock`]).
 pub fn stock_text(stock: i64) -> String {
     if stock > 0 {
         format!("{stock} in stock")

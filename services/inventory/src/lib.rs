@@ -70,8 +70,9 @@ pub(crate) struct AppState {
 
 impl AppState {
     /// After a write committed that changed these items: their cached reads and every cached
-    /// catalog page here are stale, and so are the pages every gateway keeps rendered.
-    async fn items_changed(&self, item_ids: &[mongodb::bson::oid::ObjectId]) {
+    /// catalog page here are stale, and so are the pages every gateway keeps rendered of them,
+    /// and of the catalog when `cards_changed` (see [`wire::events::InventoryChanged`]).
+    async fn items_changed(&self, item_ids: &[mongodb::bson::oid::ObjectId], cards_changed: bool) {
         let generations: Vec<String> = item_ids
             .iter()
             .map(|id| cache::item_generation(&id.to_hex()))
@@ -82,6 +83,7 @@ impl AppState {
                 .iter()
                 .map(|id| wire::ItemId::from_bytes(id.bytes()))
                 .collect(),
+            cards_changed,
         };
         // Side by side, the bumps share round trips (fred pipelines concurrent commands).
         // They come before the announcement: a gateway that re-reads an item on hearing of

@@ -16,7 +16,7 @@ use common::input::{Body, FieldError};
 use common::openapi::{Binary, BodyRefusals, Shared, SignedRefusals, TooMany, Unavailable};
 use wire::error::ErrorBody;
 use wire::inventory::{
-    CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
+    CacheStats, CardStock, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved, ShortageBody,
 };
 use wire::picture::{MAX_UPLOAD_BYTES, PictureName, PictureSize, StoredPicture};
@@ -208,7 +208,7 @@ async fn create_item(
     };
     let (item, created) = state.items.create(item).await?;
     if created {
-        state.items_changed(&[item.id]).await;
+        state.items_changed(&[item.id], true).await;
         tracing::info!(item_id = %item.id, seller_id = %item.seller_id, "item listed");
     }
     let status = if created {
@@ -267,7 +267,7 @@ async fn edit_item(
     };
     match state.items.edit(id, &seller.user_id, changes).await? {
         EditOutcome::Edited(item) => {
-            state.items_changed(&[id]).await;
+            state.items_changed(&[id], true).await;
             Ok(Json(item.view()))
         }
         EditOutcome::NotTheSeller => Err(ApiError::NotTheSeller),
@@ -422,7 +422,11 @@ async fn reserve(
         .collect::<Result<Vec<_>, FieldError>>()?;
     let touched: Vec<_> = wanted.iter().map(|line| line.item_id).collect();
     let outcome = state.reservations.reserve(reservation_id, wanted).await?;
-    state.items_changed(&touched).await;
+    // Most sales leave every catalog card as it was ("In stock"), and the catalog pages the
+    // gateways keep then stay; a shortage gave back whatever it took.
+    let cards_changed = matches!(&outcome, Outcome::Reserved { lines }
+        if lines.iter().any(CardStock::changed_by));
+    state.items_changed(&touched, cards_changed).await;
     match outcome {
         Outcome::Reserved { lines } => {
             Ok((StatusCode::CREATED, Json(Reserved { lines })).into_response())
@@ -465,7 +469,8 @@ async fn release(
     let id = id.as_str();
     let released = state.reservations.release(id).await?;
     if !released.is_empty() {
-        state.items_changed(&released).await;
+        // Stock coming back may change a card ("Sold out" again in stock).
+        state.items_changed(&released, true).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

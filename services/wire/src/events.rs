@@ -27,11 +27,21 @@ pub struct PurchaseEvent {
 }
 
 /// Items whose stored state changed (listed, edited, bought, released), on
-/// [`crate::redis_channels::INVENTORY_CHANGES`]: their pages and every catalog page are stale.
+/// [`crate::redis_channels::INVENTORY_CHANGES`]: their pages are stale, and every catalog page
+/// too when `cards_changed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryChanged {
     /// The items that changed.
     pub item_ids: Vec<ItemId>,
+    /// Whether a catalog card shows the change: any listing or edit, and a sale or release
+    /// that changed what a card says of the stock ([`crate::inventory::CardStock`]). Absent
+    /// (a sender from before this field) counts as yes.
+    #[serde(default = "yes")]
+    pub cards_changed: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Something live pages show, published on a Redis channel.

@@ -227,9 +227,91 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
+/// Below this many units a catalog card counts them ("Only 3 left").
+pub const FEW_LEFT: i64 = 10;
+
+/// What a catalog card says about an item's stock: less than the item page, which shows the
+/// exact count and keeps it live. So a sale changes the catalog only when it changes what a
+/// card says (the last ten units, or sold out), and the pages the gateways keep of the catalog
+/// outlive a steady stream of sales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStock {
+    /// [`FEW_LEFT`] units or more.
+    InStock,
+    /// Fewer than [`FEW_LEFT`] units, but some.
+    FewLeft(i64),
+    /// None.
+    SoldOut,
+}
+
+impl CardStock {
+    /// What a card says of `stock` units.
+    pub fn of(stock: i64) -> Self {
+        match stock {
+            ..=0 => Self::SoldOut,
+            n if n < FEW_LEFT => Self::FewLeft(n),
+            _ => Self::InStock,
+        }
+    }
+
+    /// Whether a reservation of `line` changed what its item's card says.
+    pub fn changed_by(line: &ReservedLine) -> bool {
+        Self::of(line.stock_after.saturating_add(line.quantity)) != Self::of(line.stock_after)
+    }
+}
+
+impl std::fmt::Display for CardStock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InStock => f.write_str("In stock"),
+            Self::FewLeft(n) => write!(f, "Only {n} left"),
+            Self::SoldOut => f.write_str("Sold out"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_card_counts_only_the_last_units() {
+        assert_eq!(CardStock::of(1_000_000).to_string(), "In stock");
+        assert_eq!(CardStock::of(FEW_LEFT).to_string(), "In stock");
+        assert_eq!(CardStock::of(FEW_LEFT - 1).to_string(), "Only 9 left");
+        assert_eq!(CardStock::of(1).to_string(), "Only 1 left");
+        assert_eq!(CardStock::of(0).to_string(), "Sold out");
+        assert_eq!(CardStock::of(-3), CardStock::SoldOut);
+    }
+
+    #[test]
+    fn only_a_sale_that_changes_the_card_changes_the_catalog() {
+        let line = |quantity, stock_after| ReservedLine {
+            item_id: ItemId::from_bytes([7; 12]),
+            quantity,
+            title: "Lamp".into(),
+            seller_id: "5f0c2a9e1d3b4c5a6e7f8091".parse().expect("a user id"),
+            seller_name: "Kim".into(),
+            unit_price_cents: 2_500,
+            sold_after: 1,
+            stock_after,
+        };
+        assert!(
+            !CardStock::changed_by(&line(1, 50)),
+            "50 -> 49: still in stock"
+        );
+        assert!(
+            !CardStock::changed_by(&line(1, FEW_LEFT)),
+            "11 -> 10: still in stock"
+        );
+        assert!(
+            CardStock::changed_by(&line(1, FEW_LEFT - 1)),
+            "10 -> 9: the count appears"
+        );
+        assert!(CardStock::changed_by(&line(1, 4)), "5 -> 4 left");
+        assert!(CardStock::changed_by(&line(3, 0)), "3 -> sold out");
+        assert!(CardStock::changed_by(&line(20, 5)), "25 -> 5 left");
+    }
 
     #[test]
     fn page_count_rounds_up() {

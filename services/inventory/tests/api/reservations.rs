@@ -302,3 +302,65 @@ async fn an_item_taken_off_sale_leaves_the_catalog_cannot_be_bought_and_can_be_p
     assert_eq!(status, 201, "on sale again: {answer}");
     assert_eq!(app.item(&chair).await["stock"], 3);
 }
+
+/// What the gateways hear of a change to `item`: the next announcement on the inventory
+/// channel that names it (other tests' announcements pass by).
+async fn next_change_of(
+    messages: &mut tokio::sync::broadcast::Receiver<fred::types::Message>,
+    item: &str,
+) -> wire::events::InventoryChanged {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let message = tokio::time::timeout_at(deadline, messages.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no announcement of {item}"))
+            .expect("the subscription is open");
+        let Ok(text) = message.value.convert::<String>() else {
+            continue;
+        };
+        let change: wire::events::InventoryChanged =
+            serde_json::from_str(&text).expect("an inventory change");
+        if change.item_ids.iter().any(|id| id.as_str() == item) {
+            return change;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sale_drops_the_catalog_pages_only_when_it_changes_what_a_card_says() {
+    use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
+    let app = spawn_app().await;
+    let listener = common::infra::redis::connect(&Infra::from_env().redis_url).expect("redis");
+    listener.wait_for_connect().await.expect("redis connects");
+    let mut messages = listener.message_rx();
+    listener
+        .subscribe(wire::redis_channels::INVENTORY_CHANGES)
+        .await
+        .expect("subscribed");
+
+    let kettle = app.list("Kettle", 3_000, 12).await;
+    assert!(
+        next_change_of(&mut messages, &kettle).await.cards_changed,
+        "a new card"
+    );
+    let one = json!([{ "item_id": kettle, "quantity": 1 }]);
+
+    // 12 -> 11: the card still says "In stock".
+    assert_eq!(app.reserve(&purchase_id(), one.clone()).await.0, 201);
+    let change = next_change_of(&mut messages, &kettle).await;
+    assert!(!change.cards_changed, "{change:?}");
+
+    // 11 -> 9: "Only 9 left".
+    let two = json!([{ "item_id": kettle, "quantity": 2 }]);
+    assert_eq!(app.reserve(&purchase_id(), two).await.0, 201);
+    assert!(next_change_of(&mut messages, &kettle).await.cards_changed);
+
+    // 9 -> 8: the count on the card moves.
+    assert_eq!(app.reserve(&purchase_id(), one).await.0, 201);
+    assert!(next_change_of(&mut messages, &kettle).await.cards_changed);
+
+    // Short: nothing was taken, no card changed.
+    let too_many = json!([{ "item_id": kettle, "quantity": 9 }]);
+    assert_eq!(app.reserve(&purchase_id(), too_many).await.0, 409);
+    assert!(!next_change_of(&mut messages, &kettle).await.cards_changed);
+}
