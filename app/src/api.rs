@@ -135,10 +135,12 @@ pub async fn catalog(page: u64, search: String) -> Result<CatalogPage, AppError>
         per_page: None,
         q: Some(search),
     };
-    Ok(backends()?
+    let page = backends()?
         .inventory
         .catalog(&call_context(), &params)
-        .await?)
+        .await?;
+    ssr::note_shown_items(page.items.iter().map(|item| item.id.clone()));
+    Ok(page)
 }
 
 /// One item, or `None` (and a 404 status) when there is no such item. Read from this gateway
@@ -213,7 +215,8 @@ pub const UPLOAD_PATHS: [&str; 2] = [
 
 /// Lists a new item for the signed-in seller, from the "Add an item" form (title,
 /// description, price, stock, and a `picture` file or an `image_url`); `request_id` makes a
-/// resubmitted form list it once.
+/// resubmitted form list it once. The picture goes to the inventory service with the rest of
+/// the form, which stores it only once everything else is accepted.
 #[server(input = MultipartFormData)]
 pub async fn add_item(form: MultipartData) -> Result<ItemView, AppError> {
     let backends = backends()?;
@@ -221,22 +224,21 @@ pub async fn add_item(form: MultipartData) -> Result<ItemView, AppError> {
     let seller = require_user(&backends, "Please log in first.").await?;
     let price_cents = price_cents(form.text("price"))?;
     let stock = stock_units(form.text("stock"))?;
-    let image_url = match form.picture()? {
-        Some(_) if !form.text("image_url").trim().is_empty() => {
-            return Err(AppError::for_field(
-                "image_url",
-                "Choose a picture or give its address, not both.",
-            ));
-        }
-        Some(picture) => store_picture(&backends, &seller, picture).await?,
-        None => form.text("image_url").to_owned(),
-    };
+    let picture = form.picture()?;
+    let image_url = form.text("image_url").trim();
+    if picture.is_some() && !image_url.is_empty() {
+        return Err(AppError::for_field(
+            "image_url",
+            "Choose a picture or give its address, not both.",
+        ));
+    }
     let item = wire::inventory::NewItem {
         title: form.text("title").to_owned(),
         description: Some(form.text("description").to_owned()),
         price_cents,
         stock,
-        image_url: Some(image_url),
+        image_url: Some(image_url.to_owned()),
+        picture: picture.map(|bytes| wire::picture::PictureUpload::new(bytes.to_vec())),
         request_id: Some(form.text("request_id").to_owned()),
     };
     backends
@@ -247,7 +249,8 @@ pub async fn add_item(form: MultipartData) -> Result<ItemView, AppError> {
 }
 
 /// Gives one of the signed-in seller's items a new picture (form fields `item_id` and the
-/// `picture` file).
+/// `picture` file). The inventory service refuses someone else's item before it stores the
+/// picture.
 #[server(input = MultipartFormData)]
 pub async fn set_picture(form: MultipartData) -> Result<ItemView, AppError> {
     let backends = backends()?;
@@ -258,21 +261,8 @@ pub async fn set_picture(form: MultipartData) -> Result<ItemView, AppError> {
     let picture = form
         .picture()?
         .ok_or_else(|| AppError::for_field(ssr::PICTURE_FIELD, "Choose a picture to upload."))?;
-    // Someone else's item is refused before its picture is stored, not after; the edit below
-    // checks again, so an item sold on to another seller meanwhile is still refused.
-    let item = backends
-        .inventory
-        .item(&call_context(), &item_id)
-        .await?
-        .ok_or_else(|| {
-            AppError::new("There is no item with this id.").with_status(http::StatusCode::NOT_FOUND)
-        })?;
-    if item.seller_id != seller.id {
-        return Err(AppError::new("Only the item's seller may change it.")
-            .with_status(http::StatusCode::FORBIDDEN));
-    }
     let edit = wire::inventory::ItemEdit {
-        image_url: Some(store_picture(&backends, &seller, picture).await?),
+        picture: Some(wire::picture::PictureUpload::new(picture.to_vec())),
         ..Default::default()
     };
     backends
@@ -280,21 +270,6 @@ pub async fn set_picture(form: MultipartData) -> Result<ItemView, AppError> {
         .edit_item(&call_context(), &identity_of(&seller), &item_id, &edit)
         .await
         .map_err(form_field)
-}
-
-/// Stores `picture` for `seller` in the inventory service; its site path is the address an
-/// item gets.
-#[cfg(feature = "ssr")]
-async fn store_picture(
-    backends: &ssr::Backends,
-    seller: &UserView,
-    picture: bytes::Bytes,
-) -> Result<String, AppError> {
-    let stored = backends
-        .inventory
-        .store_picture(&call_context(), &identity_of(seller), picture)
-        .await?;
-    Ok(stored.name.site_path())
 }
 
 /// Changes an item's price and stock, for its seller.

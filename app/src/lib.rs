@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+mod page_title;
 mod layout;
 mod live;
 mod pages;
@@ -11,7 +12,7 @@ pub mod ssr;
 mod store;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Stylesheet, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, SsrMode, path};
 
@@ -46,7 +47,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{SITE_NAME}.css") />
-        <Title text="Marketplace" />
+        <page_title::PageTitle />
         <Router>
             <div
                 class="app"

@@ -136,6 +136,7 @@ impl Setup {
                 price_cents: 100 + n,
                 stock,
                 image_url: None,
+                picture: None,
                 request_id: None,
             };
             items.push(

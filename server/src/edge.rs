@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
+use app::ssr::{Backends, SessionCookie};
 use axum::http::header::{
-    CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, REFERER,
-    REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN,
+    REFERER, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -206,18 +208,140 @@ fn is_multipart_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Marks every answer rendered for one person `Cache-Control: private, no-store`: a page or
+/// server function's answer to a request with a session, a guest cart or a form error in its
+/// cookies, and any answer that sets a cookie. Such an answer names its visitor, their cart or
+/// their error; no shared cache may keep it, nor the browser once they leave. Files (the
+/// bundle, pictures) are the same for everyone and keep their own caching.
+pub async fn private_answers(
+    State(cookie): State<SessionCookie>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let personal = cookie.session_id(headers).is_some()
+        || cookie.guest_cart(headers).is_some()
+        || cookie.form_error(headers).is_some();
+    let server_function = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let rendered = server_function
+        || response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if (personal && rendered) || response.headers().contains_key(SET_COOKIE) {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+    response
+}
+
+/// How many upload forms one gateway copy reads at once: each may hold up to
+/// [`MAX_UPLOAD_REQUEST_BYTES`] in memory while it is read.
+pub const UPLOADS_AT_ONCE: usize = 4;
+
+/// What the gateway checks of an upload form before it reads a byte of its body: a live
+/// session (an anonymous upload is refused at once, not after 8 MiB), and room among the
+/// [`UPLOADS_AT_ONCE`] uploads this copy reads at a time (503 with `Retry-After` past it). The
+/// same-origin rule runs before this ([`same_origin_only`]).
+#[derive(Clone)]
+pub struct Uploads {
+    backends: Backends,
+    reading: Arc<tokio::sync::Semaphore>,
+}
+
+impl Uploads {
+    /// Upload admission for a gateway whose sessions `backends` looks up.
+    pub fn new(backends: Backends) -> Arc<Self> {
+        Arc::new(Self {
+            backends,
+            reading: Arc::new(tokio::sync::Semaphore::new(UPLOADS_AT_ONCE)),
+        })
+    }
+}
+
+/// See [`Uploads`]: every other request passes untouched.
+pub async fn admit_uploads(
+    State(uploads): State<Arc<Uploads>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST || !app::api::UPLOAD_PATHS.contains(&request.uri().path())
+    {
+        return next.run(request).await;
+    }
+    let plain = |status: StatusCode, sentence: &'static str| {
+        (
+            status,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            sentence,
+        )
+            .into_response()
+    };
+    let Some(session_id) = uploads.backends.cookie.session_id(request.headers()) else {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "Please log in first: only a signed-in seller can upload a picture.",
+        );
+    };
+    let context = clients::CallContext {
+        request_id: request
+            .headers()
+            .get(common::serve::REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client_address: request
+            .extensions()
+            .get::<ClientAddress>()
+            .map(ToString::to_string),
+    };
+    match uploads.backends.user_of_session(&context, &session_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return plain(
+                StatusCode::UNAUTHORIZED,
+                "Please log in again: your session has ended, so the picture was not read.",
+            );
+        }
+        Err(err) => {
+            tracing::warn!(%err, "an upload's session could not be checked");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(RETRY_AFTER, "5")],
+                "The marketplace is having trouble right now; please try again shortly.",
+            )
+                .into_response();
+        }
+    }
+    let Ok(_reading) = uploads.reading.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(RETRY_AFTER, "5")],
+            "Many pictures are being uploaded right now; please try again in a few seconds.",
+        )
+            .into_response();
+    };
+    // Held until the answer is made: the body is read (and the picture stored) meanwhile.
+    next.run(request).await
+}
+
 /// The query parameters in which Leptos carries a form's error back to its page (`__path`,
 /// `__err`): anyone can write them into a link, so a page would show a stranger's sentence
 /// as the site's own. The gateway takes them out of every request, and out of the redirect
 /// after a form post; the error goes back in a cookie instead (`app::ssr::send_back`).
 const ERROR_PARAMETERS: [&str; 2] = ["__path", "__err"];
 
-/// `path_and_query` without [`ERROR_PARAMETERS`], or `None` when it has none of them.
+/// `path_and_query` without [`ERROR_PARAMETERS`], or `None` when it has none of them. Each
+/// key is compared as a form decoder reads it (Leptos decodes the query before it looks for
+/// them), so `%5F%5Fpath`, `_%5Fpath` or `__pat%68` are taken out as `__path` is.
 fn without_error_parameters(path_and_query: &str) -> Option<String> {
     let (path, query) = path_and_query.split_once('?')?;
     let is_error_parameter = |pair: &str| {
         let key = pair.split_once('=').map_or(pair, |(key, _)| key);
-        ERROR_PARAMETERS.contains(&key)
+        url::form_urlencoded::parse(key.as_bytes())
+            .next()
+            .is_some_and(|(key, _)| ERROR_PARAMETERS.contains(&key.as_ref()))
     };
     if !query.split('&').any(is_error_parameter) {
         return None;
@@ -321,6 +445,14 @@ mod tests {
             Some("/?q=lamp&page=2".to_owned())
         );
         assert_eq!(without_error_parameters("/?q=__err"), None);
+        for spelling in ["%5F%5Fpath", "_%5fpath", "__pat%68", "%5F_err", "__er%72"] {
+            assert_eq!(
+                without_error_parameters(&format!("/login?{spelling}=x&q=1")),
+                Some("/login?q=1".to_owned()),
+                "{spelling}"
+            );
+        }
+        assert_eq!(without_error_parameters("/?__paths=x"), None);
         assert_eq!(without_error_parameters("/seller"), None);
         assert_eq!(without_error_parameters("/items?itemId=abc"), None);
     }

@@ -12,7 +12,10 @@
 //! kept page: their header and forms are their own. A signed-in visitor's item page is filled
 //! in from a template instead ([`personal`]). Kept pages carry a Content-Security-Policy that
 //! allows their inline scripts by hash, since a nonce shared by every visitor would be no
-//! nonce.
+//! nonce: only the scripts that carry the nonce of the render that made the page, which only
+//! the app's own scripts do (the nonce is random per render, so text a person typed before the
+//! render cannot carry it). Hashing every inline script would allow one that came in through
+//! user text, exactly the script the policy is there to stop.
 
 mod personal;
 
@@ -21,7 +24,7 @@ pub use personal::{SendUncompressed, serve_personal_pages};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use app::ssr::{Backends, PersonalTemplate, Placeholders};
+use app::ssr::{Backends, PersonalTemplate, Placeholders, ShownItems};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{
@@ -39,7 +42,7 @@ use wire::ItemId;
 use wire::events::InventoryChanged;
 use wire::redis_channels::{self, EVERY_USER, INVENTORY_CHANGES};
 
-use crate::edge::Edge;
+use crate::edge::{CspNonce, Edge};
 
 /// The most a copy keeps, in bytes of HTML (compressed copies are made on demand and not
 /// counted): every distinct search and page of the catalog is a page of its own.
@@ -76,10 +79,13 @@ pub struct PageCache {
     /// counts the changes heard, so that a page whose render began before one is not kept,
     /// and knows whether this copy is subscribed: only then are pages kept and served).
     backends: Backends,
-    /// Changes heard that a catalog card shows (and drops of everything): a catalog page whose
-    /// render began before one is not kept. Item pages go by `kept_items`' count of every
-    /// change, which under steady sales would seldom let a catalog page be kept.
+    /// Changes heard of which items the catalog lists (and drops of everything): a catalog
+    /// page whose render began before one is not kept. Item pages go by `kept_items`' count of
+    /// every change, which under steady sales would seldom let a catalog page be kept.
     catalog_changes: AtomicU64,
+    /// Changes heard of what items' cards say: a catalog page whose render began before one
+    /// is not kept if it shows one of those items.
+    card_changes: CardChanges,
     /// `page_cache_lookups_total` by result, each looked up once: finding a counter by name
     /// and labels for every request showed in the profile. Made at the first request, when
     /// the metrics recorder is installed.
@@ -98,6 +104,58 @@ struct KeptPage {
     /// The page's inline scripts allowed by hash.
     content_security_policy: HeaderValue,
     etag: HeaderValue,
+    /// The items a catalog page shows (none noted for an item page).
+    shows: Vec<ItemId>,
+}
+
+/// The card changes heard lately (see [`PageCache::card_changes`]), numbered in the order
+/// heard.
+#[derive(Default)]
+struct CardChanges {
+    /// The latest [`REMEMBERED_CARD_CHANGES`], each with its number.
+    heard: std::sync::Mutex<std::collections::VecDeque<(u64, Vec<ItemId>)>>,
+    /// How many were heard.
+    count: AtomicU64,
+}
+
+/// How many card changes a copy remembers for renders under way; a render that began before
+/// the oldest of them is not kept.
+const REMEMBERED_CARD_CHANGES: usize = 1024;
+
+impl CardChanges {
+    /// How many were heard so far: where a render's look at them begins.
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    fn heard(&self, item_ids: &[ItemId]) {
+        let Ok(mut heard) = self.heard.lock() else {
+            return;
+        };
+        let number = self.count.fetch_add(1, Ordering::SeqCst);
+        heard.push_back((number, item_ids.to_vec()));
+        if heard.len() > REMEMBERED_CARD_CHANGES {
+            heard.pop_front();
+        }
+    }
+
+    /// Whether a change heard since `start` (see [`Self::count`]) touched any of `shown`;
+    /// also when some of those changes are no longer remembered.
+    fn any_since(&self, start: u64, shown: &[ItemId]) -> bool {
+        let Ok(heard) = self.heard.lock() else {
+            return true;
+        };
+        if self.count.load(Ordering::SeqCst) == start {
+            return false;
+        }
+        match heard.front() {
+            Some((oldest, _)) if *oldest <= start => heard
+                .iter()
+                .filter(|(number, _)| *number >= start)
+                .any(|(_, ids)| ids.iter().any(|id| shown.contains(id))),
+            _ => true,
+        }
+    }
 }
 
 /// Which kept page a request asks for.
@@ -147,6 +205,7 @@ impl PageCache {
             edge,
             backends,
             catalog_changes: AtomicU64::new(0),
+            card_changes: CardChanges::default(),
             hits: OnceLock::new(),
             misses: OnceLock::new(),
             answered: Default::default(),
@@ -245,15 +304,29 @@ impl PageCache {
                     self.items.invalidate(item_id);
                     self.personal.invalidate(item_id);
                 }
-                if change.cards_changed {
+                if change.catalog_membership_changed {
                     self.catalog_changes.fetch_add(1, Ordering::SeqCst);
                     self.catalog.invalidate_all();
+                } else if change.cards_changed {
+                    // Only the pages that show them: noted first, so that a render under way
+                    // that shows one is not kept either.
+                    self.card_changes.heard(&change.item_ids);
+                    self.forget_catalog_pages_showing(&change.item_ids);
                 }
                 self.visitors.forget_carts_with(&change.item_ids);
             }
             _ => {
                 tracing::warn!("an inventory change that does not decode: dropping every page");
                 self.forget_everything();
+            }
+        }
+    }
+
+    /// Drops the kept catalog pages that show any of `item_ids`.
+    fn forget_catalog_pages_showing(&self, item_ids: &[ItemId]) {
+        for (query, page) in self.catalog.iter() {
+            if page.shows.iter().any(|shown| item_ids.contains(shown)) {
+                self.catalog.invalidate(query.as_ref());
             }
         }
     }
@@ -339,8 +412,17 @@ pub async fn serve_kept_pages(
         .get_or_init(|| metrics::counter!("page_cache_lookups_total", "result" => "miss"))
         .increment(1);
 
+    // The render's own nonce: only the scripts that carry it are the app's.
+    let Some(CspNonce(nonce)) = request.extensions().get::<CspNonce>().cloned() else {
+        return next.run(request).await;
+    };
     let render_start = cache.backends.kept_items.read_start();
     let catalog_start = cache.catalog_changes.load(Ordering::SeqCst);
+    let cards_start = cache.card_changes.count();
+    let shown = ShownItems::default();
+    if matches!(key, PageKey::Catalog(_)) {
+        request.extensions_mut().insert(shown.clone());
+    }
     // Rendered uncompressed: each compressed copy is made once, from the kept page.
     request.headers_mut().remove(ACCEPT_ENCODING);
     let response = next.run(request).await;
@@ -371,19 +453,29 @@ pub async fn serve_kept_pages(
     if html.len() > MAX_PAGE_BYTES {
         return Response::from_parts(parts, Body::from(html));
     }
-    let Some(page) = KeptPage::new(html.clone(), &cache.edge) else {
+    let shows = shown.items();
+    let Some(page) = KeptPage::new(html.clone(), &cache.edge, &nonce, shows) else {
         // Not valid UTF-8 or a policy that is not a header: serve it as rendered.
         return Response::from_parts(parts, Body::from(html));
     };
     let page = Arc::new(page);
     // Kept only if no change was heard while it rendered (it may show the older state), and
     // only while still subscribed.
-    let unchanged = match &key {
-        PageKey::Catalog(_) => cache.catalog_changes.load(Ordering::SeqCst) == catalog_start,
+    let unchanged = |cache: &PageCache| match &key {
+        PageKey::Catalog(_) => {
+            cache.catalog_changes.load(Ordering::SeqCst) == catalog_start
+                && !cache.card_changes.any_since(cards_start, &page.shows)
+        }
         PageKey::Item(_) => cache.backends.kept_items.unchanged_since(render_start),
     };
-    if unchanged && cache.is_keeping() {
+    if unchanged(&cache) && cache.is_keeping() {
+        let catalog = matches!(key, PageKey::Catalog(_));
         cache.keep(key, Arc::clone(&page));
+        // A card change heard between the look above and the keeping: its drop may have
+        // come before the page was kept.
+        if catalog && cache.card_changes.any_since(cards_start, &page.shows) {
+            cache.forget_catalog_pages_showing(&page.shows);
+        }
     }
     page.answer(encoding, revalidating.as_ref(), "miss")
 }
@@ -399,11 +491,12 @@ fn item_page_of(uri: &axum::http::Uri) -> Option<ItemId> {
 }
 
 impl KeptPage {
-    fn new(html: Bytes, edge: &Edge) -> Option<Self> {
+    /// A page rendered with `nonce`: its policy allows the inline scripts that carry it.
+    fn new(html: Bytes, edge: &Edge, nonce: &str, shows: Vec<ItemId>) -> Option<Self> {
         use base64::Engine;
         use sha2::{Digest, Sha256};
         let text = std::str::from_utf8(&html).ok()?;
-        let hashes: Vec<String> = inline_scripts(text)
+        let hashes: Vec<String> = scripts_with_nonce(text, nonce)
             .map(|script| {
                 let digest = Sha256::digest(script.as_bytes());
                 format!(
@@ -424,6 +517,7 @@ impl KeptPage {
             html,
             brotli: OnceLock::new(),
             gzip: OnceLock::new(),
+            shows,
         })
     }
 
@@ -472,9 +566,12 @@ impl KeptPage {
     }
 }
 
-/// The contents of the inline `<script>` elements of a page rendered by this app (whose
-/// scripts never contain `</script>`: Leptos escapes what it serialises into them).
-fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+/// The contents of the inline `<script>` elements of a page rendered by this app that carry
+/// `nonce` (Leptos puts the render's nonce on every script it writes; the page's scripts
+/// never contain `</script>`: Leptos escapes what it serialises into them). A script without
+/// the nonce, or with another one, is not the app's and is left out.
+fn scripts_with_nonce<'a>(html: &'a str, nonce: &str) -> impl Iterator<Item = &'a str> {
+    let mark = format!(" nonce=\"{nonce}\"");
     let mut rest = html;
     std::iter::from_fn(move || {
         loop {
@@ -485,7 +582,7 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
             let tag = &rest[start..tag_end];
             let body = &rest[body_start..body_end];
             rest = &rest[body_end..];
-            if !tag.contains(" src=") {
+            if !tag.contains(" src=") && !nonce.is_empty() && tag.contains(&mark) {
                 return Some(body);
             }
         }
@@ -595,10 +692,30 @@ mod tests {
     }
 
     #[test]
-    fn only_inline_scripts_are_hashed() {
-        let html = r#"<head><script type="module" nonce="n">import('/pkg/a.js')</script><script src="/x.js"></script></head><body><script>window.x=1</script></body>"#;
-        let scripts: Vec<&str> = inline_scripts(html).collect();
+    fn only_inline_scripts_with_the_renders_nonce_are_hashed() {
+        let html = r#"<head><script type="module" nonce="n0nce">import('/pkg/a.js')</script><script src="/x.js" nonce="n0nce"></script></head><body><script>alert(1)</script><script nonce="guess">alert(2)</script><script nonce="n0nce">window.x=1</script></body>"#;
+        let scripts: Vec<&str> = scripts_with_nonce(html, "n0nce").collect();
         assert_eq!(scripts, ["import('/pkg/a.js')", "window.x=1"]);
+        assert_eq!(scripts_with_nonce(html, "").count(), 0);
+    }
+
+    #[test]
+    fn a_render_is_kept_unless_a_card_it_shows_changed_meanwhile() {
+        let lamp: ItemId = "665f1c2e9b1d8a0012345678".parse().expect("an id");
+        let vase: ItemId = "665f1c2e9b1d8a0012345679".parse().expect("an id");
+        let changes = CardChanges::default();
+        let start = changes.count();
+        assert!(!changes.any_since(start, std::slice::from_ref(&lamp)));
+        changes.heard(std::slice::from_ref(&vase));
+        assert!(!changes.any_since(start, std::slice::from_ref(&lamp)));
+        assert!(changes.any_since(start, std::slice::from_ref(&vase)));
+        // A render that began after the change does not care about it.
+        assert!(!changes.any_since(changes.count(), std::slice::from_ref(&vase)));
+        // One that began before changes it no longer remembers is not kept.
+        for _ in 0..REMEMBERED_CARD_CHANGES {
+            changes.heard(std::slice::from_ref(&vase));
+        }
+        assert!(changes.any_since(start, std::slice::from_ref(&lamp)));
     }
 
     #[test]

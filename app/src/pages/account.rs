@@ -1,6 +1,6 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::components::A;
 
 use leptos::server_fn::ServerFn;
@@ -16,7 +16,7 @@ pub fn LoginPage() -> impl IntoView {
     store.reread_user_and_cart_after(action.version());
     let error = store.form_error(LogIn::PATH, None, move || action.value().get());
     view! {
-        <Title text="Log in · Marketplace" />
+        <PageTitle page="Log in" />
         <h1>"Log in"</h1>
         <ActionForm action attr:class="stacked-form">
             <FormError error />
@@ -42,7 +42,7 @@ pub fn RegisterPage() -> impl IntoView {
     store.reread_user_and_cart_after(action.version());
     let error = store.form_error(Register::PATH, None, move || action.value().get());
     view! {
-        <Title text="Register · Marketplace" />
+        <PageTitle page="Register" />
         <h1>"Register"</h1>
         <p>"Anyone can buy; list an item and you are a seller too."</p>
         <ActionForm action attr:class="stacked-form">

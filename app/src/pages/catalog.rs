@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::hooks::use_query_map;
 use wire::inventory::CatalogPage;
 use wire::inventory::ItemView;
@@ -21,7 +21,7 @@ pub fn CatalogPage() -> impl IntoView {
     );
 
     view! {
-        <Title text="Catalog · Marketplace" />
+        <PageTitle page="Catalog" />
         <h1>"Catalog"</h1>
         <form method="get" action="/" class="search" role="search">
             <label for="search">"Search titles"</label>

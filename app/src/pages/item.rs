@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::hooks::use_query_map;
 use wire::inventory::ItemView;
 use wire::socket_topics;
@@ -90,7 +90,7 @@ fn ItemDetails(item: ItemView) -> impl IntoView {
             .unwrap_or_default()
     };
     view! {
-        <Title text=format!("{} · Marketplace", item.title) />
+        <PageTitle page=item.title.clone() />
         <article class="item-page">
             <img
                 src=image

@@ -9,7 +9,7 @@ pub mod shopping;
 pub mod status;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::{LazyRoute, lazy_route};
 
 use crate::error::AppError;
@@ -113,7 +113,7 @@ pub fn NotFound(#[prop(default = "Page not found")] heading: &'static str) -> im
     #[cfg(feature = "ssr")]
     crate::ssr::answer_not_found();
     view! {
-        <Title text=format!("{heading} · Marketplace") />
+        <PageTitle page=heading />
         <h1>{heading}</h1>
         <p>"There is nothing at this address. " <a href="/">"Back to the catalog"</a></p>
     }

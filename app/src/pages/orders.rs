@@ -2,7 +2,7 @@
 //! receipt is (`/purchases/<id>`, where "Buy now" and "Checkout" land).
 
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use wire::receipt::ReceiptStatus;
@@ -39,7 +39,7 @@ pub fn PurchasesPage() -> impl IntoView {
         |(page, ..)| api::my_purchases(page),
     );
     view! {
-        <Title text="Your purchases · Marketplace" />
+        <PageTitle page="Your purchases" />
         <h1>"Your purchases"</h1>
         <Transition fallback=|| view! { <p>"Loading your purchases…"</p> }>
             {move || Suspend::new(async move {
@@ -176,7 +176,7 @@ fn Order(details: OrderAndReceipt) -> impl IntoView {
     let OrderAndReceipt { purchase, receipt } = details;
     let number = order_number(&purchase);
     view! {
-        <Title text=format!("{number} · Marketplace") />
+        <PageTitle page=number.clone() />
         <article class="order" data-purchase=purchase.id.to_string()>
             <h1>"Thank you for your purchase"</h1>
             <p class="meta">{format!("{number}, bought {}", date_time(purchase.created_at))}</p>

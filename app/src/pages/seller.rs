@@ -1,7 +1,7 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use send_wrapper::SendWrapper;
@@ -21,7 +21,7 @@ use crate::store::Store;
 pub fn SellerPage() -> impl IntoView {
     let store = Store::get();
     view! {
-        <Title text="Your shop · Marketplace" />
+        <PageTitle page="Your shop" />
         <h1>"Your shop"</h1>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || {

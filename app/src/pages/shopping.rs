@@ -2,7 +2,7 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 use leptos_router::components::A;
 
 use wire::cart::{CartLineView, CartView};
@@ -114,7 +114,7 @@ pub fn CartPage() -> impl IntoView {
     store.reread_cart_after(actions.set_quantity.version());
     store.reread_cart_after(actions.remove.version());
     view! {
-        <Title text="Cart · Marketplace" />
+        <PageTitle page="Cart" />
         <h1>"Your cart"</h1>
         <Transition fallback=|| view! { <p>"Loading your cart…"</p> }>
             {move || Suspend::new(async move {

@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
+use crate::page_title::PageTitle;
 
 use crate::api::check_services;
 
@@ -11,7 +11,7 @@ pub fn StatusPage() -> impl IntoView {
     let status = Resource::new(move || checks.get(), |_| check_services());
 
     view! {
-        <Title text="Service status · Marketplace" />
+        <PageTitle page="Service status" />
         <h1>"Service status"</h1>
         <section class="panel" aria-label="Services">
             <Transition fallback=|| view! { <p>"Checking services…"</p> }>

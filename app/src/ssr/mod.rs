@@ -161,6 +161,31 @@ impl Backends {
     }
 }
 
+/// Which items a catalog page being rendered shows: the gateway puts one in the request it
+/// renders to keep (`server/src/page_cache.rs`), the catalog's server function notes the
+/// items there, and a kept page is then dropped only when one of those items' cards changes
+/// (or the catalog's membership does), not on every change anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct ShownItems(std::sync::Arc<std::sync::Mutex<Vec<wire::ItemId>>>);
+
+impl ShownItems {
+    /// The items noted so far.
+    pub fn items(&self) -> Vec<wire::ItemId> {
+        self.0.lock().map(|items| items.clone()).unwrap_or_default()
+    }
+}
+
+/// Notes `items` as shown by the page being rendered, if the gateway asked to know.
+pub fn note_shown_items(items: impl IntoIterator<Item = wire::ItemId>) {
+    with_context::<http::request::Parts, _>(|parts| {
+        if let Some(ShownItems(shown)) = parts.extensions.get::<ShownItems>()
+            && let Ok(mut shown) = shown.lock()
+        {
+            shown.extend(items);
+        }
+    });
+}
+
 /// The identity the services act for, from the user the session belongs to.
 pub fn identity_of(user: &UserView) -> Identity {
     Identity {

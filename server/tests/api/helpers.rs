@@ -55,6 +55,7 @@ impl Stack {
             price_cents,
             stock,
             image_url: None,
+            picture: None,
             request_id: None,
         };
         self.inventory_client()
@@ -369,6 +370,8 @@ pub struct StackOptions {
     /// default: every test signs in from 127.0.0.1 against one shared Redis, so the tests
     /// running at once would share one address's budget.
     pub limit_logins_per_address: bool,
+    /// Each seller's hourly listings and edits; default the inventory's own.
+    pub seller_limits: Option<inventory_service::SellerLimits>,
 }
 
 pub async fn spawn_stack_with(options: StackOptions) -> Stack {
@@ -400,6 +403,12 @@ pub async fn spawn_stack_with(options: StackOptions) -> Stack {
     });
     let inventory = inventory_service::build(inventory_service::Config {
         mongo: mongo.clone(),
+        // Every test uploads from 127.0.0.1, counted in one shared Redis.
+        picture_limits: inventory_service::PictureLimits {
+            per_address_per_hour: 1_000_000,
+            ..inventory_service::PictureLimits::default()
+        },
+        seller_limits: options.seller_limits.unwrap_or_default(),
         ..inventory_service::Config::for_tests(&infra)
     });
     let inventory = testkit::spawn(inventory.await.expect("inventory service")).await;

@@ -9,7 +9,7 @@ use wire::inventory::{
     CacheStats, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved,
 };
-use wire::picture::{PictureName, PictureSize, StoredPicture};
+use wire::picture::{PictureName, PictureSize};
 
 use crate::transport::{CallContext, CallError, Transport};
 
@@ -101,29 +101,6 @@ impl InventoryClient {
             Some(seller),
         );
         Transport::call(request.json(edit)).await
-    }
-
-    /// `POST /v1/pictures`: `seller` uploads a picture (the file's bytes, at most
-    /// `wire::picture::MAX_UPLOAD_BYTES`); the answer names it as it is stored and served.
-    pub async fn store_picture(
-        &self,
-        context: &CallContext,
-        seller: &Identity,
-        upload: bytes::Bytes,
-    ) -> Result<StoredPicture, CallError> {
-        let request = self.transport.request(
-            Method::POST,
-            &["v1", "pictures"],
-            context,
-            Caller::User,
-            Some(seller),
-        );
-        Transport::call(
-            request
-                .header(http::header::CONTENT_TYPE, "application/octet-stream")
-                .body(upload),
-        )
-        .await
     }
 
     /// `GET /v1/pictures/{name}` (or `.../card` for the smaller copy): a stored picture's

@@ -259,6 +259,37 @@ where
     }
 }
 
+/// Like [`SignedIn`], with the browser's address as the gateway saw it ("unknown" when it
+/// could not tell), for limits per client address: the same callers are refused.
+#[derive(Debug, Clone)]
+pub struct SignedInFrom {
+    /// The signed-in user.
+    pub user: Identity,
+    /// The browser's address.
+    pub client_address: String,
+}
+
+impl<S> FromRequestParts<S> for SignedInFrom
+where
+    IdentityKey: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let signed = IdentityKey::from_ref(state).verify_header(parts)?;
+        match (signed.caller, signed.user) {
+            (Caller::User, Some(user)) => Ok(SignedInFrom {
+                user,
+                client_address: signed
+                    .client_address
+                    .unwrap_or_else(|| "unknown".to_owned()),
+            }),
+            _ => Err(Refused::WrongCaller),
+        }
+    }
+}
+
 /// Extractor for endpoints only the transaction service may call, acting for a buyer (stock
 /// reservations): any other caller, a browser user's token included, gets 403.
 #[derive(Debug, Clone)]

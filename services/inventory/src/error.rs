@@ -28,6 +28,34 @@ pub enum ApiError {
         /// When the hour is over.
         retry_after: std::time::Duration,
     },
+    /// 429: the client's address uploaded its hourly allowance of pictures (every seller
+    /// behind it together).
+    #[error("{allowed} pictures were uploaded from your address this hour, the most there may be; try again in {} minutes.", (.retry_after.as_secs_f64() / 60.0).ceil().max(1.0))]
+    TooManyPicturesFromAddress {
+        /// Pictures one address may upload an hour.
+        allowed: i64,
+        /// When the hour is over.
+        retry_after: std::time::Duration,
+    },
+    /// 409: the seller keeps as many pictures as a seller may.
+    #[error("You have {allowed} pictures stored, the most a seller may keep. Use a picture you uploaded before, or give a picture's address; pictures no item uses are removed after a day.")]
+    TooManyPicturesStored {
+        /// Pictures a seller may keep.
+        allowed: u64,
+    },
+    /// 429: the seller listed or edited as much as an hour allows.
+    #[error("{}", too_many_changes(*.action, *.allowed, *.retry_after))]
+    TooManyChanges {
+        /// Listing or editing.
+        action: crate::limits::SellerAction,
+        /// How many an hour.
+        allowed: i64,
+        /// When the hour is over.
+        retry_after: std::time::Duration,
+    },
+    /// An allowance could not be counted (Redis is away): 503, and nothing was written.
+    #[error("the marketplace cannot take changes right now; try again shortly")]
+    CannotCount,
     /// A picture could not be decoded on time or stored: 503.
     #[error("the picture could not be saved right now; try again shortly")]
     PictureNotSaved,
@@ -36,28 +64,57 @@ pub enum ApiError {
     Unavailable(#[from] mongodb::error::Error),
 }
 
+/// "You have listed 60 items this hour, the most there may be; try again in 12 minutes."
+fn too_many_changes(
+    action: crate::limits::SellerAction,
+    allowed: i64,
+    retry_after: std::time::Duration,
+) -> String {
+    let what = match action {
+        crate::limits::SellerAction::Listing => "listed",
+        crate::limits::SellerAction::Edit => "changed your items",
+    };
+    let count = match action {
+        crate::limits::SellerAction::Listing => format!("{allowed} items"),
+        crate::limits::SellerAction::Edit => format!("{allowed} times"),
+    };
+    let minutes = (retry_after.as_secs_f64() / 60.0).ceil().max(1.0);
+    format!("You have {what} {count} this hour, the most there may be; try again in {minutes} minutes.")
+}
+
 impl ServiceError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Field(field) => field.status(),
             Self::ItemNotFound | Self::PictureNotFound => StatusCode::NOT_FOUND,
             Self::NotTheSeller => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) | Self::PictureNotSaved => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooManyPictures { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) | Self::PictureNotSaved | Self::CannotCount => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::TooManyPictures { .. }
+            | Self::TooManyPicturesFromAddress { .. }
+            | Self::TooManyChanges { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyPicturesStored { .. } => StatusCode::CONFLICT,
         }
     }
 
     fn field(&self) -> Option<&str> {
         match self {
-            Self::TooManyPictures { .. } => Some("picture"),
+            Self::TooManyPictures { .. }
+            | Self::TooManyPicturesFromAddress { .. }
+            | Self::TooManyPicturesStored { .. } => Some("picture"),
             other => other.field_error().map(|err| err.field.as_str()),
         }
     }
 
     fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            Self::TooManyPictures { retry_after, .. } => Some(*retry_after),
-            Self::Unavailable(_) | Self::PictureNotSaved => Some(std::time::Duration::from_secs(5)),
+            Self::TooManyPictures { retry_after, .. }
+            | Self::TooManyPicturesFromAddress { retry_after, .. }
+            | Self::TooManyChanges { retry_after, .. } => Some(*retry_after),
+            Self::Unavailable(_) | Self::PictureNotSaved | Self::CannotCount => {
+                Some(std::time::Duration::from_secs(5))
+            }
             _ => None,
         }
     }

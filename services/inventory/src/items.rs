@@ -106,6 +106,28 @@ impl Items {
         }
     }
 
+    /// The item `seller_id` listed with `request_id`, if any: a retried listing.
+    pub async fn by_request(
+        &self,
+        seller_id: &UserId,
+        request_id: &str,
+    ) -> mongodb::error::Result<Option<ItemDocument>> {
+        self.collection
+            .find_one(doc! { "seller_id": seller_id.as_str(), "request_id": request_id })
+            .await
+    }
+
+    /// Whether any item shows the picture at `site_path`.
+    pub async fn use_picture(&self, site_path: &str) -> mongodb::error::Result<bool> {
+        Ok(self
+            .collection
+            .clone_with_type::<bson::Document>()
+            .find_one(doc! { "image_url": site_path })
+            .projection(doc! { "_id": 1 })
+            .await?
+            .is_some())
+    }
+
     pub async fn by_id(&self, id: ObjectId) -> mongodb::error::Result<Option<ItemDocument>> {
         self.collection.find_one(doc! { "_id": id }).await
     }

@@ -8,9 +8,9 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
-use futures::{AsyncReadExt, AsyncWriteExt};
+use futures::{AsyncReadExt, AsyncWriteExt, TryStreamExt};
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
-use mongodb::bson::{Bson, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::error::{ErrorKind, GridFsErrorKind};
 use mongodb::gridfs::GridFsBucket;
 use mongodb::options::GridFsBucketOptions;
@@ -35,6 +35,9 @@ const MAX_DECODE_BYTES: u64 = 300 * 1024 * 1024;
 
 /// JPEG quality of a re-encoded photo: no visible loss at a third of the original's size.
 const JPEG_QUALITY: u8 = 85;
+
+/// The GridFS bucket of this service's database that holds the pictures.
+const BUCKET: &str = "pictures";
 
 /// A picture made here from an upload, ready to store.
 #[derive(Debug)]
@@ -131,68 +134,124 @@ fn encode(image: &DynamicImage, kind: PictureKind) -> Result<Vec<u8>, ImageError
     Ok(bytes)
 }
 
-/// The stored pictures, the bound on how many are decoded at once, and each seller's hourly
-/// allowance.
+/// How many pictures may come in, and from whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PictureLimits {
+    /// Uploads one seller may make an hour (`PICTURES_PER_SELLER_PER_HOUR`).
+    pub per_seller_per_hour: i64,
+    /// Uploads one client address may make an hour, every seller behind it together
+    /// (`PICTURES_PER_ADDRESS_PER_HOUR`): accounts are free, addresses are not.
+    pub per_address_per_hour: i64,
+    /// Pictures one seller may keep stored (`PICTURES_PER_SELLER_STORED`).
+    pub stored_per_seller: u64,
+}
+
+impl Default for PictureLimits {
+    fn default() -> Self {
+        Self {
+            per_seller_per_hour: 60,
+            per_address_per_hour: 120,
+            stored_per_seller: 500,
+        }
+    }
+}
+
+/// The stored pictures, the bound on how many are decoded at once, and the allowances.
 #[derive(Clone)]
 pub struct Pictures {
     bucket: GridFsBucket,
+    /// The bucket's file documents (`pictures.files`), for counting and sweeping.
+    files: mongodb::Collection<Document>,
+    /// The bucket's chunks (`pictures.chunks`), removed with their file.
+    chunks: mongodb::Collection<Document>,
     /// Decoding takes a core and up to [`MAX_DECODE_BYTES`]: two at a time per copy.
     decoding: Arc<Semaphore>,
     /// Where uploads are counted, so every copy of the service counts together.
     counts: fred::prelude::Client,
-    per_seller_per_hour: i64,
+    limits: PictureLimits,
 }
 
 impl Pictures {
-    /// The `pictures` GridFS bucket of `database`; each seller may upload
-    /// `per_seller_per_hour` pictures an hour, counted in `counts`.
+    /// The `pictures` GridFS bucket of `database`; uploads are counted in `counts` and
+    /// bounded by `limits`.
     pub fn new(
         database: &mongodb::Database,
         counts: fred::prelude::Client,
-        per_seller_per_hour: i64,
+        limits: PictureLimits,
     ) -> Self {
         let options = GridFsBucketOptions::builder()
-            .bucket_name("pictures".to_owned())
+            .bucket_name(BUCKET.to_owned())
             .build();
         Self {
             bucket: database.gridfs_bucket(options),
+            files: database.collection(&format!("{BUCKET}.files")),
+            chunks: database.collection(&format!("{BUCKET}.chunks")),
             decoding: Arc::new(Semaphore::new(2)),
             counts,
-            per_seller_per_hour,
+            limits,
         }
     }
 
-    /// Counts one upload of `seller`'s; refused past the hourly allowance (one upload is up
-    /// to 5 MB kept and a core's worth of decoding). Without Redis no upload is taken.
-    async fn admit(&self, seller: &UserId) -> Result<(), ApiError> {
-        let counted = common::infra::redis::count_in_window(
-            &self.counts,
-            "picture-uploads",
-            seller.as_str(),
-            3600,
-        )
-        .await;
-        match counted {
-            Ok((count, _)) if count <= self.per_seller_per_hour => Ok(()),
-            Ok((_, seconds_left)) => Err(ApiError::TooManyPictures {
-                allowed: self.per_seller_per_hour,
+    /// Counts one upload of `seller`'s from `client_address`; refused past either hourly
+    /// allowance (one upload is up to 5 MB kept and a core's worth of decoding) or when the
+    /// seller keeps as many pictures as a seller may. Without Redis no upload is taken.
+    async fn admit(&self, seller: &UserId, client_address: &str) -> Result<(), ApiError> {
+        let hourly = |prefix: &'static str, subject: String| async move {
+            common::infra::redis::count_in_window(&self.counts, prefix, &subject, 3600)
+                .await
+                .map_err(|err| {
+                    tracing::warn!(%err, "picture uploads cannot be counted");
+                    ApiError::PictureNotSaved
+                })
+        };
+        let (by_seller, seconds_left) = hourly("picture-uploads", seller.as_str().to_owned()).await?;
+        if by_seller > self.limits.per_seller_per_hour {
+            return Err(ApiError::TooManyPictures {
+                allowed: self.limits.per_seller_per_hour,
                 retry_after: std::time::Duration::from_secs(seconds_left.max(1)),
-            }),
-            Err(err) => {
-                tracing::warn!(%err, "picture uploads cannot be counted");
-                Err(ApiError::PictureNotSaved)
-            }
+            });
         }
+        let (by_address, seconds_left) =
+            hourly("picture-uploads-from", client_address.to_owned()).await?;
+        if by_address > self.limits.per_address_per_hour {
+            return Err(ApiError::TooManyPicturesFromAddress {
+                allowed: self.limits.per_address_per_hour,
+                retry_after: std::time::Duration::from_secs(seconds_left.max(1)),
+            });
+        }
+        // Each picture is two files (itself and its card copy).
+        let stored = self
+            .files
+            .count_documents(doc! { "metadata.seller_id": seller.as_str() })
+            .await?
+            / 2;
+        if stored >= self.limits.stored_per_seller {
+            return Err(ApiError::TooManyPicturesStored {
+                allowed: self.limits.stored_per_seller,
+            });
+        }
+        Ok(())
     }
 
-    /// Makes a picture of ours from `upload` for `seller` and stores it, once: the same
-    /// picture uploaded again (a retried form) finds itself already stored.
+    /// Makes a picture of ours from `upload` for `seller` (at `client_address`) and stores it,
+    /// once: the same picture uploaded again (a retried form) finds itself already stored,
+    /// and counts as new for the sweeper of unused pictures. Call it only once everything
+    /// else the form says is accepted: whatever is stored stays until no item has used it
+    /// for [`UnusedPictures::grace`].
     pub async fn store(
         &self,
-        upload: axum::body::Bytes,
+        upload: Vec<u8>,
         seller: &UserId,
+        client_address: &str,
     ) -> Result<StoredPicture, ApiError> {
-        self.admit(seller).await?;
+        if upload.is_empty() {
+            return Err(FieldError::new("picture", "Choose a picture to upload.").into());
+        }
+        // Its kind before any allowance is spent on it.
+        if PictureKind::sniff(&upload).is_none() {
+            return Err(FieldError::new("picture", NOT_A_PICTURE).into());
+        }
+        self.admit(seller, client_address).await?;
         let picture = {
             let _permit = self
                 .decoding
@@ -209,8 +268,9 @@ impl Pictures {
             height: picture.height,
             bytes: picture.bytes.len() as u64,
         };
-        // The card first: a stored picture always has its card.
-        if self.exists(&picture.name, PictureSize::Full).await? {
+        // The card first: a stored picture always has its card. One already stored is new
+        // again, so that the sweeper does not take it from the item about to use it.
+        if self.touch(&picture.name).await? {
             return Ok(stored);
         }
         self.put(&picture.name, PictureSize::Card, &picture.card, seller)
@@ -219,6 +279,22 @@ impl Pictures {
             .await?;
         tracing::info!(picture = %picture.name, seller_id = %seller, bytes = stored.bytes, "picture stored");
         Ok(stored)
+    }
+
+    /// Dates both copies of a stored picture now; `false` when it is not (wholly) stored.
+    async fn touch(&self, name: &PictureName) -> Result<bool, ApiError> {
+        let ids = [
+            file_id(name, PictureSize::Full),
+            file_id(name, PictureSize::Card),
+        ];
+        let touched = self
+            .files
+            .update_many(
+                doc! { "_id": { "$in": ids.to_vec() } },
+                doc! { "$set": { "uploadDate": mongodb::bson::DateTime::now() } },
+            )
+            .await?;
+        Ok(touched.matched_count == 2)
     }
 
     /// Stores one copy of a picture under its id, unless it is there already.
@@ -286,6 +362,140 @@ impl Pictures {
             .find_one(doc! { "_id": file_id(name, size) })
             .await?
             .is_some())
+    }
+}
+
+/// Removes the pictures no item uses, once they have gone unused for `grace` (a day by
+/// default): one replaced by a new picture, one whose form was refused after it was stored
+/// (a race at an allowance's end), one whose listing failed. Every copy of the service runs it;
+/// a lease lets one copy at a time sweep.
+#[derive(Clone)]
+pub struct UnusedPictures {
+    pictures: Pictures,
+    items: crate::items::Items,
+    leases: mongodb::Collection<Document>,
+    /// How long a picture may go unused (`UNUSED_PICTURES_KEPT_SECS`).
+    pub grace: std::time::Duration,
+    /// How often a copy looks (`UNUSED_PICTURES_SWEEP_SECS`).
+    pub every: std::time::Duration,
+}
+
+/// How long one copy's sweep may take before another may start one.
+const SWEEP_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The most pictures one sweep looks at; the next sweep goes on.
+const SWEEP_BATCH: i64 = 500;
+
+impl UnusedPictures {
+    /// The sweeper of `pictures` no item of `items` uses, with its lease in `database`.
+    pub fn new(
+        database: &mongodb::Database,
+        pictures: Pictures,
+        items: crate::items::Items,
+        grace: std::time::Duration,
+        every: std::time::Duration,
+    ) -> Self {
+        Self {
+            pictures,
+            items,
+            leases: database.collection("leases"),
+            grace,
+            every,
+        }
+    }
+
+    /// Sweeps every `every` for as long as the service runs.
+    pub async fn run(self) {
+        let mut ticks = tokio::time::interval(self.every);
+        loop {
+            ticks.tick().await;
+            match self.take_lease().await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot take the unused pictures' lease now");
+                    continue;
+                }
+            }
+            match self.sweep().await {
+                Ok(0) => {}
+                Ok(removed) => {
+                    metrics::counter!("unused_pictures_removed_total").increment(removed);
+                    tracing::info!(removed, "removed pictures no item uses");
+                }
+                Err(err) => tracing::warn!(%err, "cannot sweep unused pictures now"),
+            }
+        }
+    }
+
+    /// Takes the sweep's lease for [`SWEEP_LEASE`] unless another copy holds it: a
+    /// conditional upsert, which an existing lease that has not run out turns into a
+    /// duplicate key (taken).
+    async fn take_lease(&self) -> mongodb::error::Result<bool> {
+        let now = mongodb::bson::DateTime::now();
+        let until = mongodb::bson::DateTime::from_millis(
+            now.timestamp_millis() + SWEEP_LEASE.as_millis() as i64,
+        );
+        let taken = self
+            .leases
+            .update_one(
+                doc! { "_id": "unused-pictures", "until": { "$lt": now } },
+                doc! { "$set": { "until": until } },
+            )
+            .upsert(true)
+            .await;
+        match taken {
+            Ok(result) => Ok(result.matched_count == 1 || result.upserted_id.is_some()),
+            Err(err) if common::infra::mongo::is_duplicate_key(&err) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// One sweep: every stored copy dated before the grace began is removed unless an item
+    /// uses its picture; a used one is dated now, so it is looked at again only after
+    /// another grace. The removal is conditional on the date, so a picture stored again
+    /// meanwhile (dated now by [`Pictures::store`]) stays. Answers how many files went.
+    pub async fn sweep(&self) -> Result<u64, ApiError> {
+        let now = mongodb::bson::DateTime::now().timestamp_millis();
+        let cutoff = mongodb::bson::DateTime::from_millis(now - self.grace.as_millis() as i64);
+        let old: Vec<Document> = self
+            .pictures
+            .files
+            .find(doc! { "uploadDate": { "$lt": cutoff } })
+            .projection(doc! { "_id": 1 })
+            .limit(SWEEP_BATCH)
+            .await?
+            .try_collect()
+            .await?;
+        let mut removed = 0;
+        for file in old {
+            let Ok(id) = file.get_str("_id") else {
+                continue;
+            };
+            let Ok(name) = PictureName::parse(id.strip_prefix("card/").unwrap_or(id)) else {
+                continue;
+            };
+            let still_old = doc! { "_id": id, "uploadDate": { "$lt": cutoff } };
+            if self.items.use_picture(&name.site_path()).await? {
+                self.pictures
+                    .files
+                    .update_one(
+                        still_old,
+                        doc! { "$set": { "uploadDate": mongodb::bson::DateTime::now() } },
+                    )
+                    .await?;
+                continue;
+            }
+            if self.pictures.files.delete_one(still_old).await?.deleted_count == 1 {
+                self.pictures
+                    .chunks
+                    .delete_many(doc! { "files_id": id })
+                    .await?;
+                removed += 1;
+                tracing::info!(picture = %name, file = id, "removed a picture no item uses");
+            }
+        }
+        Ok(removed)
     }
 }
 

@@ -2,16 +2,15 @@
 //! Reads (items and pictures) are public; writes need a signed identity from the gateway
 //! (`x-marketplace-identity`); reservations only the transaction service's.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mongodb::bson::{self, oid::ObjectId};
 
-use common::identity::{ForTransaction, SignedIn};
+use common::identity::{ForTransaction, SignedInFrom};
 use common::input::{Body, FieldError};
 use common::openapi::{Binary, BodyRefusals, Shared, SignedRefusals, TooMany, Unavailable};
 use wire::error::ErrorBody;
@@ -19,10 +18,11 @@ use wire::inventory::{
     CacheStats, CardStock, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved, ShortageBody,
 };
-use wire::picture::{MAX_UPLOAD_BYTES, PictureName, PictureSize, StoredPicture};
+use wire::picture::{MAX_UPLOAD_BYTES, PictureName, PictureSize};
 use wire::{ItemId, PurchaseId, UserId};
 
-use crate::AppState;
+use crate::limits::SellerAction;
+use crate::{AppState, Catalog};
 use crate::cache::{CATALOG_GENERATION, item_generation};
 use crate::domain::{CatalogQuery, Description, ImageUrl, PriceCents, Stock, Title, parse_item_id};
 use crate::error::ApiError;
@@ -44,7 +44,6 @@ use crate::reservations::{Outcome, WantedLine};
         seller_items,
         create_item,
         edit_item,
-        store_picture,
         picture,
         picture_card,
         cache_stats,
@@ -55,19 +54,25 @@ use crate::reservations::{Outcome, WantedLine};
 )]
 pub struct ApiDoc;
 
+/// The largest listing or edit: a picture of [`MAX_UPLOAD_BYTES`] in base64 (4 characters for
+/// 3 bytes), and room for the other fields (a description is 5,000 characters).
+const MAX_ITEM_BODY_BYTES: usize = MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024;
+
 /// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/v1/items", get(catalog).post(create_item))
-        .route("/v1/items/{id}", get(item).post(edit_item))
+        // A listing or edit may carry a picture file, base64 in its JSON.
+        .route(
+            "/v1/items",
+            get(catalog).post(create_item.layer(DefaultBodyLimit::max(MAX_ITEM_BODY_BYTES))),
+        )
+        .route(
+            "/v1/items/{id}",
+            get(item).post(edit_item.layer(DefaultBodyLimit::max(MAX_ITEM_BODY_BYTES))),
+        )
         .route("/v1/sellers/{seller_id}/items", get(seller_items))
         .route("/v1/reservations", post(reserve))
         .route("/v1/reservations/{id}/release", post(release))
-        .route(
-            "/v1/pictures",
-            // One byte over the bound, so that a larger upload is told its size.
-            post(store_picture).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 1)),
-        )
         .route("/v1/pictures/{name}", get(picture))
         .route("/v1/pictures/{name}/card", get(picture_card))
         .route("/v1/cache/stats", get(cache_stats))
@@ -160,7 +165,8 @@ async fn seller_items(
 }
 
 /// Lists a new item for the signed-in seller; the same `request_id` again answers the item
-/// it listed (200), so a retried form lists one item.
+/// it listed (200), so a retried form lists one item. A picture file in the listing is stored
+/// only after every other field is accepted and the seller may list another item.
 #[utoipa::path(
     post,
     path = "/v1/items",
@@ -169,14 +175,19 @@ async fn seller_items(
     responses(
         (status = 201, description = "The item, listed.", body = ItemView),
         (status = 200, description = "This `request_id` already listed this item.", body = ItemView),
+        (status = 409, description = "The seller keeps as many pictures as a seller may; `field` is `picture`.", body = ErrorBody),
         SignedRefusals,
         BodyRefusals,
+        TooMany,
         Unavailable
     )
 )]
 async fn create_item(
     State(state): State<AppState>,
-    SignedIn(seller): SignedIn,
+    SignedInFrom {
+        user: seller,
+        client_address,
+    }: SignedInFrom,
     Body(new): Body<NewItem>,
 ) -> Result<(StatusCode, Json<ItemView>), ApiError> {
     let title = Title::parse(&new.title)?;
@@ -184,10 +195,31 @@ async fn create_item(
     let price = PriceCents::parse(new.price_cents)?;
     let stock = Stock::parse(new.stock)?;
     let image_url = ImageUrl::parse(new.image_url.as_deref().unwrap_or_default())?;
+    if new.picture.is_some() && image_url.is_some() {
+        return Err(FieldError::new("image_url", BOTH_PICTURE_AND_ADDRESS).into());
+    }
     let request_id = match new.request_id {
         Some(id) if !id.trim().is_empty() && id.len() <= 64 => id.trim().to_owned(),
         Some(_) => return Err(FieldError::new("request_id", "must be 1 to 64 characters").into()),
         None => ObjectId::new().to_hex(),
+    };
+    // A retried form: the item it listed, without counting or storing anything again.
+    if let Some(item) = state.items.by_request(&seller.user_id, &request_id).await? {
+        return Ok((StatusCode::OK, Json(item.view())));
+    }
+    state
+        .allowance
+        .admit(&seller.user_id, SellerAction::Listing)
+        .await?;
+    let image_url = match new.picture {
+        Some(picture) => {
+            let stored = state
+                .pictures
+                .store(picture.into_bytes(), &seller.user_id, &client_address)
+                .await?;
+            Some(stored.name.site_path())
+        }
+        None => image_url.map(ImageUrl::into_inner),
     };
 
     let now = bson::DateTime::now();
@@ -200,7 +232,7 @@ async fn create_item(
         price_cents: price.get(),
         stock: stock.get(),
         sold: 0,
-        image_url: image_url.map(ImageUrl::into_inner),
+        image_url,
         on_sale: true,
         request_id,
         created_at: now,
@@ -208,7 +240,7 @@ async fn create_item(
     };
     let (item, created) = state.items.create(item).await?;
     if created {
-        state.items_changed(&[item.id], true).await;
+        state.items_changed(&[item.id], Catalog::Membership).await;
         tracing::info!(item_id = %item.id, seller_id = %item.seller_id, "item listed");
     }
     let status = if created {
@@ -219,7 +251,12 @@ async fn create_item(
     Ok((status, Json(item.view())))
 }
 
-/// Changes the fields sent of one of the signed-in seller's items.
+/// The refusal of a form that gives both a picture file and a picture's address.
+const BOTH_PICTURE_AND_ADDRESS: &str = "Choose a picture or give its address, not both.";
+
+/// Changes the fields sent of one of the signed-in seller's items. A picture file is stored
+/// only after the rest of the edit is accepted, the item is found to be the seller's, and
+/// the seller may edit once more this hour.
 #[utoipa::path(
     post,
     path = "/v1/items/{id}",
@@ -229,19 +266,24 @@ async fn create_item(
     responses(
         (status = 200, description = "The item as it is now.", body = ItemView),
         (status = 404, description = "There is no item with this id.", body = ErrorBody),
+        (status = 409, description = "The seller keeps as many pictures as a seller may; `field` is `picture`.", body = ErrorBody),
         SignedRefusals,
         BodyRefusals,
+        TooMany,
         Unavailable
     )
 )]
 async fn edit_item(
     State(state): State<AppState>,
-    SignedIn(seller): SignedIn,
+    SignedInFrom {
+        user: seller,
+        client_address,
+    }: SignedInFrom,
     Path(id): Path<String>,
     Body(edit): Body<ItemEdit>,
 ) -> Result<Json<ItemView>, ApiError> {
     let id = parse_item_id(&id)?;
-    let changes = ItemChanges {
+    let mut changes = ItemChanges {
         title: edit
             .title
             .map(|t| Title::parse(&t))
@@ -265,58 +307,47 @@ async fn edit_item(
             .map(|u| u.map(ImageUrl::into_inner)),
         on_sale: edit.on_sale,
     };
+    if edit.picture.is_some() && changes.image_url.is_some() {
+        return Err(FieldError::new("image_url", BOTH_PICTURE_AND_ADDRESS).into());
+    }
+    if let Some(picture) = edit.picture {
+        // Someone else's item is refused before its picture is stored, not after; the edit
+        // below checks again in the same write.
+        match state.items.by_id(id).await? {
+            None => return Err(ApiError::ItemNotFound),
+            Some(item) if item.seller_id != seller.user_id => return Err(ApiError::NotTheSeller),
+            Some(_) => {}
+        }
+        state
+            .allowance
+            .admit(&seller.user_id, SellerAction::Edit)
+            .await?;
+        let stored = state
+            .pictures
+            .store(picture.into_bytes(), &seller.user_id, &client_address)
+            .await?;
+        changes.image_url = Some(Some(stored.name.site_path()));
+    } else {
+        state
+            .allowance
+            .admit(&seller.user_id, SellerAction::Edit)
+            .await?;
+    }
+    // On or off sale, and a new title (searches find it differently), change which items a
+    // catalog page lists; anything else only what the item's card says.
+    let catalog = if changes.on_sale.is_some() || changes.title.is_some() {
+        Catalog::Membership
+    } else {
+        Catalog::Cards
+    };
     match state.items.edit(id, &seller.user_id, changes).await? {
         EditOutcome::Edited(item) => {
-            state.items_changed(&[id], true).await;
+            state.items_changed(&[id], catalog).await;
             Ok(Json(item.view()))
         }
         EditOutcome::NotTheSeller => Err(ApiError::NotTheSeller),
         EditOutcome::NotFound => Err(ApiError::ItemNotFound),
     }
-}
-
-/// A seller's upload (the body is the file's bytes) becomes a stored picture; the item gets
-/// its address in a separate edit, so a refused picture changes no item.
-/// Stores a picture for the signed-in seller: the body is the file (JPEG, PNG or WebP, at
-/// most 5 MB). It is decoded, shrunk and encoded again; the same picture again answers the
-/// same name.
-#[utoipa::path(
-    post,
-    path = "/v1/pictures",
-    request_body(content = Binary, content_type = "application/octet-stream"),
-    security(("signed_user" = [])),
-    responses(
-        (status = 201, description = "The picture, stored.", body = StoredPicture),
-        (status = 422, description = "Not a JPEG, PNG or WebP picture, too large, or empty; `field` is `picture`.", body = ErrorBody),
-        SignedRefusals,
-        TooMany,
-        Unavailable
-    )
-)]
-async fn store_picture(
-    State(state): State<AppState>,
-    SignedIn(seller): SignedIn,
-    headers: axum::http::HeaderMap,
-    upload: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<StoredPicture>), ApiError> {
-    let upload = upload.map_err(|_| {
-        let declared = headers
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|length| length.to_str().ok()?.parse::<usize>().ok())
-            .filter(|&length| length > MAX_UPLOAD_BYTES);
-        FieldError::new(
-            "picture",
-            declared.map_or_else(
-                || wire::picture::TOO_LARGE.to_owned(),
-                wire::picture::too_large,
-            ),
-        )
-    })?;
-    if upload.is_empty() {
-        return Err(FieldError::new("picture", "Choose a picture to upload.").into());
-    }
-    let stored = state.pictures.store(upload, &seller.user_id).await?;
-    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// A stored picture's bytes, with its type; the name says which kind it is.
@@ -426,7 +457,12 @@ async fn reserve(
     // gateways keep then stay; a shortage gave back whatever it took.
     let cards_changed = matches!(&outcome, Outcome::Reserved { lines }
         if lines.iter().any(CardStock::changed_by));
-    state.items_changed(&touched, cards_changed).await;
+    let catalog = if cards_changed {
+        Catalog::Cards
+    } else {
+        Catalog::Untouched
+    };
+    state.items_changed(&touched, catalog).await;
     match outcome {
         Outcome::Reserved { lines } => {
             Ok((StatusCode::CREATED, Json(Reserved { lines })).into_response())
@@ -470,7 +506,7 @@ async fn release(
     let released = state.reservations.release(id).await?;
     if !released.is_empty() {
         // Stock coming back may change a card ("Sold out" again in stock).
-        state.items_changed(&released, true).await;
+        state.items_changed(&released, Catalog::Cards).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,10 @@ impl Config {
             pubsub_redis_url: infra.redis_url.clone(),
             identity: testkit::identity_key(),
             cache_ttl: Duration::from_secs(60),
-            pictures_per_seller_per_hour: 60,
+            picture_limits: crate::PictureLimits::default(),
+            seller_limits: crate::SellerLimits::default(),
+            unused_pictures_kept: Duration::from_secs(24 * 3600),
+            unused_pictures_sweep: Duration::from_secs(600),
         }
     }
 }

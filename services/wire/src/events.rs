@@ -27,8 +27,9 @@ pub struct PurchaseEvent {
 }
 
 /// Items whose stored state changed (listed, edited, bought, released), on
-/// [`crate::redis_channels::INVENTORY_CHANGES`]: their pages are stale, and every catalog page
-/// too when `cards_changed`.
+/// [`crate::redis_channels::INVENTORY_CHANGES`]: their pages are stale; so are the catalog
+/// pages that show them when `cards_changed`, and every catalog page when
+/// `catalog_membership_changed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryChanged {
     /// The items that changed.
@@ -38,6 +39,11 @@ pub struct InventoryChanged {
     /// (a sender from before this field) counts as yes.
     #[serde(default = "yes")]
     pub cards_changed: bool,
+    /// Whether items joined or left the catalog, or searches find them differently (a
+    /// listing, on or off sale, a new title): every catalog page may list others now. Absent
+    /// (a sender from before this field) counts as yes.
+    #[serde(default = "yes")]
+    pub catalog_membership_changed: bool,
 }
 
 fn yes() -> bool {

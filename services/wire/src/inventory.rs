@@ -6,8 +6,8 @@
 //! | `GET /v1/items` | query [`CatalogParams`] | [`CatalogPage`] |
 //! | `GET /v1/items/{id}` | | [`ItemView`]; 404 unknown; 422 malformed id |
 //! | `GET /v1/sellers/{seller_id}/items` | | [`ItemsBody`] |
-//! | `POST /v1/items` | [`NewItem`] | 201 [`ItemView`] (200 when `request_id` was seen) |
-//! | `POST /v1/items/{id}` | [`ItemEdit`] | [`ItemView`]; 403 not the seller; 404 |
+//! | `POST /v1/items` | [`NewItem`] | 201 [`ItemView`] (200 when `request_id` was seen); 429 past the seller's hourly listings |
+//! | `POST /v1/items/{id}` | [`ItemEdit`] | [`ItemView`]; 403 not the seller; 404; 429 past the seller's hourly edits |
 //! | `POST /v1/reservations` | [`ReservationRequest`] | 201 [`Reserved`]; 409 [`ShortageBody`] |
 //! | `POST /v1/reservations/{id}/release` | | 204 |
 //! | `GET /v1/cache/stats` | | [`CacheStats`] |
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorBody;
 use crate::ids::{ItemId, PurchaseId, UserId};
+use crate::picture::PictureUpload;
 use crate::transaction::OrderLine;
 
 /// One item for sale. Money in cents; times in Unix milliseconds.
@@ -117,6 +118,10 @@ pub struct NewItem {
     /// An https:// address or an `/images/` path; empty for none.
     #[serde(default)]
     pub image_url: Option<String>,
+    /// A picture file for the item (instead of `image_url`): stored only once every other
+    /// field is accepted and the seller may list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureUpload>,
     /// 1 to 64 characters, the same for every retry of one listing.
     #[serde(default)]
     pub request_id: Option<String>,
@@ -142,6 +147,10 @@ pub struct ItemEdit {
     /// A new picture address; empty removes the picture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
+    /// A new picture file (instead of `image_url`): stored only once the rest of the edit is
+    /// accepted and the item is the seller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureUpload>,
     /// `false` takes the item off sale, `true` puts it back on sale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_sale: Option<bool>,

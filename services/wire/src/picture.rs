@@ -219,8 +219,66 @@ impl From<PictureName> for String {
     }
 }
 
-/// The answer to `POST /v1/pictures` (the body is the picture's bytes): the picture as it is
-/// stored and served.
+/// A picture's file as the seller chose it, sent inside the listing or edit that uses it
+/// ([`crate::inventory::NewItem::picture`], [`crate::inventory::ItemEdit::picture`]), base64
+/// in the JSON: the inventory service checks everything else the form says before it stores
+/// a byte, so a refused form stores nothing. At most [`MAX_UPLOAD_BYTES`]; the service checks
+/// what it is.
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+pub struct PictureUpload(Vec<u8>);
+
+impl PictureUpload {
+    /// The file's bytes, unchecked (the service checks them).
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The file's bytes, taken out.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl fmt::Debug for PictureUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PictureUpload({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for PictureUpload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for PictureUpload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        // Checked before decoding: base64 is 4 characters for every 3 bytes.
+        let bytes = text.len() / 4 * 3;
+        if bytes > MAX_UPLOAD_BYTES + 3 {
+            return Err(serde::de::Error::custom(too_large(bytes)));
+        }
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("must be the picture's bytes in base64"))?;
+        if decoded.len() > MAX_UPLOAD_BYTES {
+            return Err(serde::de::Error::custom(too_large(decoded.len())));
+        }
+        Ok(Self(decoded))
+    }
+}
+
+/// A stored picture as it is served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredPicture {
@@ -293,6 +351,22 @@ mod tests {
         ] {
             assert_eq!(card_address(other), other);
         }
+    }
+
+    #[test]
+    fn an_upload_travels_as_base64_and_a_large_one_is_refused_with_its_size() {
+        let upload = PictureUpload::new(b"\x89PNG\r\n\x1a\n....".to_vec());
+        let json = serde_json::to_string(&upload).expect("json");
+        assert_eq!(json, "\"iVBORw0KGgouLi4u\"");
+        assert_eq!(
+            serde_json::from_str::<PictureUpload>(&json).expect("decodes"),
+            upload
+        );
+        let large = format!("\"{}\"", "A".repeat((MAX_UPLOAD_BYTES + 30) / 3 * 4));
+        let err = serde_json::from_str::<PictureUpload>(&large).expect_err("too large");
+        assert!(err.to_string().contains("a picture may be at most 5 MB"), "{err}");
+        let err = serde_json::from_str::<PictureUpload>("\"not base64!\"").expect_err("junk");
+        assert!(err.to_string().contains("base64"), "{err}");
     }
 
     #[test]

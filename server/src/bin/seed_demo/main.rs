@@ -125,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
             price_cents: *price_cents,
             stock: *stock,
             image_url: Some(format!("/images/demo/{picture}.svg")),
+            picture: None,
             request_id: Some(format!("demo-{n}")),
         };
         // A fixed request id: listing it again answers the item already listed.

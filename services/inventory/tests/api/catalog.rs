@@ -468,3 +468,71 @@ async fn a_burst_whose_callers_give_up_leaves_the_catalog_answering() {
     .expect("the catalog answers within 10 s of the burst");
     assert_eq!(status, 200, "{page}");
 }
+
+#[tokio::test]
+async fn a_seller_lists_and_edits_at_most_the_hourly_allowances_and_others_are_not_held_back() {
+    let redis = TcpProxy::start(&Infra::from_env().redis_addr()).await;
+    let config = Config {
+        redis_url: redis.url("redis"),
+        seller_limits: inventory_service::SellerLimits {
+            listings_per_hour: 2,
+            edits_per_hour: 3,
+        },
+        ..Config::for_tests(&Infra::from_env())
+    };
+    let service = testkit::spawn(inventory_service::build(config).await.expect("service")).await;
+    service.wait_until_ready(Duration::from_secs(15)).await;
+    let app = App {
+        service,
+        key: identity_key(),
+        redis,
+    };
+    let (sam, kim) = (seller("Sam"), seller("Kim"));
+    let lamp_form = json!({ "title": "Lamp", "price_cents": 1000, "stock": 5, "request_id": "lamp-form" });
+    let (status, lamp) = app.post_as(Some(&sam), "/v1/items", lamp_form.clone()).await;
+    assert_eq!(status, 201, "{lamp}");
+    app.list(&sam, "Vase", 1000, 5).await;
+    let refused = app
+        .service
+        .post("/v1/items")
+        .header(IDENTITY_HEADER, app.key.sign(&sam, SystemTime::now()))
+        .json(&json!({ "title": "Bowl", "price_cents": 1000, "stock": 5 }))
+        .send()
+        .await
+        .expect("a third listing");
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let answer: Value = refused.json().await.expect("json");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("You have listed 2 items this hour")),
+        "{answer}"
+    );
+    // A retried form of a listing made before is answered, not refused.
+    let (status, again) = app.post_as(Some(&sam), "/v1/items", lamp_form).await;
+    assert_eq!((status, &again["id"]), (200, &lamp["id"]), "{again}");
+
+    let path = format!("/v1/items/{}", lamp["id"].as_str().expect("id"));
+    for price in [1100, 1200, 1300] {
+        let (status, item) = app
+            .post_as(Some(&sam), &path, json!({ "price_cents": price }))
+            .await;
+        assert_eq!(status, 200, "{item}");
+    }
+    let (status, answer) = app
+        .post_as(Some(&sam), &path, json!({ "on_sale": false }))
+        .await;
+    assert_eq!(status, 429, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("You have changed your items 3 times this hour")),
+        "{answer}"
+    );
+    let (_, item) = app.get(&path).await;
+    assert_eq!((item["price_cents"].as_i64(), item["on_sale"].as_bool()), (Some(1300), Some(true)));
+
+    // Another seller is not held back.
+    app.list(&kim, "Rug", 1000, 1).await;
+}
