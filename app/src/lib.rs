@@ -3,9 +3,9 @@
 
 pub mod api;
 pub mod error;
-mod page_title;
 mod layout;
 mod live;
+mod page_title;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;

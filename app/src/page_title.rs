@@ -49,7 +49,10 @@ mod tests {
             escape_title_text("</title><script>alert(3)</script> & co"),
             "&lt;/title&gt;&lt;script&gt;alert(3)&lt;/script&gt; &amp; co"
         );
-        assert_eq!(escape_title_text("Lamp · Marketplace"), "Lamp · Marketplace");
+        assert_eq!(
+            escape_title_text("Lamp · Marketplace"),
+            "Lamp · Marketplace"
+        );
     }
 
     /// leptos_meta's own `<Title>` writes its text raw: no page may use it but [`PageTitle`].

@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let key = signing_key()?;
+    let key = bench::signing_key()?;
     let inventory_client = InventoryClient::new(clients::http_client(), &inventory, key.clone())?;
     let params = CatalogParams {
         per_page: Some("1".into()),
@@ -238,22 +238,6 @@ async fn main() -> anyhow::Result<()> {
         hits as f64 / (hits + misses).max(1) as f64
     );
     Ok(())
-}
-
-/// The services' signing secret: `INTERNAL_AUTH_SECRET`, else the one `scripts/start.sh` made.
-fn signing_key() -> anyhow::Result<common::identity::IdentityKey> {
-    if let Ok(key) = common::identity::IdentityKey::from_env() {
-        return Ok(key);
-    }
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../.local/internal-auth-secret"
-    );
-    let secret = std::fs::read_to_string(file)
-        .with_context(|| format!("INTERNAL_AUTH_SECRET is not set and {file} is missing"))?;
-    Ok(common::identity::IdentityKey::new(
-        secret.trim().to_owned().into(),
-    )?)
 }
 
 /// Registers a buyer for this run and signs them in; the `Cookie` header of their session.

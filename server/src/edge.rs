@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
 use app::ssr::{Backends, SessionCookie};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN,
     REFERER, REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, STRICT_TRANSPORT_SECURITY,
@@ -267,8 +267,7 @@ pub async fn admit_uploads(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::POST || !app::api::UPLOAD_PATHS.contains(&request.uri().path())
-    {
+    if request.method() != Method::POST || !app::api::UPLOAD_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let plain = |status: StatusCode, sentence: &'static str| {
@@ -296,7 +295,11 @@ pub async fn admit_uploads(
             .get::<ClientAddress>()
             .map(ToString::to_string),
     };
-    match uploads.backends.user_of_session(&context, &session_id).await {
+    match uploads
+        .backends
+        .user_of_session(&context, &session_id)
+        .await
+    {
         Ok(Some(_)) => {}
         Ok(None) => {
             return plain(

@@ -1,6 +1,6 @@
+use crate::page_title::PageTitle;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use crate::page_title::PageTitle;
 use leptos_router::components::A;
 
 use leptos::server_fn::ServerFn;

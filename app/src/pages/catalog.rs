@@ -1,5 +1,5 @@
-use leptos::prelude::*;
 use crate::page_title::PageTitle;
+use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use wire::inventory::CatalogPage;
 use wire::inventory::ItemView;

@@ -8,8 +8,8 @@ pub mod seller;
 pub mod shopping;
 pub mod status;
 
-use leptos::prelude::*;
 use crate::page_title::PageTitle;
+use leptos::prelude::*;
 use leptos_router::{LazyRoute, lazy_route};
 
 use crate::error::AppError;

@@ -1,8 +1,8 @@
 //! What a buyer bought: the paged history (`/purchases`) and one purchase with where its
 //! receipt is (`/purchases/<id>`, where "Buy now" and "Checkout" land).
 
-use leptos::prelude::*;
 use crate::page_title::PageTitle;
+use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use wire::receipt::ReceiptStatus;

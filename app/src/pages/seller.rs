@@ -1,7 +1,7 @@
+use crate::page_title::PageTitle;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use crate::page_title::PageTitle;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use send_wrapper::SendWrapper;

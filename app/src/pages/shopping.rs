@@ -1,8 +1,8 @@
 //! Buying: "Add to cart", "Buy now" and the cart page. What was bought is in `orders`.
 
+use crate::page_title::PageTitle;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
-use crate::page_title::PageTitle;
 use leptos_router::components::A;
 
 use wire::cart::{CartLineView, CartView};

@@ -1,5 +1,5 @@
-use leptos::prelude::*;
 use crate::page_title::PageTitle;
+use leptos::prelude::*;
 
 use crate::api::check_services;
 

@@ -70,7 +70,10 @@ async fn a_title_written_as_markup_is_text_in_the_head_and_a_kept_page_allows_on
             "{round}: the title is text: {html}"
         );
         assert!(!html.contains("<script>alert(3)"), "{round}: {html}");
-        assert!(!html.contains("<meta http-equiv=\"refresh\""), "{round}: {html}");
+        assert!(
+            !html.contains("<meta http-equiv=\"refresh\""),
+            "{round}: {html}"
+        );
 
         // The kept page's policy names exactly the scripts that carry the render's nonce.
         let nonce = html
@@ -110,7 +113,11 @@ async fn every_answer_rendered_for_one_person_is_private_and_never_stored() {
                 request = request.header(COOKIE, cookie);
             }
             let response = request.send().await.expect("GET");
-            assert!(response.status().is_success(), "{path}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
             response
                 .headers()
                 .get(CACHE_CONTROL)
@@ -139,7 +146,10 @@ async fn every_answer_rendered_for_one_person_is_private_and_never_stored() {
         .await
         .expect("add to cart");
     assert_eq!(
-        added.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        added
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
         Some("private, no-store"),
         "an answer that sets a cookie"
     );
@@ -183,20 +193,28 @@ async fn start_upload(
     let mut socket = tokio::net::TcpStream::connect(&address)
         .await
         .expect("connect to the gateway");
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {address}\r\nOrigin: {}\r\nAccept: application/json\r\n\
          Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 8000000\r\n{cookie}\r\n",
         <AddItem as ServerFn>::PATH,
         stack.public_url.trim_end_matches('/'),
     );
-    socket.write_all(head.as_bytes()).await.expect("send the head");
+    socket
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
     let part = format!(
         "--XyZ\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"big.png\"\r\n\
          Content-Type: image/png\r\n\r\n{}",
         "\u{89}PNG".repeat(256)
     );
-    socket.write_all(part.as_bytes()).await.expect("send a part");
+    socket
+        .write_all(part.as_bytes())
+        .await
+        .expect("send a part");
     let mut answer = vec![0u8; 1024];
     let read = tokio::time::timeout(within, socket.read(&mut answer)).await;
     let status = match read {
@@ -210,18 +228,23 @@ async fn start_upload(
 }
 
 #[tokio::test]
-async fn an_upload_is_refused_before_its_body_is_read_without_a_session_or_past_the_few_at_once()
-{
+async fn an_upload_is_refused_before_its_body_is_read_without_a_session_or_past_the_few_at_once() {
     let stack = spawn_stack().await;
     // No session: refused at once, though 8 MB were announced and 1 KB sent.
     let (answer, _socket) = start_upload(&stack, None, Duration::from_secs(5)).await;
     let answer = answer.expect("an answer before the body was sent");
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains("log in"), "{answer}");
-    let (answer, _socket) =
-        start_upload(&stack, Some("session=not-a-session"), Duration::from_secs(5)).await;
+    let (answer, _socket) = start_upload(
+        &stack,
+        Some("session=not-a-session"),
+        Duration::from_secs(5),
+    )
+    .await;
     assert!(
-        answer.as_deref().is_some_and(|a| a.starts_with("HTTP/1.1 401")),
+        answer
+            .as_deref()
+            .is_some_and(|a| a.starts_with("HTTP/1.1 401")),
         "{answer:?}"
     );
 
@@ -238,7 +261,10 @@ async fn an_upload_is_refused_before_its_body_is_read_without_a_session_or_past_
     let (answer, _socket) = start_upload(&stack, Some(&cookie), Duration::from_secs(5)).await;
     let answer = answer.expect("an answer at once");
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("retry-after: "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: "),
+        "{answer}"
+    );
     // Once those are gone, uploads are taken again.
     drop(in_progress);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -295,14 +321,23 @@ async fn a_seller_past_the_hourly_listings_is_told_beside_the_form_when_to_come_
     );
 
     // Edits too; the item stays as it was.
-    let item: serde_json::Value = list(0).await.expect("the first form again").json().await.expect("json");
+    let item: serde_json::Value = list(0)
+        .await
+        .expect("the first form again")
+        .json()
+        .await
+        .expect("json");
     let item_id = item["id"].as_str().expect("id").to_owned();
     for price in ["6", "7"] {
         let response = client
             .post(stack.server_fn::<SaveItem>())
             .header(COOKIE, &cookie)
             .header("accept", "application/json")
-            .form(&[("item_id", item_id.as_str()), ("price", price), ("stock", "1")])
+            .form(&[
+                ("item_id", item_id.as_str()),
+                ("price", price),
+                ("stock", "1"),
+            ])
             .send()
             .await
             .expect("save");
@@ -354,8 +389,12 @@ async fn an_edit_drops_only_the_kept_catalog_pages_that_show_the_item() {
     let stack = spawn_stack().await;
     let sal = seller("Sal");
     let tag = testkit::unique_name("t").replace('_', "");
-    let lamp = stack.list_item(&sal, &format!("Lamp {tag}"), 1_000, 5).await;
-    let vase = stack.list_item(&sal, &format!("Vase {tag}"), 1_000, 5).await;
+    let lamp = stack
+        .list_item(&sal, &format!("Lamp {tag}"), 1_000, 5)
+        .await;
+    let vase = stack
+        .list_item(&sal, &format!("Vase {tag}"), 1_000, 5)
+        .await;
     let (lamps, vases) = (format!("/?q=lamp+{tag}"), format!("/?q=vase+{tag}"));
     until_kept(&stack, &lamps).await;
     until_kept(&stack, &vases).await;
@@ -364,10 +403,17 @@ async fn an_edit_drops_only_the_kept_catalog_pages_that_show_the_item() {
     stack.set_price(&sal, &vase, 1_200).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !stack.html(&vases).await.contains("$12.00") {
-        assert!(std::time::Instant::now() < deadline, "the vase's new price never shows");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the vase's new price never shows"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(kept(&stack, &lamps).await, "hit", "the lamp's page was dropped too");
+    assert_eq!(
+        kept(&stack, &lamps).await,
+        "hit",
+        "the lamp's page was dropped too"
+    );
     assert!(stack.html(&lamps).await.contains("$10.00"));
 
     // Off sale: the catalog lists other items now, every page of it goes.
@@ -375,7 +421,10 @@ async fn an_edit_drops_only_the_kept_catalog_pages_that_show_the_item() {
     stack.set_on_sale(&sal, &lamp, false).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while stack.html(&lamps).await.contains(&format!("Lamp {tag}")) {
-        assert!(std::time::Instant::now() < deadline, "the lamp never leaves");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lamp never leaves"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_ne!(kept(&stack, "/").await, "hit");

@@ -67,7 +67,10 @@ async fn text_of(browser: &Client, css: &str) -> String {
 
 /// Opens `url` and waits until the page is hydrated.
 async fn open(browser: &Client, url: &str) {
-    browser.goto(url).await.unwrap_or_else(|err| panic!("{url}: {err}"));
+    browser
+        .goto(url)
+        .await
+        .unwrap_or_else(|err| panic!("{url}: {err}"));
     wait_for_hydration(browser).await;
 }
 
@@ -107,7 +110,11 @@ async fn listed(stack: &Stack, tag: &str) -> Vec<(String, String)> {
     let page: serde_json::Value = stack
         .inventory
         .http
-        .get(stack.inventory.url(&format!("/v1/items?q={tag}&per_page=100")))
+        .get(
+            stack
+                .inventory
+                .url(&format!("/v1/items?q={tag}&per_page=100")),
+        )
         .send()
         .await
         .expect("the catalog")
@@ -145,7 +152,12 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
             open(&seller, &format!("{base}/seller")).await;
             for (n, title) in titles.iter().enumerate() {
                 fill(&seller, "#field-title", title).await;
-                fill(&seller, "#field-description", PAYLOADS[(n + 4) % PAYLOADS.len()]).await;
+                fill(
+                    &seller,
+                    "#field-description",
+                    PAYLOADS[(n + 4) % PAYLOADS.len()],
+                )
+                .await;
                 fill(&seller, "#field-price", "3").await;
                 fill(&seller, "#field-stock", "5").await;
                 click_button(&seller, "Add item").await;
@@ -194,7 +206,9 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
                             "{context}"
                         );
                         assert!(
-                            text_of(&buyer, ".item-page .meta").await.contains(seller_name),
+                            text_of(&buyer, ".item-page .meta")
+                                .await
+                                .contains(seller_name),
                             "{context}"
                         );
                         assert_inert(&buyer, &context).await;
@@ -205,9 +219,12 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
                 open(&buyer, &format!("{base}/")).await;
                 fill(&buyer, "#search", PAYLOADS[2]).await;
                 click_button(&buyer, "Search").await;
-                let said = wait_for_text(&buyer, "main", WAIT, |t| t.contains("No items match"))
-                    .await;
-                assert!(said.contains(&format!("No items match “{}”", PAYLOADS[2])), "{said}");
+                let said =
+                    wait_for_text(&buyer, "main", WAIT, |t| t.contains("No items match")).await;
+                assert!(
+                    said.contains(&format!("No items match “{}”", PAYLOADS[2])),
+                    "{said}"
+                );
                 assert_eq!(
                     buyer
                         .find(Locator::Css("#search"))
@@ -230,7 +247,11 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
                 click_button(&buyer, "Add to cart").await;
                 wait_for_text(&buyer, ".cart-count", WAIT, |t| t == "(1)").await;
                 open(&buyer, &format!("{base}/cart")).await;
-                assert!(text_of(&buyer, ".cart-lines").await.contains(first_title.as_str()));
+                assert!(
+                    text_of(&buyer, ".cart-lines")
+                        .await
+                        .contains(first_title.as_str())
+                );
                 // A quantity that is markup, typed where a browser would allow only digits.
                 let quantity = format!("#quantity-{first_id}");
                 buyer
@@ -248,10 +269,7 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
                     .click()
                     .await
                     .expect("click Update");
-                wait_for_text(&buyer, "main", WAIT, |t| {
-                    t.contains("whole number")
-                })
-                .await;
+                wait_for_text(&buyer, "main", WAIT, |t| t.contains("whole number")).await;
                 assert_inert(&buyer, "a refused quantity").await;
 
                 // The seller watches their dashboard while the buyer buys.
@@ -259,10 +277,9 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
                 wait_for_live_updates(&seller).await;
                 open(&buyer, &item_page).await;
                 click_button(&buyer, "Buy now").await;
-                let order = wait_for_text(&buyer, ".order", WAIT, |t| {
-                    t.contains(first_title.as_str())
-                })
-                .await;
+                let order =
+                    wait_for_text(&buyer, ".order", WAIT, |t| t.contains(first_title.as_str()))
+                        .await;
                 assert!(order.contains(first_title.as_str()), "{order}");
                 assert_inert(&buyer, "the confirmation page").await;
                 let banner = format!("{buyer_name} bought {first_title}");
@@ -274,7 +291,11 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
                 assert!(sales.contains(buyer_name), "{sales}");
                 assert_inert(&seller, "the live banner and sales row").await;
                 open(&buyer, &format!("{base}/purchases")).await;
-                assert!(text_of(&buyer, ".purchases").await.contains(first_title.as_str()));
+                assert!(
+                    text_of(&buyer, ".purchases")
+                        .await
+                        .contains(first_title.as_str())
+                );
                 assert_inert(&buyer, "/purchases").await;
             })
             .await;
@@ -297,7 +318,9 @@ async fn hostile_text_in_every_field_shows_as_text_on_every_page_live_and_in_the
         );
     }
     assert!(
-        receipt.html.contains("&lt;/title&gt;&lt;script data-pwned&gt;"),
+        receipt
+            .html
+            .contains("&lt;/title&gt;&lt;script data-pwned&gt;"),
         "{}",
         receipt.html
     );

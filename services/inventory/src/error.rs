@@ -38,7 +38,9 @@ pub enum ApiError {
         retry_after: std::time::Duration,
     },
     /// 409: the seller keeps as many pictures as a seller may.
-    #[error("You have {allowed} pictures stored, the most a seller may keep. Use a picture you uploaded before, or give a picture's address; pictures no item uses are removed after a day.")]
+    #[error(
+        "You have {allowed} pictures stored, the most a seller may keep. Use a picture you uploaded before, or give a picture's address; pictures no item uses are removed after a day."
+    )]
     TooManyPicturesStored {
         /// Pictures a seller may keep.
         allowed: u64,
@@ -79,7 +81,9 @@ fn too_many_changes(
         crate::limits::SellerAction::Edit => format!("{allowed} times"),
     };
     let minutes = (retry_after.as_secs_f64() / 60.0).ceil().max(1.0);
-    format!("You have {what} {count} this hour, the most there may be; try again in {minutes} minutes.")
+    format!(
+        "You have {what} {count} this hour, the most there may be; try again in {minutes} minutes."
+    )
 }
 
 impl ServiceError for ApiError {

@@ -204,7 +204,8 @@ impl Pictures {
                     ApiError::PictureNotSaved
                 })
         };
-        let (by_seller, seconds_left) = hourly("picture-uploads", seller.as_str().to_owned()).await?;
+        let (by_seller, seconds_left) =
+            hourly("picture-uploads", seller.as_str().to_owned()).await?;
         if by_seller > self.limits.per_seller_per_hour {
             return Err(ApiError::TooManyPictures {
                 allowed: self.limits.per_seller_per_hour,
@@ -380,6 +381,9 @@ pub struct UnusedPictures {
     pub every: std::time::Duration,
 }
 
+/// The lease's document in `leases`.
+const LEASE: &str = "unused-pictures";
+
 /// How long one copy's sweep may take before another may start one.
 const SWEEP_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -409,15 +413,21 @@ impl UnusedPictures {
         let mut ticks = tokio::time::interval(self.every);
         loop {
             ticks.tick().await;
-            match self.take_lease().await {
-                Ok(true) => {}
-                Ok(false) => continue,
+            let lease = match self.take_lease().await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => continue,
                 Err(err) => {
                     tracing::warn!(%err, "cannot take the unused pictures' lease now");
                     continue;
                 }
+            };
+            let swept = self.sweep().await;
+            // Given back at once, so that the next look (by any copy) need not wait for it
+            // to run out; if this fails, it runs out by itself.
+            if let Err(err) = self.give_back(lease).await {
+                tracing::warn!(%err, "cannot give the unused pictures' lease back");
             }
-            match self.sweep().await {
+            match swept {
                 Ok(0) => {}
                 Ok(removed) => {
                     metrics::counter!("unused_pictures_removed_total").increment(removed);
@@ -430,8 +440,8 @@ impl UnusedPictures {
 
     /// Takes the sweep's lease for [`SWEEP_LEASE`] unless another copy holds it: a
     /// conditional upsert, which an existing lease that has not run out turns into a
-    /// duplicate key (taken).
-    async fn take_lease(&self) -> mongodb::error::Result<bool> {
+    /// duplicate key (held). Answers the lease's end, by which this copy knows it.
+    async fn take_lease(&self) -> mongodb::error::Result<Option<mongodb::bson::DateTime>> {
         let now = mongodb::bson::DateTime::now();
         let until = mongodb::bson::DateTime::from_millis(
             now.timestamp_millis() + SWEEP_LEASE.as_millis() as i64,
@@ -439,16 +449,31 @@ impl UnusedPictures {
         let taken = self
             .leases
             .update_one(
-                doc! { "_id": "unused-pictures", "until": { "$lt": now } },
+                doc! { "_id": LEASE, "until": { "$lt": now } },
                 doc! { "$set": { "until": until } },
             )
             .upsert(true)
             .await;
         match taken {
-            Ok(result) => Ok(result.matched_count == 1 || result.upserted_id.is_some()),
-            Err(err) if common::infra::mongo::is_duplicate_key(&err) => Ok(false),
+            Ok(result) if result.matched_count == 1 || result.upserted_id.is_some() => {
+                Ok(Some(until))
+            }
+            Ok(_) => Ok(None),
+            Err(err) if common::infra::mongo::is_duplicate_key(&err) => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// Ends the lease taken until `until`, unless another copy took it since (after it ran
+    /// out).
+    async fn give_back(&self, until: mongodb::bson::DateTime) -> mongodb::error::Result<()> {
+        self.leases
+            .update_one(
+                doc! { "_id": LEASE, "until": until },
+                doc! { "$set": { "until": mongodb::bson::DateTime::from_millis(0) } },
+            )
+            .await
+            .map(drop)
     }
 
     /// One sweep: every stored copy dated before the grace began is removed unless an item
@@ -486,7 +511,14 @@ impl UnusedPictures {
                     .await?;
                 continue;
             }
-            if self.pictures.files.delete_one(still_old).await?.deleted_count == 1 {
+            if self
+                .pictures
+                .files
+                .delete_one(still_old)
+                .await?
+                .deleted_count
+                == 1
+            {
                 self.pictures
                     .chunks
                     .delete_many(doc! { "files_id": id })

@@ -18,16 +18,16 @@ use wire::inventory::{
     CacheStats, CardStock, CatalogPage, CatalogParams, ItemEdit, ItemView, ItemsBody, NewItem,
     ReservationRequest, Reserved, ShortageBody,
 };
-use wire::picture::{MAX_UPLOAD_BYTES, PictureName, PictureSize};
+use wire::picture::{PictureName, PictureSize};
 use wire::{ItemId, PurchaseId, UserId};
 
-use crate::limits::SellerAction;
-use crate::{AppState, Catalog};
 use crate::cache::{CATALOG_GENERATION, item_generation};
 use crate::domain::{CatalogQuery, Description, ImageUrl, PriceCents, Stock, Title, parse_item_id};
 use crate::error::ApiError;
 use crate::items::{EditOutcome, ItemChanges, ItemDocument};
+use crate::limits::SellerAction;
 use crate::reservations::{Outcome, WantedLine};
+use crate::{AppState, Catalog};
 
 /// The inventory service's OpenAPI document (`GET /openapi.json`, `docs/openapi/inventory.json`).
 #[derive(utoipa::OpenApi)]
@@ -50,13 +50,16 @@ use crate::reservations::{Outcome, WantedLine};
         reserve,
         release
     ),
+    // Named by the picture paths' parameter, which does not bring its schema along.
+    components(schemas(PictureName)),
     modifiers(&Shared)
 )]
 pub struct ApiDoc;
 
-/// The largest listing or edit: a picture of [`MAX_UPLOAD_BYTES`] in base64 (4 characters for
-/// 3 bytes), and room for the other fields (a description is 5,000 characters).
-const MAX_ITEM_BODY_BYTES: usize = MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024;
+/// The largest listing or edit: a picture as large as the gateway reads one (8 MiB) in base64
+/// (4 characters for 3 bytes), and room for the other fields (a description is 5,000
+/// characters). A picture over the 5 MB bound still arrives, to be refused with its size.
+const MAX_ITEM_BODY_BYTES: usize = 8 * 1024 * 1024 / 3 * 4 + 64 * 1024;
 
 /// The routes, on the service's state, at most `mongo::POOL_SIZE` requests at a time.
 pub fn router(state: AppState) -> Router {

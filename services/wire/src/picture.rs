@@ -364,7 +364,10 @@ mod tests {
         );
         let large = format!("\"{}\"", "A".repeat((MAX_UPLOAD_BYTES + 30) / 3 * 4));
         let err = serde_json::from_str::<PictureUpload>(&large).expect_err("too large");
-        assert!(err.to_string().contains("a picture may be at most 5 MB"), "{err}");
+        assert!(
+            err.to_string().contains("a picture may be at most 5 MB"),
+            "{err}"
+        );
         let err = serde_json::from_str::<PictureUpload>("\"not base64!\"").expect_err("junk");
         assert!(err.to_string().contains("base64"), "{err}");
     }

@@ -488,8 +488,11 @@ async fn a_seller_lists_and_edits_at_most_the_hourly_allowances_and_others_are_n
         redis,
     };
     let (sam, kim) = (seller("Sam"), seller("Kim"));
-    let lamp_form = json!({ "title": "Lamp", "price_cents": 1000, "stock": 5, "request_id": "lamp-form" });
-    let (status, lamp) = app.post_as(Some(&sam), "/v1/items", lamp_form.clone()).await;
+    let lamp_form =
+        json!({ "title": "Lamp", "price_cents": 1000, "stock": 5, "request_id": "lamp-form" });
+    let (status, lamp) = app
+        .post_as(Some(&sam), "/v1/items", lamp_form.clone())
+        .await;
     assert_eq!(status, 201, "{lamp}");
     app.list(&sam, "Vase", 1000, 5).await;
     let refused = app
@@ -531,7 +534,10 @@ async fn a_seller_lists_and_edits_at_most_the_hourly_allowances_and_others_are_n
         "{answer}"
     );
     let (_, item) = app.get(&path).await;
-    assert_eq!((item["price_cents"].as_i64(), item["on_sale"].as_bool()), (Some(1300), Some(true)));
+    assert_eq!(
+        (item["price_cents"].as_i64(), item["on_sale"].as_bool()),
+        (Some(1300), Some(true))
+    );
 
     // Another seller is not held back.
     app.list(&kim, "Rug", 1000, 1).await;

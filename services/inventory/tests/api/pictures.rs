@@ -248,18 +248,35 @@ async fn a_form_refused_for_any_reason_stores_no_picture() {
     let photo = || base64(picture(40, 30, ImageFormat::Png));
 
     for (refused, field) in [
-        (json!({ "title": "", "price_cents": 2500, "stock": 1, "picture": photo() }), "title"),
-        (json!({ "title": "Print", "price_cents": 0, "stock": 1, "picture": photo() }), "price_cents"),
-        (json!({ "title": "Print", "price_cents": 2500, "stock": -1, "picture": photo() }), "stock"),
+        (
+            json!({ "title": "", "price_cents": 2500, "stock": 1, "picture": photo() }),
+            "title",
+        ),
+        (
+            json!({ "title": "Print", "price_cents": 0, "stock": 1, "picture": photo() }),
+            "price_cents",
+        ),
+        (
+            json!({ "title": "Print", "price_cents": 2500, "stock": -1, "picture": photo() }),
+            "stock",
+        ),
         (
             json!({ "title": "Print", "price_cents": 2500, "stock": 1, "picture": photo(), "image_url": "https://example.com/a.png" }),
             "image_url",
         ),
     ] {
         let (status, answer) = app.post("/v1/items", Some(&pia), refused).await;
-        assert_eq!((status, answer["field"].as_str()), (422, Some(field)), "{answer}");
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (422, Some(field)),
+            "{answer}"
+        );
     }
-    assert_eq!(app.stored_pictures().await, 0, "a refused listing stored its picture");
+    assert_eq!(
+        app.stored_pictures().await,
+        0,
+        "a refused listing stored its picture"
+    );
 
     // Past the hourly listings: 429, and no picture.
     let (status, item) = app
@@ -270,18 +287,28 @@ async fn a_form_refused_for_any_reason_stores_no_picture() {
         )
         .await;
     assert_eq!(status, 201, "{item}");
-    let (status, answer) = app.list_with_picture(&pia, picture(41, 30, ImageFormat::Png)).await;
+    let (status, answer) = app
+        .list_with_picture(&pia, picture(41, 30, ImageFormat::Png))
+        .await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(app.stored_pictures().await, 0);
 
     // Someone else's item: 403 before the picture is stored; an unknown one 404.
     let item_id = item["id"].as_str().expect("id");
     let (status, _) = app
-        .post(&format!("/v1/items/{item_id}"), Some(&other), json!({ "picture": photo() }))
+        .post(
+            &format!("/v1/items/{item_id}"),
+            Some(&other),
+            json!({ "picture": photo() }),
+        )
         .await;
     assert_eq!(status, 403);
     let (status, _) = app
-        .post(&format!("/v1/items/{}", "0f".repeat(12)), Some(&pia), json!({ "picture": photo() }))
+        .post(
+            &format!("/v1/items/{}", "0f".repeat(12)),
+            Some(&pia),
+            json!({ "picture": photo() }),
+        )
         .await;
     assert_eq!(status, 404);
     assert_eq!(app.stored_pictures().await, 0);
@@ -375,7 +402,11 @@ async fn uploads_are_bounded_per_seller_per_address_and_in_total() {
     let (status, answer) = app
         .list_with_picture(&pia, picture(40, 20, ImageFormat::Png))
         .await;
-    assert_eq!((status, answer["field"].as_str()), (409, Some("picture")), "{answer}");
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (409, Some("picture")),
+        "{answer}"
+    );
     assert!(
         answer["error"]
             .as_str()
@@ -420,11 +451,17 @@ async fn a_picture_no_item_uses_is_removed_after_the_grace_and_a_used_one_stays(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(app.status_of(&format!("/v1/pictures/{first}/card")).await, 404);
+    assert_eq!(
+        app.status_of(&format!("/v1/pictures/{first}/card")).await,
+        404
+    );
     // Several sweeps later the used one is still there, card and all.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(app.status_of(&format!("/v1/pictures/{second}")).await, 200);
-    assert_eq!(app.status_of(&format!("/v1/pictures/{second}/card")).await, 200);
+    assert_eq!(
+        app.status_of(&format!("/v1/pictures/{second}/card")).await,
+        200
+    );
     assert_eq!(app.stored_pictures().await, 1);
 }
 
