@@ -26,7 +26,8 @@ pub fn PageTitle(#[prop(optional, into)] page: Option<String>) -> impl IntoView 
 
 /// `text` as the content of a `<title>` element (raw text: only a character reference or
 /// `</title>` means anything there), with `&`, `<` and `>` written as references.
-pub fn escape_title_text(text: &str) -> String {
+#[cfg(any(feature = "ssr", test))]
+fn escape_title_text(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -198,10 +198,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let before_routing = ServiceBuilder::new()
         .layer(from_fn_with_state(edge.clone(), edge::client_address))
         .layer(from_fn_with_state(edge.clone(), edge::security_headers))
-        .layer(from_fn_with_state(
-            backends.cookie.clone(),
-            edge::private_answers,
-        ))
+        .layer(from_fn_with_state(backends.cookie, edge::private_answers))
         .layer(axum::middleware::from_fn(edge::drop_error_parameters))
         .layer(from_fn_with_state(edge, edge::same_origin_only))
         // An upload's session is checked, and its turn taken, before its body is read.

@@ -355,30 +355,11 @@ async fn a_seller_past_the_hourly_listings_is_told_beside_the_form_when_to_come_
     assert_eq!(stack.item(&item_id).await["on_sale"], true);
 }
 
-/// How the gateway answered an anonymous GET of `path`: "hit" when it came from its kept
-/// pages.
-async fn kept(stack: &Stack, path: &str) -> String {
-    let response = stack
-        .gateway
-        .http
-        .get(stack.gateway.url(path))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response
-        .headers()
-        .get("x-page-cache")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Asks for `path` until it comes from the kept pages (the first render is kept once this
 /// copy follows the inventory's announcements).
 async fn until_kept(stack: &Stack, path: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while kept(stack, path).await != "hit" {
+    while stack.open_page(path).await != "hit" {
         assert!(std::time::Instant::now() < deadline, "{path} is never kept");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -410,7 +391,7 @@ async fn an_edit_drops_only_the_kept_catalog_pages_that_show_the_item() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        kept(&stack, &lamps).await,
+        stack.open_page(&lamps).await,
         "hit",
         "the lamp's page was dropped too"
     );
@@ -427,5 +408,5 @@ async fn an_edit_drops_only_the_kept_catalog_pages_that_show_the_item() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_ne!(kept(&stack, "/").await, "hit");
+    assert_ne!(stack.open_page("/").await, "hit");
 }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use testkit::browser::{
-    assert_same_page, click_button, fill, mark_this_page, wait_for_hydration, wait_for_text,
-    with_browser, with_browser_without_javascript,
+    assert_same_page, click_button, fill, mark_this_page, text_of, wait_for_hydration,
+    wait_for_text, with_browser, with_browser_without_javascript,
 };
 
 use crate::helpers::{register, spawn_stack};
@@ -167,17 +167,6 @@ async fn a_new_seller_lists_an_item_that_a_shopper_finds_and_opens() {
     .await;
 }
 
-/// What the element at `css` shows now (no waiting: without JavaScript nothing changes).
-async fn shown(browser: &fantoccini::Client, css: &str) -> String {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|err| panic!("{css}: {err}"))
-        .text()
-        .await
-        .unwrap_or_else(|err| panic!("{css}: {err}"))
-}
-
 /// Signs `email` in through the log-in form as a plain post (JavaScript is off).
 pub(crate) async fn log_in_with_a_plain_form(
     browser: &fantoccini::Client,
@@ -238,9 +227,9 @@ async fn without_javascript_the_header_purchases_and_shop_are_complete_in_the_fi
                 .as_deref(),
             Some("true")
         );
-        let header = shown(&browser, ".site-header .account").await;
+        let header = text_of(&browser, ".site-header .account").await;
         assert!(header.contains("Signed in as Bea"), "{header}");
-        let purchases = shown(&browser, "main").await;
+        let purchases = text_of(&browser, "main").await;
         assert!(purchases.contains("Reading lamp"), "{purchases}");
         assert!(!purchases.contains("Loading"), "{purchases}");
 
@@ -249,11 +238,11 @@ async fn without_javascript_the_header_purchases_and_shop_are_complete_in_the_fi
             .goto(&format!("{base}/seller"))
             .await
             .expect("open /seller");
-        let header = shown(&browser, ".site-header .account").await;
+        let header = text_of(&browser, ".site-header .account").await;
         assert!(header.contains("Signed in as Sage"), "{header}");
-        let items = shown(&browser, ".own-items").await;
+        let items = text_of(&browser, ".own-items").await;
         assert!(items.contains("Reading lamp"), "{items}");
-        let sales = shown(&browser, ".sales").await;
+        let sales = text_of(&browser, ".sales").await;
         assert!(
             sales.contains("Reading lamp") && sales.contains("Bea"),
             "{sales}"
@@ -291,14 +280,14 @@ async fn a_seller_takes_an_item_off_sale_and_back_while_its_buyers_keep_it_in_th
                 .goto(&format!("{base}/?q=oak"))
                 .await
                 .expect("search the catalog");
-            let catalog = shown(&browser, "main").await;
+            let catalog = text_of(&browser, "main").await;
             assert!(!catalog.contains("Oak stool"), "{catalog}");
 
             browser
                 .goto(&format!("{base}/items?itemId={item}"))
                 .await
                 .expect("open the item");
-            let page = shown(&browser, ".item-page").await;
+            let page = text_of(&browser, ".item-page").await;
             assert!(
                 page.contains("This item is no longer for sale.") && !page.contains("Buy now"),
                 "{page}"
@@ -309,7 +298,7 @@ async fn a_seller_takes_an_item_off_sale_and_back_while_its_buyers_keep_it_in_th
                 .goto(&format!("{base}/purchases"))
                 .await
                 .expect("open /purchases");
-            let history = shown(&browser, "main").await;
+            let history = text_of(&browser, "main").await;
             assert!(history.contains("Oak stool"), "{history}");
         }
     })
@@ -329,7 +318,7 @@ async fn a_seller_takes_an_item_off_sale_and_back_while_its_buyers_keep_it_in_th
             .await
             .expect("open the item");
         wait_for_hydration(&browser).await;
-        let page = shown(&browser, ".item-page").await;
+        let page = text_of(&browser, ".item-page").await;
         assert!(page.contains("Buy now"), "{page}");
     })
     .await;
@@ -415,7 +404,7 @@ async fn the_sellers_chart_and_its_table_take_in_a_sale_without_a_reload() {
 
     with_browser(|browser| async move {
         open_own_shop(&browser, &base, &seller_email).await;
-        let table = shown(&browser, "table.daily-sales tfoot").await;
+        let table = text_of(&browser, "table.daily-sales tfoot").await;
         assert!(table.contains("$20.00"), "{table}");
         mark_this_page(&browser).await;
 
@@ -469,7 +458,7 @@ async fn without_javascript_a_refused_form_comes_back_with_its_error_beside_the_
         assert_eq!(url.query(), None, "the error is not in the address: {url}");
         // Shown once: the page read again has no error.
         browser.refresh().await.expect("reload");
-        assert_eq!(shown(&browser, ".form-error").await, "");
+        assert_eq!(text_of(&browser, ".form-error").await, "");
 
         log_in_with_a_plain_form(&browser, &base, &email).await;
         browser
@@ -500,7 +489,7 @@ async fn without_javascript_a_refused_form_comes_back_with_its_error_beside_the_
         )
         .await;
         assert!(said.contains("between 0 and 1,000,000"), "{said}");
-        assert_eq!(shown(&browser, "#field-price-error").await, "");
+        assert_eq!(text_of(&browser, "#field-price-error").await, "");
     })
     .await;
 }
@@ -512,13 +501,30 @@ async fn an_error_written_into_a_link_is_never_shown_as_the_sites_own() {
     let stack = spawn_stack().await;
     let forged = base64::engine::general_purpose::URL_SAFE
         .encode(br#"{"message":"Your account is locked: call +1 555 0100 now","field":null}"#);
-    let path = <app::api::LogIn as ServerFn>::PATH;
-    let page = stack
-        .html(&format!("/login?__path={path}&__err={forged}"))
-        .await;
-    assert!(page.contains("Log in"), "{page}");
-    assert!(
-        !page.contains("555 0100"),
-        "a forged error was shown: {page}"
-    );
+    let forged_field = base64::engine::general_purpose::URL_SAFE
+        .encode(br#"{"message":"Your account is locked: call +1 555 0100 now","field":"email"}"#);
+    // Every spelling a form decoder reads as `__path` and `__err`, beside the form and a field.
+    for (page, path, error) in [
+        ("/login", <app::api::LogIn as ServerFn>::PATH, &forged),
+        (
+            "/register",
+            <app::api::Register as ServerFn>::PATH,
+            &forged_field,
+        ),
+    ] {
+        for (path_key, error_key) in [
+            ("__path", "__err"),
+            ("%5F%5Fpath", "%5F%5Ferr"),
+            ("_%5fpath", "__er%72"),
+            ("__pat%68", "%5F_err"),
+        ] {
+            let address = format!("{page}?{path_key}={path}&{error_key}={error}");
+            let html = stack.html(&address).await;
+            assert!(html.contains("<main"), "{address}: {html}");
+            assert!(
+                !html.contains("555 0100"),
+                "a forged error was shown on {address}: {html}"
+            );
+        }
+    }
 }

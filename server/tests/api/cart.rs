@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use testkit::browser::{
-    click, click_button, fill, wait_for_hydration, wait_for_text, with_browser,
+    click, click_button, fill, text_of, wait_for_hydration, wait_for_text, with_browser,
     with_browser_without_javascript,
 };
 
@@ -14,17 +14,6 @@ use reqwest::header::{COOKIE, REFERER, SET_COOKIE};
 
 use crate::browser::log_in_with_a_plain_form;
 use crate::helpers::{browser_without_js, log_in, register, seller, spawn_stack};
-
-/// The text of the element `css` finds.
-async fn shown_text(browser: &fantoccini::Client, css: &str) -> String {
-    browser
-        .find(fantoccini::Locator::Css(css))
-        .await
-        .unwrap_or_else(|err| panic!("{css}: {err}"))
-        .text()
-        .await
-        .unwrap_or_default()
-}
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -74,7 +63,7 @@ async fn without_javascript_a_guest_fills_a_cart_changes_it_and_it_comes_along_a
             let total =
                 wait_for_text(&browser, ".cart-total", WAIT, |t| t.contains("$13.50")).await;
             assert!(total.contains("$13.50"), "{total}");
-            let page = shown_text(&browser, "main").await;
+            let page = text_of(&browser, "main").await;
             // A guest is asked to log in to check out; the cart comes along.
             assert!(page.contains("Log in to check out"), "{page}");
 
@@ -275,9 +264,9 @@ async fn an_item_taken_off_sale_while_its_card_is_shown_is_refused_beside_its_ow
         .await;
         assert!(said.contains("no longer for sale"), "{said}");
         let mug_form = format!("form.add-to-cart:has(button[aria-label='Add to cart: {mug}'])");
-        let other = shown_text(&browser, &mug_form).await;
+        let other = text_of(&browser, &mug_form).await;
         assert!(!other.contains("no longer for sale"), "{other}");
-        assert_eq!(shown_text(&browser, ".cart-count").await, "(0)");
+        assert_eq!(text_of(&browser, ".cart-count").await, "(0)");
     })
     .await;
 }

@@ -226,14 +226,20 @@ impl Stack {
     /// GETs the item's page from the gateway, expecting 200; answers how the gateway's page
     /// cache served it (`x-page-cache`: "hit", "miss", or empty when it was bypassed).
     pub async fn open_item_page(&self, item_id: &str) -> String {
+        self.open_page(&format!("/items?itemId={item_id}")).await
+    }
+
+    /// GETs the page at `path` from the gateway as an anonymous visitor, expecting 200;
+    /// answers how the gateway's page cache served it (see [`Self::open_item_page`]).
+    pub async fn open_page(&self, path: &str) -> String {
         let response = self
             .gateway
             .http
-            .get(self.gateway.url(&format!("/items?itemId={item_id}")))
+            .get(self.gateway.url(path))
             .send()
             .await
-            .expect("item page");
-        assert_eq!(response.status().as_u16(), 200);
+            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+        assert_eq!(response.status().as_u16(), 200, "{path}");
         response
             .headers()
             .get("x-page-cache")

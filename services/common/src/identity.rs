@@ -251,11 +251,9 @@ where
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let signed = IdentityKey::from_ref(state).verify_header(parts)?;
-        match (signed.caller, signed.user) {
-            (Caller::User, Some(user)) => Ok(SignedIn(user)),
-            _ => Err(Refused::WrongCaller),
-        }
+        SignedInFrom::from_request_parts(parts, state)
+            .await
+            .map(|signed| SignedIn(signed.user))
     }
 }
 

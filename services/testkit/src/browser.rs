@@ -175,6 +175,17 @@ pub async fn wait_for_text(
     panic!("{css}: text never matched within {within:?}; last seen {last:?}");
 }
 
+/// The text of the element at `css` now (no waiting).
+pub async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+        .text()
+        .await
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+}
+
 /// Types `text` into the field found by `css`, replacing what was there.
 pub async fn fill(browser: &Client, css: &str, text: &str) {
     let field = browser
