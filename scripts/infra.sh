@@ -160,10 +160,12 @@ summary() { SUMMARY+=("$(printf '%-6s %-36s %s' "$1" "$2" "$3")"); }
 origin() { if ours "$1"; then echo "pid $(our_pid "$1"), log ${LOG_DIR#"$PROJECT_ROOT"/}/$1.log"; else echo "not started by this script"; fi; }
 
 # ---------------------------------------------------------------------------------------------
-# Redis: Debian's redis-server, kept in memory only, twice. `redis` holds state (sessions,
-# presence, rate limits, pub/sub) and never evicts: full, it refuses writes. `redis-cache` holds
-# the inventory service's cache-aside entries (all with TTLs) and evicts them, volatile-lru, so
-# never the cache's generation counters (no TTL).
+# Redis: Debian's redis-server, twice. `redis` holds state (sessions, carts, presence, rate
+# limits, pub/sub), never evicts (full, it refuses writes) and keeps an append-only file in
+# .local/data/redis, written every second (`appendfsync everysec`): a restart, SIGKILL included,
+# loses at most the last second, not every session and cart (README, "What survives what").
+# `redis-cache` holds the inventory service's cache-aside entries (all with TTLs), in memory
+# only, and evicts them, volatile-lru, so never the cache's generation counters (no TTL).
 
 install_redis() {
   dpkg -s redis-server >/dev/null 2>&1 && return 0
@@ -179,6 +181,17 @@ install_redis() {
 
 redis_check() { [ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" = PONG ]; }
 
+# redis_loaded NAME PORT SECS: wait until Redis answers PONG. While it loads its append-only
+# file it answers `LOADING` instead (a million keys take seconds).
+redis_loaded() {
+  local name=$1 port=$2 secs=$3 i
+  for ((i = 0; i < secs * 10; i++)); do
+    redis_check "$port" && return 0
+    sleep 0.1
+  done
+  die "$name on $HOST:$port does not answer PING within ${secs}s (log: $LOG_DIR/$name.log)"
+}
+
 up_redis() {
   install_redis
   if ours redis; then
@@ -189,11 +202,11 @@ up_redis() {
   else
     say "starting redis on $HOST:$REDIS_PORT"
     spawn redis "$REDIS_PORT" "$(command -v redis-server)" --port "$REDIS_PORT" --bind "$HOST" \
-      --save "" --appendonly no --daemonize no --dir "$DATA_DIR/redis" \
+      --save "" --appendonly yes --appendfsync everysec --daemonize no --dir "$DATA_DIR/redis" \
       --maxmemory-policy noeviction
     await redis "$REDIS_PORT" 20
   fi
-  redis_check "$REDIS_PORT" || die "redis on $HOST:$REDIS_PORT does not answer PING"
+  redis_loaded redis "$REDIS_PORT" 120
   summary redis "redis://$HOST:$REDIS_PORT" "$(origin redis)"
 }
 

@@ -6,6 +6,12 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// What a page says where it would say who is signed in, when the services cannot tell right
+/// now (the session store is away, loading or full): never "Log in", which would tell a
+/// signed-in user they were signed out.
+pub const CANNOT_TELL_WHO: &str =
+    "We cannot tell right now whether you are signed in; please try again in a moment.";
+
 /// What went wrong, for a person, and (on the gateway) the HTTP status to answer with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppError {

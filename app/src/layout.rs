@@ -5,6 +5,7 @@ use wire::socket_topics;
 
 use std::time::Duration;
 
+use crate::error::CANNOT_TELL_WHO;
 use crate::live::{banner_text, time_ago};
 use crate::store::Store;
 
@@ -27,7 +28,7 @@ pub fn Header() -> impl IntoView {
                     "Cart "
                     <span class="cart-count" aria-live="polite">
                         <Transition fallback=|| "(0)">
-                            {move || format!("({})", store.cart_units())}
+                            {move || store.cart_units().map(|units| format!("({units})"))}
                         </Transition>
                     </span>
                 </A>
@@ -52,10 +53,20 @@ pub fn Header() -> impl IntoView {
                                     }
                                         .into_any()
                                 }
-                                _ => {
+                                Ok(None) => {
                                     view! {
                                         <A href="/login">"Log in"</A>
                                         <A href="/register">"Register"</A>
+                                    }
+                                        .into_any()
+                                }
+                                Err(err) => {
+                                    // The whole page answers 503: it cannot be the visitor's.
+                                    #[cfg(feature = "ssr")]
+                                    err.answer();
+                                    let _ = err;
+                                    view! {
+                                        <span class="who" role="alert">{CANNOT_TELL_WHO}</span>
                                     }
                                         .into_any()
                                 }

@@ -139,12 +139,14 @@ impl Store {
             .update(|versions| versions.push(version.into()));
     }
 
-    /// Units in the cart, for the header (0 until known).
-    pub fn cart_units(&self) -> i64 {
-        self.cart
-            .get()
-            .and_then(Result::ok)
-            .map_or(0, |cart| cart.units)
+    /// Units in the cart, for the header: 0 until it is read, `None` when it could not be
+    /// (no count rather than a wrong one).
+    pub fn cart_units(&self) -> Option<i64> {
+        match self.cart.get() {
+            None => Some(0),
+            Some(Ok(cart)) => Some(cart.units),
+            Some(Err(_)) => None,
+        }
     }
 }
 

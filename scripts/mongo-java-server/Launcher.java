@@ -2,7 +2,15 @@
 // services and tests can use it like any MongoDB server at mongodb://HOST:PORT.
 //
 //   java -cp "LIBS/*:CLASSES" Launcher [--host 127.0.0.1] [--port 27017]
-//        [--backend memory|h2] [--h2-file PATH] [--version 4.4.0] [--wire-version 9]
+//        [--backend memory|h2] [--h2-file PATH] [--h2-fsync] [--version 4.4.0] [--wire-version 9]
+//
+// The H2 backend keeps what it acknowledged: mongo-java-server never commits the H2 store
+// after a write (H2 stores changes from a background thread about once a second), so a
+// SIGKILL lost the writes of the last second that clients had been told were done. Here the
+// store is committed after every command that may write, before the reply goes out
+// (DurableH2Backend): the write is then in the operating system's hands and survives the
+// process being killed. With --h2-fsync it is also forced to the disk (an OS crash or power
+// loss), at the cost of a disk flush per write.
 //
 // The reported version matters: the Rust mongodb 3.x driver refuses servers whose
 // maxWireVersion is below 9 (MongoDB 4.4), and the library's own ServerVersion constants
@@ -10,15 +18,63 @@
 // reporting 4.4 changes what the driver believes, not what the server does.
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+
+import org.h2.mvstore.MVStore;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.bson.Document;
+import io.netty.channel.Channel;
 
 public final class Launcher {
+
+    /** Commits (and with fsync forces) the H2 store after every command that may write, before its reply is sent. */
+    static final class DurableH2Backend extends H2Backend {
+        /** Commands that never write; everything else (aggregate too: $out, $merge) is followed by a commit. */
+        private static final Set<String> READ_ONLY = Set.of(
+            "find", "getmore", "count", "distinct", "killcursors", "listcollections", "listindexes",
+            "listdatabases", "hello", "ismaster", "ping", "buildinfo", "whatsmyuri", "serverstatus",
+            "dbstats", "collstats", "endsessions", "getparameter", "getlasterror", "connectionstatus");
+        private final MVStore store;
+        private final boolean fsync;
+
+        DurableH2Backend(MVStore store, boolean fsync) {
+            super(store);
+            this.store = store;
+            this.fsync = fsync;
+        }
+
+        @Override
+        public Document handleCommand(Channel channel, String database, String command, Document query) {
+            try {
+                return super.handleCommand(channel, database, command, query);
+            } finally {
+                // Also after an error: a batch that failed half-way wrote its first documents.
+                if (!READ_ONLY.contains(command.toLowerCase(Locale.ROOT))) {
+                    persist();
+                }
+            }
+        }
+
+        private void persist() {
+            if (store.isClosed()) {
+                return; // the shutdown hook closed it
+            }
+            // Writes the changes (a synchronous chunk write, into the OS page cache)...
+            store.commit();
+            // ...and waits for any chunk the background writer had queued before this one.
+            store.executeFilestoreOperation(() -> { });
+            if (fsync) {
+                store.sync();
+            }
+        }
+    }
 
     private record ReportedVersion(List<Integer> versionArray, int wireVersion) implements MongoVersion {
         @Override
@@ -37,6 +93,7 @@ public final class Launcher {
         int port = 27017;
         String backendName = "memory";
         String h2File = null;
+        boolean h2Fsync = false;
         String version = "4.4.0";
         int wireVersion = 9;
 
@@ -47,6 +104,7 @@ public final class Launcher {
                 case "--port" -> { port = Integer.parseInt(value); i++; }
                 case "--backend" -> { backendName = value; i++; }
                 case "--h2-file" -> { h2File = value; i++; }
+                case "--h2-fsync" -> h2Fsync = true;
                 case "--version" -> { version = value; i++; }
                 case "--wire-version" -> { wireVersion = Integer.parseInt(value); i++; }
                 default -> {
@@ -63,7 +121,9 @@ public final class Launcher {
                     System.err.println("--backend h2 needs --h2-file PATH");
                     System.exit(2);
                 }
-                yield new H2Backend(h2File);
+                // The default background writer stays (it also compacts the file).
+                MVStore store = new MVStore.Builder().fileName(h2File).open();
+                yield new DurableH2Backend(store, h2Fsync);
             }
             default -> throw new IllegalArgumentException("unknown backend: " + backendName);
         };

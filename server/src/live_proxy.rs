@@ -96,8 +96,10 @@ pub async fn live(State(proxy): State<LiveProxy>, mut request: Request) -> Respo
     if !is_websocket_upgrade(request.headers()) {
         return LiveError::NotWebSocket.into_response();
     }
-    // Without a live session (or with the user service away) the socket is anonymous: the
-    // feed and item pages still work, the user's own topic is refused.
+    // Without a live session the socket is anonymous: the feed and item pages still work, the
+    // user's own topic is refused. With the user service unable to say (Redis away, loading
+    // or full) it is refused (503) and the page tries again: an anonymous socket would
+    // quietly miss the user's own events until the page changed who is signed in.
     let client = request
         .extensions()
         .get::<ClientAddress>()
@@ -112,12 +114,13 @@ pub async fn live(State(proxy): State<LiveProxy>, mut request: Request) -> Respo
                     .map(str::to_owned),
                 client_address: Some(client.clone()),
             };
-            proxy
-                .backends
-                .user_of_session(&context, &session_id)
-                .await
-                .ok()
-                .flatten()
+            match proxy.backends.user_of_session(&context, &session_id).await {
+                Ok(user) => user,
+                Err(err) => {
+                    tracing::warn!(%err, "a live socket's session could not be looked up");
+                    return LiveError::Unavailable.into_response();
+                }
+            }
         }
         None => None,
     };

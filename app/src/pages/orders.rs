@@ -52,12 +52,14 @@ pub fn PurchasesPage() -> impl IntoView {
     }
 }
 
-/// Why a buyer's page could not be shown, with a way to log in (the usual reason).
+/// Why a buyer's page could not be shown, with a way to log in when that is the reason (not
+/// when the services cannot tell who is signed in).
 #[component]
 fn NotShown(err: AppError) -> impl IntoView {
+    let signed_out = err.status == 401;
     view! {
         <ErrorMessage error=err>
-            " " <A href="/login">"Log in"</A>
+            {signed_out.then(|| view! { " " <A href="/login">"Log in"</A> })}
         </ErrorMessage>
     }
 }

@@ -11,6 +11,7 @@ use leptos::server_fn::ServerFn;
 
 use super::{ErrorMessage, FormError, money};
 use crate::api::{AddToCart, Buy, Checkout, RemoveFromCart, SetCartQuantity, ShownLine};
+use crate::error::CANNOT_TELL_WHO;
 use crate::store::Store;
 
 /// A fresh idempotency key for one "Buy now" form; a new one after each purchase.
@@ -72,14 +73,10 @@ pub fn AddToCart(item_id: String, title: String) -> impl IntoView {
 #[component]
 pub fn BuyNow(item_id: String) -> impl IntoView {
     let store = Store::get();
-    let signed_in = move || matches!(store.user.get(), Some(Ok(Some(_))));
-    view! {
-        <Show
-            when=signed_in
-            fallback=|| view! { <a class="button" href="/login">"Log in to buy"</a> }
-        >
-            <BuyNowForm item_id=item_id.clone() />
-        </Show>
+    move || match store.user.get() {
+        Some(Ok(Some(_))) => view! { <BuyNowForm item_id=item_id.clone() /> }.into_any(),
+        Some(Err(_)) => view! { <p class="notice" role="alert">{CANNOT_TELL_WHO}</p> }.into_any(),
+        _ => view! { <a class="button" href="/login">"Log in to buy"</a> }.into_any(),
     }
 }
 
@@ -176,7 +173,10 @@ fn CartContents(cart: CartView, actions: CartActions) -> impl IntoView {
         <p class="cart-total" aria-live="polite">"Total: " <strong>{money(cart.total_cents)}</strong></p>
         <Show
             when=signed_in
-            fallback=|| view! { <p><a class="button" href="/login">"Log in to check out"</a>" — your cart comes with you."</p> }
+            fallback=move || match store.user.get() {
+                Some(Err(_)) => view! { <p class="notice" role="alert">{CANNOT_TELL_WHO}</p> }.into_any(),
+                _ => view! { <p><a class="button" href="/login">"Log in to check out"</a>" — your cart comes with you."</p> }.into_any(),
+            }
         >
             <ActionForm action=checkout attr:class="checkout">
                 <input type="hidden" name="shown" value=shown.get_value() />

@@ -8,12 +8,12 @@ use std::time::Duration;
 use app::api::{AddItem, AddToCart, SaveItem, SetOnSale};
 use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use reqwest::header::{CACHE_CONTROL, COOKIE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{
-    Stack, StackOptions, browser_without_js, register, seller, spawn_stack, spawn_stack_with,
-    text_form,
+    Stack, StackOptions, browser_without_js, cookie_set, register, seller, spawn_stack,
+    spawn_stack_with, text_form,
 };
 
 /// The base64 SHA-256 of each inline script of `html` whose tag carries `nonce`, and of
@@ -153,15 +153,7 @@ async fn every_answer_rendered_for_one_person_is_private_and_never_stored() {
         Some("private, no-store"),
         "an answer that sets a cookie"
     );
-    let guest_cookie = added
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|c| c.to_str().ok())
-        .find(|c| c.starts_with("cart="))
-        .and_then(|c| c.split(';').next())
-        .expect("a guest cart cookie")
-        .to_owned();
+    let guest_cookie = cookie_set(&added, "cart").expect("a guest cart cookie");
     for path in ["/", "/cart"] {
         assert_eq!(
             get(path.to_owned(), Some(guest_cookie.clone())).await,

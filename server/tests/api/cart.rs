@@ -13,7 +13,7 @@ use app::api::{AddToCart, SetCartQuantity};
 use reqwest::header::{COOKIE, REFERER, SET_COOKIE};
 
 use crate::browser::log_in_with_a_plain_form;
-use crate::helpers::{browser_without_js, log_in, register, seller, spawn_stack};
+use crate::helpers::{browser_without_js, cookie_set, log_in, register, seller, spawn_stack};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -123,15 +123,7 @@ async fn without_javascript_a_guest_fills_a_cart_changes_it_and_it_comes_along_a
         refused.headers()[reqwest::header::LOCATION],
         stack.gateway.url("/cart").as_str()
     );
-    let form_error = refused
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|c| c.to_str().ok())
-        .find(|c| c.starts_with("form-error="))
-        .and_then(|c| c.split(';').next())
-        .expect("the error goes back in a cookie")
-        .to_owned();
+    let form_error = cookie_set(&refused, "form-error").expect("the error goes back in a cookie");
     let page = guest
         .get(stack.gateway.url("/cart"))
         .header(COOKIE, format!("{cookie}; {form_error}"))

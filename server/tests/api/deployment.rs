@@ -474,12 +474,27 @@ fn state_and_cache_live_in_separate_redis_instances_and_only_the_cache_evicts() 
             Some(""),
             "{name} writes snapshots"
         );
-        assert_eq!(command_option(redis, "--appendonly"), Some("no"), "{name}");
         assert!(
             redis["healthcheck"]["test"].is_array(),
             "{name} has no health check"
         );
     }
+    // Sessions and carts survive a restart: the state keeps an append-only file, written
+    // every second, on a volume of its own; the cache is memory only.
+    assert_eq!(command_option(state, "--appendonly"), Some("yes"));
+    assert_eq!(command_option(state, "--appendfsync"), Some("everysec"));
+    let dir = command_option(state, "--dir").expect("redis: --dir");
+    let volumes: Vec<&str> = state["volumes"]
+        .as_array()
+        .expect("redis: a volume")
+        .iter()
+        .filter_map(|volume| volume["target"].as_str().or_else(|| volume.as_str()))
+        .collect();
+    assert!(
+        volumes.iter().any(|volume| volume.ends_with(dir)),
+        "redis keeps its file in {dir}, which is no volume: {volumes:?}"
+    );
+    assert_eq!(command_option(cache, "--appendonly"), Some("no"));
     // Only the inventory service uses the cache; every service keeps its state in `redis`.
     let inventory = &services["inventory"];
     assert_eq!(

@@ -269,6 +269,19 @@ pub fn browser_without_js(stack: &Stack) -> reqwest::Client {
         .expect("client")
 }
 
+/// The `name=value` pair of the cookie `name` that `response` sets, if it sets one.
+pub fn cookie_set(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.starts_with(&prefix))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
 /// A multipart form of text fields only: an upload form sent with no file chosen.
 pub fn text_form(fields: &[(&str, &str)]) -> reqwest::multipart::Form {
     fields
@@ -378,11 +391,17 @@ pub struct StackOptions {
     pub limit_logins_per_address: bool,
     /// Each seller's hourly listings and edits; default the inventory's own.
     pub seller_limits: Option<inventory_service::SellerLimits>,
+    /// The state Redis (`host:port`); default the shared local one.
+    pub redis_addr: Option<String>,
 }
 
 pub async fn spawn_stack_with(options: StackOptions) -> Stack {
     let mut infra = Infra::from_env();
-    let redis_link = testkit::TcpProxy::start(&infra.redis_addr()).await;
+    let redis_addr = options
+        .redis_addr
+        .clone()
+        .unwrap_or_else(|| infra.redis_addr());
+    let redis_link = testkit::TcpProxy::start(&redis_addr).await;
     infra.redis_url = redis_link.url("redis");
     let mongo = MongoSettings {
         uri: infra.mongodb_uri.clone(),

@@ -5,6 +5,7 @@ mod accessibility;
 mod browser;
 mod cart;
 mod deployment;
+mod durability;
 mod helpers;
 mod hostile_text;
 mod live_updates;

@@ -43,7 +43,9 @@ impl UserClient {
         Transport::call(self.post(&["v1", "sessions"], context).json(request)).await
     }
 
-    /// `POST /v1/sessions/current`: the session's user, or `None` when it ended or never was.
+    /// `POST /v1/sessions/current`: the session's user, or `None` when it ended or never was
+    /// (404). Anything else the service cannot answer — Redis away, loading or full, a token
+    /// it refuses — is an error: the caller cannot tell whether anyone is signed in.
     pub async fn current_session(
         &self,
         context: &CallContext,
@@ -53,7 +55,7 @@ impl UserClient {
             .post(&["v1", "sessions", "current"], context)
             .json(request);
         let body: Option<UserBody> =
-            Transport::call_optional(request, StatusCode::UNAUTHORIZED).await?;
+            Transport::call_optional(request, StatusCode::NOT_FOUND).await?;
         Ok(body.map(|body| body.user))
     }
 

@@ -55,9 +55,6 @@ pub enum ApiError {
         /// When the hour is over.
         retry_after: std::time::Duration,
     },
-    /// An allowance could not be counted (Redis is away): 503, and nothing was written.
-    #[error("the marketplace cannot take changes right now; try again shortly")]
-    CannotCount,
     /// A picture could not be decoded on time or stored: 503.
     #[error("the picture could not be saved right now; try again shortly")]
     PictureNotSaved,
@@ -92,9 +89,7 @@ impl ServiceError for ApiError {
             Self::Field(field) => field.status(),
             Self::ItemNotFound | Self::PictureNotFound => StatusCode::NOT_FOUND,
             Self::NotTheSeller => StatusCode::FORBIDDEN,
-            Self::Unavailable(_) | Self::PictureNotSaved | Self::CannotCount => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Unavailable(_) | Self::PictureNotSaved => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyPictures { .. }
             | Self::TooManyPicturesFromAddress { .. }
             | Self::TooManyChanges { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -116,9 +111,7 @@ impl ServiceError for ApiError {
             Self::TooManyPictures { retry_after, .. }
             | Self::TooManyPicturesFromAddress { retry_after, .. }
             | Self::TooManyChanges { retry_after, .. } => Some(*retry_after),
-            Self::Unavailable(_) | Self::PictureNotSaved | Self::CannotCount => {
-                Some(std::time::Duration::from_secs(5))
-            }
+            Self::Unavailable(_) | Self::PictureNotSaved => Some(std::time::Duration::from_secs(5)),
             _ => None,
         }
     }

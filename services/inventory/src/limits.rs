@@ -52,7 +52,9 @@ impl SellerAllowance {
     }
 
     /// Counts one `action` of `seller`'s; 429 with the time until the hour ends past the
-    /// allowance, 503 when it cannot be counted (nothing is written then).
+    /// allowance. When Redis cannot count it, the change is taken uncounted: items live in
+    /// MongoDB and sellers may still change them; what the limit guards most, the gateways'
+    /// kept pages, are not kept while Redis is away anyway.
     pub async fn admit(&self, seller: &UserId, action: SellerAction) -> Result<(), ApiError> {
         let (prefix, allowed) = match action {
             SellerAction::Listing => ("item-listings", self.limits.listings_per_hour),
@@ -66,8 +68,8 @@ impl SellerAllowance {
                 retry_after: Duration::from_secs(seconds_left.max(1)),
             }),
             Err(err) => {
-                tracing::warn!(%err, prefix, "a seller's changes cannot be counted");
-                Err(ApiError::CannotCount)
+                tracing::warn!(%err, prefix, "a seller's change cannot be counted; taken uncounted");
+                Ok(())
             }
         }
     }

@@ -24,7 +24,7 @@ pub use live_socket::{Ending, LiveSocket};
 pub use mailbox::{Email, EmailBody, Mailbox};
 pub use process::{free_port, wait_until_process_ready};
 pub use proxy::TcpProxy;
-pub use redis::PrivateRedis;
+pub use redis::{PrivateRedis, STATE_REDIS_PERSISTENCE};
 pub use service::{TestService, spawn};
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -38,7 +38,10 @@ impl ServiceError for ApiError {
         match self {
             Self::Field(field) => field.status(),
             Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::NoSession => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            // Not 401: that is the answer to a token that is not the gateway's, and the
+            // gateway must tell "signed out" from "cannot tell right now".
+            Self::NoSession => StatusCode::NOT_FOUND,
             Self::TooManyAttempts(_) | Self::TooManyRegistrations(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }

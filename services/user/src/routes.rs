@@ -180,7 +180,8 @@ async fn log_in(
     security(("signed_gateway" = [])),
     responses(
         (status = 200, description = "The session's user.", body = UserBody),
-        (status = 401, description = "The session has ended or never was (or no valid token).", body = ErrorBody),
+        (status = 404, description = "The session has ended or never was.", body = ErrorBody),
+        (status = 401, description = "No valid token.", body = ErrorBody),
         (status = 403, description = "The token was signed for another caller.", body = ErrorBody),
         BodyRefusals,
         Unavailable

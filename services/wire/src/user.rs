@@ -4,7 +4,7 @@
 //! | --- | --- | --- |
 //! | `POST /v1/users` | [`RegisterRequest`] | 201 [`UserBody`]; 409 email taken; 422 field; 429; 503 busy |
 //! | `POST /v1/sessions` | [`LogInRequest`] | 201 [`SessionBody`]; 401; 429; 503 busy |
-//! | `POST /v1/sessions/current` | [`SessionRequest`] | 200 [`UserBody`]; 401 when ended or unknown |
+//! | `POST /v1/sessions/current` | [`SessionRequest`] | 200 [`UserBody`]; 404 when ended or unknown |
 //! | `POST /v1/sessions/end` | [`SessionRequest`] | 204, also when already ended |
 
 use serde::{Deserialize, Serialize};

@@ -139,7 +139,7 @@ async fn register_log_in_who_am_i_and_log_out() {
         .await;
     assert_eq!(status, 204);
     let (status, body) = app.whoami(&session).await;
-    assert_eq!(status, 401, "{body}");
+    assert_eq!(status, 404, "an ended session is no session: {body}");
     let (status, _) = app
         .post("/v1/sessions/end", json!({ "session_id": session }))
         .await;
@@ -647,7 +647,7 @@ async fn an_idle_session_expires() {
     let session = login["session_id"].as_str().expect("session").to_owned();
     assert_eq!(app.whoami(&session).await.0, 200);
     tokio::time::sleep(Duration::from_millis(2_200)).await;
-    assert_eq!(app.whoami(&session).await.0, 401);
+    assert_eq!(app.whoami(&session).await.0, 404);
 }
 
 #[tokio::test]
@@ -671,7 +671,7 @@ async fn a_busy_session_still_ends_at_the_absolute_timeout() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(
         app.whoami(&session).await.0,
-        401,
+        404,
         "past the absolute timeout"
     );
 }
