@@ -40,3 +40,14 @@ cargo clippy --locked -q -p frontend --target wasm32-unknown-unknown -- -D warni
 
 say "cargo test"
 cargo test --locked "$@"
+
+# The crash suite's short version (bench/src/crash.rs): a few processes killed with SIGKILL
+# and one link cut while buyers stream purchases, on the debug builds the tests just made.
+# It kills and restarts the local servers, so it runs alone, after every other test.
+if [ $# -eq 0 ]; then
+  say "crash suite (short)"
+  cargo build --locked -q -p bench --bin crash-suite
+  INTERNAL_AUTH_SECRET=${INTERNAL_AUTH_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')} \
+    target/debug/crash-suite 8 target/debug \
+    "nothing,gateway (,transaction (,receipt (,redis (,mongo (,transaction → mongo"
+fi

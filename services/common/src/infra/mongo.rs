@@ -63,6 +63,19 @@ pub async fn connect(uri: &str, app_name: &str) -> mongodb::error::Result<Client
     // Fail fast instead of the driver's 30 s, so callers get an error while MongoDB is away.
     options.server_selection_timeout = Some(Duration::from_secs(3));
     options.connect_timeout = Some(Duration::from_secs(2));
+    // Said here, not left to the server's defaults, for every collection of every service
+    // (README, "What survives what"): a write is acknowledged once a majority of the replica
+    // set has it in its journal, so a failover or a crash of one member loses no write a
+    // client was told about; reads see only what a majority has (never a write a failover
+    // would roll back). The local MongoDB-wire server accepts both and keeps each write on
+    // disk before it answers (scripts/mongo-java-server/Launcher.java).
+    options.write_concern = Some(
+        mongodb::options::WriteConcern::builder()
+            .w(mongodb::options::Acknowledgment::Majority)
+            .journal(true)
+            .build(),
+    );
+    options.read_concern = Some(mongodb::options::ReadConcern::majority());
     Client::with_options(options)
 }
 
