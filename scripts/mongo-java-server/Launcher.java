@@ -2,7 +2,8 @@
 // services and tests can use it like any MongoDB server at mongodb://HOST:PORT.
 //
 //   java -cp "LIBS/*:CLASSES" Launcher [--host 127.0.0.1] [--port 27017]
-//        [--backend memory|h2] [--h2-file PATH] [--h2-fsync] [--version 4.4.0] [--wire-version 9]
+//        [--backend memory|h2] [--h2-file PATH] [--h2-fsync] [--io-threads 64]
+//        [--version 4.4.0] [--wire-version 9]
 //
 // The H2 backend keeps what it acknowledged: mongo-java-server never commits the H2 store
 // after a write (H2 stores changes from a background thread about once a second), so a
@@ -10,7 +11,10 @@
 // store is committed after every command that may write, before the reply goes out
 // (DurableH2Backend): the write is then in the operating system's hands and survives the
 // process being killed. With --h2-fsync it is also forced to the disk (an OS crash or power
-// loss), at the cost of a disk flush per write.
+// loss). Commits are shared (group commit): a writer that finds a commit under way waits for
+// the next one, which takes every write made meanwhile, so many connections writing at once
+// pay for one commit; the server runs enough I/O threads (--io-threads, default 64) for many
+// connections to wait at once.
 //
 // The reported version matters: the Rust mongodb 3.x driver refuses servers whose
 // maxWireVersion is below 9 (MongoDB 4.4), and the library's own ServerVersion constants
@@ -62,7 +66,61 @@ public final class Launcher {
             }
         }
 
+        /** Guards the group commit's counters. */
+        private final Object commits = new Object();
+        /** Writes that asked for a commit so far (each takes the next number after its write). */
+        private long asked;
+        /** Every write numbered up to this one is committed. */
+        private long done;
+        /** A commit is under way. */
+        private boolean committing;
+
+        /**
+         * Returns once a commit that began after this caller's write has finished: this caller
+         * runs it when none is under way (for every write made so far), else it waits for the
+         * one under way and then the next, which one of the waiters runs.
+         */
         private void persist() {
+            long ticket;
+            synchronized (commits) {
+                ticket = ++asked;
+            }
+            while (true) {
+                long covers;
+                synchronized (commits) {
+                    while (committing && done < ticket) {
+                        try {
+                            commits.wait();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IllegalStateException("interrupted while waiting for a commit", e);
+                        }
+                    }
+                    if (done >= ticket) {
+                        return;
+                    }
+                    committing = true;
+                    covers = asked;
+                }
+                // Only a commit that finished covers anyone: if it fails, the next waiter tries
+                // again, and this caller's command fails rather than be acknowledged.
+                boolean committed = false;
+                try {
+                    commitStore();
+                    committed = true;
+                } finally {
+                    synchronized (commits) {
+                        committing = false;
+                        if (committed) {
+                            done = Math.max(done, covers);
+                        }
+                        commits.notifyAll();
+                    }
+                }
+            }
+        }
+
+        private void commitStore() {
             if (store.isClosed()) {
                 return; // the shutdown hook closed it
             }
@@ -94,6 +152,7 @@ public final class Launcher {
         String backendName = "memory";
         String h2File = null;
         boolean h2Fsync = false;
+        int ioThreads = 64;
         String version = "4.4.0";
         int wireVersion = 9;
 
@@ -105,6 +164,7 @@ public final class Launcher {
                 case "--backend" -> { backendName = value; i++; }
                 case "--h2-file" -> { h2File = value; i++; }
                 case "--h2-fsync" -> h2Fsync = true;
+                case "--io-threads" -> { ioThreads = Integer.parseInt(value); i++; }
                 case "--version" -> { version = value; i++; }
                 case "--wire-version" -> { wireVersion = Integer.parseInt(value); i++; }
                 default -> {
@@ -135,7 +195,7 @@ public final class Launcher {
         backend.version(new ReportedVersion(List.copyOf(versionArray), wireVersion));
 
         MongoServer server = new MongoServer(backend);
-        server.bind(host, port);
+        server.bind(new java.net.InetSocketAddress(host, port), 1, ioThreads);
         System.out.printf("mongo-java-server listening on %s:%d (backend %s, reports MongoDB %s, wire version %d)%n",
             host, port, backendName, version, wireVersion);
 

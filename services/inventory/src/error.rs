@@ -45,12 +45,18 @@ pub enum ApiError {
         /// Pictures a seller may keep.
         allowed: u64,
     },
-    /// 429: the seller listed or edited as much as an hour allows.
-    #[error("{}", too_many_changes(*.action, *.allowed, *.retry_after))]
-    TooManyChanges {
-        /// Listing or editing.
-        action: crate::limits::SellerAction,
-        /// How many an hour.
+    /// 429: the seller listed as many items as an hour allows.
+    #[error("You have listed {allowed} items this hour, the most there may be; try again in {} minutes.", minutes(*.retry_after))]
+    TooManyListings {
+        /// New items an hour.
+        allowed: i64,
+        /// When the hour is over.
+        retry_after: std::time::Duration,
+    },
+    /// 429: the seller changed their items as often as an hour allows.
+    #[error("You have changed your items {allowed} times this hour, the most there may be; try again in {} minutes.", minutes(*.retry_after))]
+    TooManyEdits {
+        /// Edits an hour.
         allowed: i64,
         /// When the hour is over.
         retry_after: std::time::Duration,
@@ -63,24 +69,9 @@ pub enum ApiError {
     Unavailable(#[from] mongodb::error::Error),
 }
 
-/// "You have listed 60 items this hour, the most there may be; try again in 12 minutes."
-fn too_many_changes(
-    action: crate::limits::SellerAction,
-    allowed: i64,
-    retry_after: std::time::Duration,
-) -> String {
-    let what = match action {
-        crate::limits::SellerAction::Listing => "listed",
-        crate::limits::SellerAction::Edit => "changed your items",
-    };
-    let count = match action {
-        crate::limits::SellerAction::Listing => format!("{allowed} items"),
-        crate::limits::SellerAction::Edit => format!("{allowed} times"),
-    };
-    let minutes = (retry_after.as_secs_f64() / 60.0).ceil().max(1.0);
-    format!(
-        "You have {what} {count} this hour, the most there may be; try again in {minutes} minutes."
-    )
+/// Whole minutes until `retry_after` is over, at least one.
+fn minutes(retry_after: std::time::Duration) -> f64 {
+    (retry_after.as_secs_f64() / 60.0).ceil().max(1.0)
 }
 
 impl ServiceError for ApiError {
@@ -92,7 +83,8 @@ impl ServiceError for ApiError {
             Self::Unavailable(_) | Self::PictureNotSaved => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyPictures { .. }
             | Self::TooManyPicturesFromAddress { .. }
-            | Self::TooManyChanges { .. } => StatusCode::TOO_MANY_REQUESTS,
+            | Self::TooManyListings { .. }
+            | Self::TooManyEdits { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooManyPicturesStored { .. } => StatusCode::CONFLICT,
         }
     }
@@ -110,7 +102,8 @@ impl ServiceError for ApiError {
         match self {
             Self::TooManyPictures { retry_after, .. }
             | Self::TooManyPicturesFromAddress { retry_after, .. }
-            | Self::TooManyChanges { retry_after, .. } => Some(*retry_after),
+            | Self::TooManyListings { retry_after, .. }
+            | Self::TooManyEdits { retry_after, .. } => Some(*retry_after),
             Self::Unavailable(_) | Self::PictureNotSaved => Some(std::time::Duration::from_secs(5)),
             _ => None,
         }

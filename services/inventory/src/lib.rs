@@ -10,6 +10,7 @@ mod limits;
 mod pictures;
 mod reservations;
 mod routes;
+mod unused_pictures;
 
 /// How tests configure the service: [`Config::for_tests`].
 #[cfg(feature = "testing")]
@@ -161,7 +162,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     // Counted in the Redis that never evicts (pub/sub's), not the cache's.
     let pictures = pictures::Pictures::new(&database, pubsub.clone(), config.picture_limits);
     tokio::spawn(
-        pictures::UnusedPictures::new(
+        unused_pictures::UnusedPictures::new(
             &database,
             pictures.clone(),
             items.clone(),

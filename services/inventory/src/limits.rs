@@ -62,11 +62,19 @@ impl SellerAllowance {
         };
         match count_in_window(&self.counts, prefix, seller.as_str(), 3600).await {
             Ok((count, _)) if count <= allowed => Ok(()),
-            Ok((_, seconds_left)) => Err(ApiError::TooManyChanges {
-                action,
-                allowed,
-                retry_after: Duration::from_secs(seconds_left.max(1)),
-            }),
+            Ok((_, seconds_left)) => {
+                let retry_after = Duration::from_secs(seconds_left.max(1));
+                Err(match action {
+                    SellerAction::Listing => ApiError::TooManyListings {
+                        allowed,
+                        retry_after,
+                    },
+                    SellerAction::Edit => ApiError::TooManyEdits {
+                        allowed,
+                        retry_after,
+                    },
+                })
+            }
             Err(err) => {
                 tracing::warn!(%err, prefix, "a seller's change cannot be counted; taken uncounted");
                 Ok(())

@@ -163,16 +163,41 @@ fn to_bson<T: Serialize>(value: &T) -> mongodb::error::Result<Bson> {
     bson::to_bson(value).map_err(mongodb::error::Error::custom)
 }
 
+/// A purchase not yet settled, in `pending_purchases`: the sweeper looks for stale ones
+/// here, in a collection that holds only the purchases under way (a handful), not in
+/// `transactions`, which holds every purchase ever made. (The local MongoDB-wire server reads
+/// a whole collection for any filter but an exact unique key; a sweeper reading every
+/// purchase every few seconds, under the collection's lock, slowed every purchase as the
+/// store filled.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingMark {
+    /// The purchase's id.
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    created_at: bson::DateTime,
+    /// While a sweeper settles it, until when its claim holds.
+    #[serde(default)]
+    sweep_lease_until: Option<bson::DateTime>,
+}
+
 #[derive(Clone)]
 pub struct Transactions {
     collection: Collection<TransactionDocument>,
+    pending: Collection<PendingMark>,
 }
 
 impl Transactions {
     pub fn new(database: &Database) -> Self {
         Self {
             collection: database.collection("transactions"),
+            pending: database.collection("pending_purchases"),
         }
+    }
+
+    /// Forgets that `id` is pending (it is settled, or was never stored); a mark already
+    /// gone is fine.
+    async fn settled(&self, id: ObjectId) -> mongodb::error::Result<()> {
+        self.pending.delete_one(doc! { "_id": id }).await.map(drop)
     }
 
     /// The buyer's transaction for this key: a new pending one, or the one that exists.
@@ -205,9 +230,20 @@ impl Transactions {
             sweep_claims: 0,
             created_at: bson::DateTime::now(),
         };
+        // Marked pending first: a purchase stored without its mark would never be swept,
+        // while a mark without its purchase (a crash in between, or the retry of a key already
+        // used) is dropped by the sweeper.
+        self.pending
+            .insert_one(PendingMark {
+                id: fresh.id,
+                created_at: fresh.created_at,
+                sweep_lease_until: None,
+            })
+            .await?;
         match self.collection.insert_one(&fresh).await {
             Ok(_) => Ok(fresh),
             Err(err) if is_duplicate_key(&err) => {
+                self.settled(fresh.id).await?;
                 let existing = self
                     .collection
                     .find_one(doc! { "buyer_id": buyer.user_id.as_str(), "idempotency_key": key })
@@ -247,6 +283,7 @@ impl Transactions {
             .await?
             .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))?;
         let completed_now = before.status == Status::Pending;
+        self.settled(id).await?;
         Ok((before.completed_with(lines), completed_now))
     }
 
@@ -263,6 +300,7 @@ impl Transactions {
             .await?
             .ok_or_else(|| mongodb::error::Error::custom("transaction vanished"))?;
         if stored.status != Status::Pending {
+            self.settled(id).await?;
             return Ok(stored);
         }
         // A purchase's reservation has one outcome, so no attempt completes what another
@@ -273,6 +311,7 @@ impl Transactions {
                 doc! { "$set": { "status": to_bson(&Status::Rejected)?, "rejection": reason } },
             )
             .await?;
+        self.settled(id).await?;
         Ok(TransactionDocument {
             status: Status::Rejected,
             rejection: Some(reason.to_owned()),
@@ -422,26 +461,47 @@ impl Transactions {
 
     /// Claims one purchase that has been pending for longer than `older_than`, for `lease`,
     /// so that of several copies only one settles it and a crashed one's claim runs out.
+    /// Looks only at the pending marks; a mark whose purchase is settled, or was never
+    /// stored, is dropped on the way.
     pub async fn claim_stale(
         &self,
         older_than: std::time::Duration,
         lease: std::time::Duration,
     ) -> mongodb::error::Result<Option<TransactionDocument>> {
-        let now = bson::DateTime::now();
-        let cutoff =
-            bson::DateTime::from_millis(now.timestamp_millis() - older_than.as_millis() as i64);
-        let until = bson::DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
-        self.collection
-            .find_one_and_update(
-                doc! {
-                    "status": to_bson(&Status::Pending)?,
-                    "created_at": { "$lt": cutoff },
-                    "$or": [ { "sweep_lease_until": null }, { "sweep_lease_until": { "$lt": now } } ],
-                },
-                doc! { "$set": { "sweep_lease_until": until }, "$inc": { "sweep_claims": 1 } },
-            )
-            .return_document(ReturnDocument::After)
-            .await
+        loop {
+            let now = bson::DateTime::now();
+            let cutoff =
+                bson::DateTime::from_millis(now.timestamp_millis() - older_than.as_millis() as i64);
+            let until =
+                bson::DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
+            let Some(mark) = self
+                .pending
+                .find_one_and_update(
+                    doc! {
+                        "created_at": { "$lt": cutoff },
+                        "$or": [ { "sweep_lease_until": null }, { "sweep_lease_until": { "$lt": now } } ],
+                    },
+                    doc! { "$set": { "sweep_lease_until": until } },
+                )
+                .return_document(ReturnDocument::After)
+                .await?
+            else {
+                return Ok(None);
+            };
+            // Counted on the purchase too, where operators (and a test) look.
+            let claimed = self
+                .collection
+                .find_one_and_update(
+                    doc! { "_id": mark.id },
+                    doc! { "$set": { "sweep_lease_until": until }, "$inc": { "sweep_claims": 1 } },
+                )
+                .return_document(ReturnDocument::After)
+                .await?;
+            match claimed {
+                Some(purchase) if purchase.status == Status::Pending => return Ok(Some(purchase)),
+                _ => self.settled(mark.id).await?,
+            }
+        }
     }
 }
 
@@ -457,6 +517,10 @@ impl Indexed for Transactions {
             index(doc! { "buyer_id": 1, "created_at": -1 }),
             index(doc! { "lines.seller_id": 1, "created_at": -1 }),
         ];
-        self.collection.create_indexes(indexes).await.map(drop)
+        self.collection.create_indexes(indexes).await?;
+        self.pending
+            .create_indexes([index(doc! { "created_at": 1 })])
+            .await
+            .map(drop)
     }
 }
