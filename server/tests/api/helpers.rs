@@ -139,22 +139,12 @@ impl Stack {
             .to_string()
     }
 
-    /// Moves a purchase `days` back in time, straight in the database (no service offers
-    /// that), as if it had been made then.
+    /// Moves a purchase `days` back in time, straight in the store (no service offers that),
+    /// as if it had been made then.
     pub async fn backdate_purchase(&self, purchase_id: &str, days: i64) {
-        use mongodb::bson::{DateTime, doc, oid::ObjectId};
-        let client = mongodb::Client::with_uri_str(&self.mongo.uri)
+        transaction_service::testing::backdate(&self.mongo, purchase_id, days)
             .await
-            .expect("MongoDB");
-        let id = ObjectId::parse_str(purchase_id).expect("a purchase id");
-        let then = DateTime::from_millis(DateTime::now().timestamp_millis() - days * 86_400_000);
-        let moved = client
-            .database(&self.mongo.database)
-            .collection::<mongodb::bson::Document>("transactions")
-            .update_one(doc! { "_id": id }, doc! { "$set": { "created_at": then } })
-            .await
-            .expect("update the purchase");
-        assert_eq!(moved.matched_count, 1, "no purchase {purchase_id}");
+            .expect("back-date the purchase");
     }
 
     /// How many purchases `buyer` has made, as the transaction service counts them.

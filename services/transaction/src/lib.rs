@@ -6,6 +6,7 @@ mod cart;
 mod cart_routes;
 mod error;
 mod inventory;
+mod ledger;
 mod live_events;
 mod outbox;
 mod routes;
@@ -76,6 +77,8 @@ pub(crate) fn now_ms() -> i64 {
 #[derive(Clone, FromRef)]
 pub(crate) struct AppState {
     transactions: transactions::Transactions,
+    /// The buyers' histories and the sellers' sales, read page by page.
+    ledgers: ledger::Ledgers,
     outbox: outbox::Outbox,
     inventory: clients::InventoryClient,
     redis: fred::prelude::Client,
@@ -90,8 +93,15 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     let kafka_check = KafkaCheck::new(&config.kafka_brokers)?;
     let transactions = transactions::Transactions::new(&database);
     let outbox = outbox::Outbox::new(&database);
+    let ledgers = ledger::Ledgers::new(&database);
     mongo::ensure_indexes(&transactions).await;
     mongo::ensure_indexes(&outbox).await;
+    mongo::ensure_indexes(&ledgers).await;
+    tokio::spawn(ledger::enter_earlier_purchases(
+        database.clone(),
+        transactions.clone(),
+        ledgers.clone(),
+    ));
 
     let relay_wake = Arc::new(Notify::new());
     let relay = tokio::spawn(outbox::relay(
@@ -102,6 +112,7 @@ pub async fn build(config: Config) -> anyhow::Result<Service> {
     ));
     let state = AppState {
         transactions,
+        ledgers,
         outbox,
         inventory: clients::InventoryClient::new(
             clients::http_client(),

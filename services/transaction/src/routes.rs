@@ -177,10 +177,11 @@ async fn history(
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<PurchaseHistory>, ApiError> {
     let page = page_number(params.page.as_deref())?;
-    let (purchases, total) = state
-        .transactions
-        .history(&buyer.user_id, page, PAGE_SIZE)
+    let (ids, total) = state
+        .ledgers
+        .history_page(&buyer.user_id, page, PAGE_SIZE)
         .await?;
+    let purchases = state.transactions.completed(&ids).await?;
     Ok(Json(PurchaseHistory {
         purchases,
         page,
@@ -241,7 +242,7 @@ async fn sales(
     let page = page_number(params.page.as_deref())?;
     Ok(Json(
         state
-            .transactions
+            .ledgers
             .sales(&seller.user_id, page, PAGE_SIZE)
             .await?,
     ))
@@ -264,7 +265,7 @@ async fn daily_sales(
 ) -> Result<Json<DailySales>, ApiError> {
     Ok(Json(
         state
-            .transactions
+            .ledgers
             .daily_sales(&seller.user_id, calendar::day_of(crate::now_ms()))
             .await?,
     ))

@@ -35,6 +35,9 @@ pub async fn settle(
                 .outbox
                 .queue(transaction.id, completed.event())
                 .await?;
+            // Entered in the history and sales before it is completed, for the same reason: a
+            // retry or the sweeper completes it, and enters it again harmlessly.
+            state.ledgers.record(&completed).await?;
             let (stored, completed_now) = state
                 .transactions
                 .complete(transaction.id, purchased)

@@ -1,6 +1,13 @@
+use common::identity::Identity;
+use common::infra::mongo::{self, MongoSettings};
+use mongodb::bson::{self, oid::ObjectId};
 use testkit::Infra;
+use wire::UserId;
+use wire::transaction::{PurchaseLine, PurchaseView, SalesReport};
 
 use crate::Config;
+use crate::ledger::Ledgers;
+use crate::transactions::{Status, TransactionDocument, Transactions};
 
 impl Config {
     /// The service on a free port of 127.0.0.1 against the shared local servers of `infra`,
@@ -20,4 +27,122 @@ impl Config {
             pending_bound: std::time::Duration::from_secs(30),
         }
     }
+}
+
+/// The purchases store as the service keeps it, for a benchmark that fills it directly
+/// (through the store's bulk inserts) and reads pages the way the service does.
+pub struct Store {
+    transactions: Transactions,
+    ledgers: Ledgers,
+    raw: mongodb::Collection<TransactionDocument>,
+}
+
+impl Store {
+    /// The store in `settings`' database, with its indexes.
+    pub async fn open(settings: &MongoSettings) -> anyhow::Result<Self> {
+        let database = settings.database("transaction-bench").await?;
+        let store = Self {
+            transactions: Transactions::new(&database),
+            ledgers: Ledgers::new(&database),
+            raw: database.collection("transactions"),
+        };
+        mongo::ensure_indexes(&store.transactions).await;
+        mongo::ensure_indexes(&store.ledgers).await;
+        Ok(store)
+    }
+
+    /// Stores `count` completed purchases of one line each, numbered from `first`: purchase
+    /// `n` is buyer `n % buyers`'s, of seller `n % sellers`'s item, with `insert_many`.
+    pub async fn load(
+        &self,
+        first: u64,
+        count: u64,
+        buyers: u64,
+        sellers: u64,
+    ) -> anyhow::Result<()> {
+        let purchases: Vec<TransactionDocument> = (first..first + count)
+            .map(|n| completed_purchase(n, buyers, sellers))
+            .collect();
+        self.raw.insert_many(&purchases).await?;
+        self.ledgers.record_many(&purchases).await?;
+        Ok(())
+    }
+
+    /// Page `page` of buyer `n`'s history, as the service answers it.
+    pub async fn history_page(&self, buyer: u64, page: u64) -> anyhow::Result<Vec<PurchaseView>> {
+        let (ids, _) = self.ledgers.history_page(&user(buyer), page, 20).await?;
+        Ok(self.transactions.completed(&ids).await?)
+    }
+
+    /// Page `page` of seller `n`'s sales, as the service answers it.
+    pub async fn sales_page(&self, seller: u64, page: u64) -> anyhow::Result<SalesReport> {
+        Ok(self.ledgers.sales(&seller_id(seller), page, 20).await?)
+    }
+}
+
+/// A made-up user id for buyer `n`.
+pub fn user(n: u64) -> UserId {
+    format!("{n:024x}").parse().expect("24 hexadecimal digits")
+}
+
+/// A made-up user id for seller `n`, apart from the buyers'.
+pub fn seller_id(n: u64) -> UserId {
+    format!("f{n:023x}").parse().expect("24 hexadecimal digits")
+}
+
+fn completed_purchase(n: u64, buyers: u64, sellers: u64) -> TransactionDocument {
+    let buyer = Identity {
+        user_id: user(n % buyers.max(1)),
+        display_name: format!("Buyer {}", n % buyers.max(1)),
+        email: format!("buyer-{}@bench.example", n % buyers.max(1)),
+    };
+    let line = PurchaseLine {
+        item_id: format!("{:024x}", n % 1000).parse().expect("an id"),
+        title: format!("Item {}", n % 1000),
+        seller_id: seller_id(n % sellers.max(1)),
+        seller_name: "Bench seller".into(),
+        unit_price_cents: 100,
+        quantity: 1,
+        line_total_cents: 100,
+    };
+    TransactionDocument {
+        id: ObjectId::new(),
+        buyer_id: buyer.user_id,
+        buyer_name: buyer.display_name,
+        buyer_email: buyer.email,
+        idempotency_key: format!("bench-{n}"),
+        request_hash: String::new(),
+        wanted: Vec::new(),
+        status: Status::Completed,
+        lines: vec![line],
+        total_cents: 100,
+        rejection: None,
+        sweep_lease_until: None,
+        sweep_claims: 0,
+        created_at: bson::DateTime::now(),
+    }
+}
+
+/// Moves the stored purchase `purchase_id` `days` back in time, as if it had been made then:
+/// the purchase, its sale entries and what its sellers' sales per day count. No service offers
+/// that; tests of the sales chart need it.
+pub async fn backdate(
+    settings: &MongoSettings,
+    purchase_id: &str,
+    days: i64,
+) -> anyhow::Result<()> {
+    let database = settings.database("transaction-tests").await?;
+    let id = ObjectId::parse_str(purchase_id)?;
+    let then =
+        bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - days * 86_400_000);
+    let purchase = database
+        .collection::<TransactionDocument>("transactions")
+        .find_one_and_update(
+            mongodb::bson::doc! { "_id": id },
+            mongodb::bson::doc! { "$set": { "created_at": then } },
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no purchase {purchase_id}"))?;
+    Ledgers::new(&database).move_to(&purchase, then).await?;
+    Ok(())
 }

@@ -10,14 +10,10 @@ use mongodb::{Collection, Database};
 use serde::{Deserialize, Serialize};
 
 use common::identity::Identity;
-use wire::calendar;
 use wire::events::PurchaseEvent;
 use wire::transaction::OrderLine;
 use wire::transaction::PurchaseLine;
 use wire::transaction::PurchaseView;
-use wire::transaction::SaleView;
-use wire::transaction::SalesReport;
-use wire::transaction::{DailySales, DaySales};
 use wire::{ItemId, PurchaseId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,65 +84,6 @@ impl TransactionDocument {
             total_cents: self.total_cents,
             created_at: self.created_at.timestamp_millis(),
         }
-    }
-}
-
-/// One line a seller sold, as the sales aggregation unwinds it from its purchase.
-#[derive(Debug, Deserialize)]
-struct SaleRow {
-    #[serde(rename = "_id")]
-    id: ObjectId,
-    buyer_name: String,
-    created_at: bson::DateTime,
-    lines: PurchaseLine,
-}
-
-impl SaleRow {
-    fn view(self) -> SaleView {
-        SaleView {
-            transaction_id: PurchaseId::from_bytes(self.id.bytes()),
-            item_id: self.lines.item_id,
-            title: self.lines.title,
-            buyer_name: self.buyer_name,
-            quantity: self.lines.quantity,
-            amount_cents: self.lines.line_total_cents,
-            at: self.created_at.timestamp_millis(),
-        }
-    }
-}
-
-/// What the totals aggregation sums; no document at all when nothing was sold.
-#[derive(Debug, Default, Deserialize)]
-struct SalesTotals {
-    /// `$sum: 1` is a 32-bit number, the others whatever the summed fields were.
-    #[serde(deserialize_with = "any_integer")]
-    lines: i64,
-    #[serde(deserialize_with = "any_integer")]
-    quantity: i64,
-    #[serde(deserialize_with = "any_integer")]
-    cents: i64,
-}
-
-/// One day's sums from the daily aggregation, keyed by its `%Y-%m-%d` date.
-#[derive(Debug, Deserialize)]
-struct DaySums {
-    #[serde(rename = "_id")]
-    date: String,
-    #[serde(deserialize_with = "any_integer")]
-    quantity: i64,
-    #[serde(deserialize_with = "any_integer")]
-    cents: i64,
-}
-
-/// A BSON int32, int64 or whole double as `i64` (servers differ in what `$sum` answers).
-fn any_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    match Bson::deserialize(deserializer)? {
-        Bson::Int32(n) => Ok(i64::from(n)),
-        Bson::Int64(n) => Ok(n),
-        Bson::Double(n) if n.fract() == 0.0 => Ok(n as i64),
-        other => Err(serde::de::Error::custom(format!(
-            "not a whole number: {other}"
-        ))),
     }
 }
 
@@ -319,25 +256,31 @@ impl Transactions {
         })
     }
 
-    /// The buyer's completed purchases, newest first.
-    pub async fn history(
-        &self,
-        buyer_id: &UserId,
-        page: u64,
-        per_page: u64,
-    ) -> mongodb::error::Result<(Vec<PurchaseView>, u64)> {
-        let filter = doc! { "buyer_id": buyer_id.as_str(), "status": to_bson(&Status::Completed)? };
-        let total = self.collection.count_documents(filter.clone()).await?;
-        let docs: Vec<TransactionDocument> = self
+    /// The completed purchases among `ids`, in the order of `ids` (one read by `_id`).
+    pub async fn completed(&self, ids: &[ObjectId]) -> mongodb::error::Result<Vec<PurchaseView>> {
+        let found: Vec<TransactionDocument> = self
             .collection
-            .find(filter)
-            .sort(doc! { "created_at": -1, "_id": -1 })
-            .skip((page.max(1) - 1) * per_page)
-            .limit(per_page as i64)
+            .find(doc! { "_id": { "$in": ids } })
             .await?
             .try_collect()
             .await?;
-        Ok((docs.iter().map(TransactionDocument::view).collect(), total))
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.iter().find(|purchase| purchase.id == *id))
+            .filter(|purchase| purchase.status == Status::Completed)
+            .map(TransactionDocument::view)
+            .collect())
+    }
+
+    /// Every completed purchase, oldest first: what was bought before the history and sales
+    /// were kept as numbered entries ([`crate::ledger`]). It reads the whole collection.
+    pub async fn every_completed(
+        &self,
+    ) -> mongodb::error::Result<mongodb::Cursor<TransactionDocument>> {
+        self.collection
+            .find(doc! { "status": to_bson(&Status::Completed)? })
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .await
     }
 
     /// The purchase `id` if `buyer_id` bought it and it completed. Looked up by `_id` alone
@@ -352,111 +295,6 @@ impl Transactions {
         Ok(found
             .filter(|tx| &tx.buyer_id == buyer_id && tx.status == Status::Completed)
             .map(|tx| tx.view()))
-    }
-
-    /// One page of the lines this seller sold, newest first, and the totals of all of them;
-    /// both are aggregations here, so a year of sales is never read into memory.
-    pub async fn sales(
-        &self,
-        seller_id: &UserId,
-        page: u64,
-        per_page: u64,
-    ) -> mongodb::error::Result<SalesReport> {
-        let sold_by_seller = doc! {
-            "status": to_bson(&Status::Completed)?,
-            "lines.seller_id": seller_id.as_str(),
-        };
-        // A purchase of several sellers' items is unwound to its lines; only this seller's stay.
-        let unwind = doc! { "$unwind": "$lines" };
-        let this_sellers_lines = doc! { "$match": { "lines.seller_id": seller_id.as_str() } };
-        let page_pipeline = [
-            doc! { "$match": sold_by_seller.clone() },
-            doc! { "$sort": { "created_at": -1, "_id": -1 } },
-            doc! { "$project": { "buyer_name": 1, "created_at": 1, "lines": 1 } },
-            unwind.clone(),
-            this_sellers_lines.clone(),
-            doc! { "$skip": to_bson(&((page.max(1) - 1) * per_page))? },
-            doc! { "$limit": to_bson(&per_page)? },
-        ];
-        let rows: Vec<SaleRow> = self
-            .collection
-            .aggregate(page_pipeline)
-            .with_type::<SaleRow>()
-            .await?
-            .try_collect()
-            .await?;
-
-        let totals_pipeline = [
-            doc! { "$match": sold_by_seller },
-            unwind,
-            this_sellers_lines,
-            doc! { "$group": {
-                "_id": null,
-                "lines": { "$sum": 1 },
-                "quantity": { "$sum": "$lines.quantity" },
-                "cents": { "$sum": "$lines.line_total_cents" },
-            } },
-        ];
-        let totals: Option<SalesTotals> = self
-            .collection
-            .aggregate(totals_pipeline)
-            .with_type::<SalesTotals>()
-            .await?
-            .try_next()
-            .await?;
-        let totals = totals.unwrap_or_default();
-        Ok(SalesReport {
-            sales: rows.into_iter().map(SaleRow::view).collect(),
-            page,
-            per_page,
-            total_lines: u64::try_from(totals.lines).unwrap_or_default(),
-            total_quantity: totals.quantity,
-            total_cents: totals.cents,
-        })
-    }
-
-    /// What this seller sold on each of the [`DailySales::DAYS`] days up to and including
-    /// `today` (UTC), oldest first: summed per day by an aggregation, zeros filled in here.
-    pub async fn daily_sales(
-        &self,
-        seller_id: &UserId,
-        today: i64,
-    ) -> mongodb::error::Result<DailySales> {
-        let first_day = today - (DailySales::DAYS - 1);
-        let since = bson::DateTime::from_millis(first_day * calendar::DAY_MS);
-        let pipeline = [
-            doc! { "$match": {
-                "status": to_bson(&Status::Completed)?,
-                "lines.seller_id": seller_id.as_str(),
-                "created_at": { "$gte": since },
-            } },
-            doc! { "$unwind": "$lines" },
-            doc! { "$match": { "lines.seller_id": seller_id.as_str() } },
-            doc! { "$group": {
-                "_id": { "$dateToString": { "format": "%Y-%m-%d", "date": "$created_at" } },
-                "quantity": { "$sum": "$lines.quantity" },
-                "cents": { "$sum": "$lines.line_total_cents" },
-            } },
-        ];
-        let sums: Vec<DaySums> = self
-            .collection
-            .aggregate(pipeline)
-            .with_type::<DaySums>()
-            .await?
-            .try_collect()
-            .await?;
-        let days = (first_day..=today)
-            .map(|day| {
-                let date = calendar::iso_date(day);
-                let sum = sums.iter().find(|sum| sum.date == date);
-                DaySales {
-                    day,
-                    quantity: sum.map_or(0, |s| s.quantity),
-                    cents: sum.map_or(0, |s| s.cents),
-                }
-            })
-            .collect();
-        Ok(DailySales { days })
     }
 
     /// Claims one purchase that has been pending for longer than `older_than`, for `lease`,

@@ -457,20 +457,9 @@ async fn daily_sales_sum_each_of_the_last_thirty_days_from_the_stored_purchases(
     // Seeded back in time in the database: 2 bowls 5 days ago, 3 bowls 45 days ago (outside
     // the chart); 1 + 4 bowls today.
     let backdate = |id: &str, days: i64| {
-        let (uri, database) = (app.mongo.uri.clone(), app.mongo.database.clone());
-        let id = mongodb::bson::oid::ObjectId::parse_str(id).expect("an id");
+        let (mongo, id) = (app.mongo.clone(), id.to_owned());
         async move {
-            let client = mongodb::Client::with_uri_str(&uri).await.expect("MongoDB");
-            let then = mongodb::bson::DateTime::from_millis(
-                mongodb::bson::DateTime::now().timestamp_millis() - days * 86_400_000,
-            );
-            client
-                .database(&database)
-                .collection::<mongodb::bson::Document>("transactions")
-                .update_one(
-                    mongodb::bson::doc! { "_id": id },
-                    mongodb::bson::doc! { "$set": { "created_at": then } },
-                )
+            transaction_service::testing::backdate(&mongo, &id, days)
                 .await
                 .expect("back-date");
         }
