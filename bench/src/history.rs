@@ -34,7 +34,8 @@ where
     Ok(bench::percentile(&times, 0.5).as_secs_f64() * 1e3)
 }
 
-/// Page 1 and the last page of buyer 0's history and seller 0's sales: (name, ms).
+/// Page 1 and the last page of buyer 0's history and seller 0's sales, and seller 0's sales per
+/// day: (name, ms).
 async fn figures(
     store: &Store,
     stored: u64,
@@ -68,6 +69,16 @@ async fn figures(
         .await?;
         out.push((name.to_owned(), ms));
     }
+    let ms = median_ms(|| async {
+        let daily = store.daily_sales(0).await?;
+        anyhow::ensure!(
+            daily.days.iter().any(|day| day.cents > 0),
+            "no sales in the chart"
+        );
+        Ok(())
+    })
+    .await?;
+    out.push(("sales per day, 30 days".to_owned(), ms));
     Ok(out)
 }
 

@@ -2,8 +2,12 @@
 //! grow with the store: each buyer's completed purchases and each seller's sold lines are
 //! entries numbered 0, 1, 2… per owner, one document each with the `_id`
 //! `<owner>:<position>`, so a page is one read of a handful of ids (`_id: {$in: […]}`, which
-//! the local MongoDB-wire server, like MongoDB, answers from the `_id` index). A seller's totals
-//! and sales per day are sums kept beside them.
+//! the local MongoDB-wire server, like MongoDB, answers from the `_id` index).
+//!
+//! A seller's sums come from the same entries: each sale entry carries the running totals of
+//! its seller's sales up to and including itself, so the all-time totals are the newest
+//! entry's, and a day's sum is the difference of two entries' (the first sale of each day is
+//! marked in `sale_days`). Nothing is added to a counter, so nothing can be counted twice.
 //!
 //! Why not a query sorted by date: the local MongoDB-wire server uses no index but a unique
 //! one whose keys are exactly the query's, and sorts by reading every document, so the
@@ -11,10 +15,10 @@
 //! 10,000 purchases stored). MongoDB would use an index; these reads cost the same on both.
 //!
 //! Every write here may be repeated (a retried purchase, the sweeper): each entry has a key
-//! (its purchase, and its line for a sale) that a unique index keeps once, and the sums skip
-//! a key they already counted among the latest [`COUNTED_KEYS`] of their document.
+//! (its purchase, and its line for a sale) that a unique index keeps once, and a repeat finds
+//! the entry where the first attempt put it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use common::infra::mongo::{Indexed, is_duplicate_key, unique_index};
 use futures::TryStreamExt;
@@ -26,10 +30,6 @@ use wire::transaction::{DailySales, DaySales, SaleView, SalesReport};
 use wire::{ItemId, PurchaseId, UserId, calendar};
 
 use crate::transactions::TransactionDocument;
-
-/// How many of the latest keys a sums document remembers, to count each once: a repeat comes
-/// within seconds of its first write, long before so many others.
-const COUNTED_KEYS: i32 = 1_000;
 
 /// Positions past the one a counter says that a reader also looks at: a writer that died
 /// between writing an entry and moving the counter left it that far behind.
@@ -47,7 +47,7 @@ struct HistoryEntry {
     purchase: ObjectId,
 }
 
-/// One line a seller sold, as their sales page shows it.
+/// One line a seller sold, as their sales page shows it, with the running totals.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SaleEntry {
     /// `<seller>:<position>`.
@@ -63,20 +63,82 @@ struct SaleEntry {
     quantity: i64,
     amount_cents: i64,
     at: bson::DateTime,
+    /// The day (since 1970, UTC) the sale counts on: the day it was made, or its
+    /// predecessor's if that is later (two sales a moment apart around midnight may be
+    /// entered in the other order). So days never go back along a seller's entries, and each
+    /// day's sales are one run of positions.
+    day: i64,
+    /// Whether this is the first entry of its day (its day is marked in `sale_days`).
+    starts_day: bool,
+    /// The quantity of this and every earlier entry of the seller.
+    running_quantity: i64,
+    /// The cents of this and every earlier entry of the seller.
+    running_cents: i64,
+}
+
+impl SaleEntry {
+    /// Line `n` of `purchase`, sold by `seller`, at `position`, after `previous`.
+    fn new(
+        purchase: &TransactionDocument,
+        n: usize,
+        seller: &str,
+        position: i64,
+        previous: Option<&SaleEntry>,
+    ) -> Self {
+        let line = &purchase.lines[n];
+        let made_on = calendar::day_of(purchase.created_at.timestamp_millis());
+        let day = previous.map_or(made_on, |previous| previous.day.max(made_on));
+        Self {
+            id: entry_id(seller, position),
+            key: sale_key(seller, purchase.id, n),
+            position,
+            purchase: purchase.id,
+            item_id: line.item_id.clone(),
+            title: line.title.clone(),
+            buyer_name: purchase.buyer_name.clone(),
+            quantity: line.quantity,
+            amount_cents: line.line_total_cents,
+            at: purchase.created_at,
+            day,
+            starts_day: previous.is_none_or(|previous| previous.day < day),
+            running_quantity: previous.map_or(0, |p| p.running_quantity) + line.quantity,
+            running_cents: previous.map_or(0, |p| p.running_cents) + line.line_total_cents,
+        }
+    }
+
+    /// The running totals before this entry.
+    fn before(&self) -> (i64, i64) {
+        (
+            self.running_quantity - self.quantity,
+            self.running_cents - self.amount_cents,
+        )
+    }
+}
+
+/// The first sale of a seller's day: `_id` `<seller>:<day>`.
+#[derive(Debug, Serialize, Deserialize)]
+struct DayStart {
+    #[serde(rename = "_id")]
+    id: String,
+    first: i64,
 }
 
 /// An entry of a numbered list.
 trait Entry: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// Whether an entry is made from its predecessor (so that must be read first).
+    const CHAINED: bool;
     fn position(&self) -> i64;
 }
 
 impl Entry for HistoryEntry {
+    const CHAINED: bool = false;
     fn position(&self) -> i64 {
         self.position
     }
 }
 
 impl Entry for SaleEntry {
+    const CHAINED: bool = true;
     fn position(&self) -> i64 {
         self.position
     }
@@ -90,17 +152,6 @@ struct Next {
     next: i64,
 }
 
-/// Sums of sold lines: a seller's all-time totals, or one day's.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Sums {
-    #[serde(default)]
-    lines: i64,
-    #[serde(default)]
-    quantity: i64,
-    #[serde(default)]
-    cents: i64,
-}
-
 /// Entries numbered per owner, in `<name>_entries`, with their counters in `<name>_next`.
 #[derive(Clone)]
 struct Numbered<T: Entry> {
@@ -112,6 +163,14 @@ fn entry_id(owner: &str, position: i64) -> String {
     format!("{owner}:{position}")
 }
 
+fn history_key(buyer: &str, purchase: ObjectId) -> String {
+    format!("{buyer}:{purchase}")
+}
+
+fn sale_key(seller: &str, purchase: ObjectId, line: usize) -> String {
+    format!("{seller}:{purchase}:{line}")
+}
+
 impl<T: Entry> Numbered<T> {
     fn new(database: &Database, name: &str) -> Self {
         Self {
@@ -121,36 +180,51 @@ impl<T: Entry> Numbered<T> {
     }
 
     /// Puts the entry `key` of `owner` at the next free position, once: a repeat finds it
-    /// where it went. `make` builds it for a position.
+    /// where it went. `make` builds it for a position, after the entry before it (read only
+    /// for [`Entry::CHAINED`] entries).
     async fn append(
         &self,
         owner: &str,
         key: &str,
-        make: impl Fn(i64) -> T,
-    ) -> mongodb::error::Result<i64> {
+        make: impl Fn(i64, Option<&T>) -> T,
+    ) -> mongodb::error::Result<T> {
         let mut position = self.counter(owner).await?;
+        let mut previous: Option<T> = None;
         loop {
-            match self.entries.insert_one(make(position)).await {
+            let wanted = position - 1;
+            if T::CHAINED && position > 0 && previous.as_ref().map(Entry::position) != Some(wanted)
+            {
+                previous = self.at(owner, wanted).await?;
+                if previous.is_none() {
+                    // Entries are made in order, so one is missing only below a counter that
+                    // is ahead of them (never so, but cheap to survive): step back.
+                    position = wanted;
+                    continue;
+                }
+            }
+            let entry = make(position, previous.as_ref());
+            match self.entries.insert_one(&entry).await {
                 Ok(_) => {
                     self.move_counter(owner, position + 1).await?;
-                    return Ok(position);
+                    return Ok(entry);
                 }
                 Err(err) if is_duplicate_key(&err) => {
-                    if let Some(existing) = self
-                        .entries
-                        .clone_with_type::<bson::Document>()
-                        .find_one(doc! { "key": key })
-                        .projection(doc! { "position": 1 })
-                        .await?
-                    {
-                        return Ok(existing.get_i64("position").unwrap_or(position));
+                    if let Some(existing) = self.entries.find_one(doc! { "key": key }).await? {
+                        return Ok(existing);
                     }
-                    // The position is another entry's: the next one, then.
+                    // The position is another entry's: the next one, after it.
+                    previous = self.at(owner, position).await?;
                     position += 1;
                 }
                 Err(err) => return Err(err),
             }
         }
+    }
+
+    async fn at(&self, owner: &str, position: i64) -> mongodb::error::Result<Option<T>> {
+        self.entries
+            .find_one(doc! { "_id": entry_id(owner, position) })
+            .await
     }
 
     async fn counter(&self, owner: &str) -> mongodb::error::Result<i64> {
@@ -179,64 +253,69 @@ impl<T: Entry> Numbered<T> {
         }
     }
 
-    /// How many entries `owner` has: the counter, and any a writer left it behind.
-    async fn len(&self, owner: &str) -> mongodb::error::Result<i64> {
+    /// `owner`'s newest entry: the one before the counter, or one a writer left it behind.
+    async fn newest(&self, owner: &str) -> mongodb::error::Result<Option<T>> {
         let counted = self.counter(owner).await?;
-        let ahead: Vec<String> = (counted..counted + LOOK_AHEAD)
+        let near: Vec<String> = ((counted - 1).max(0)..counted + LOOK_AHEAD)
             .map(|position| entry_id(owner, position))
             .collect();
-        let found: Vec<bson::Document> = self
+        let found: Vec<T> = self
             .entries
-            .clone_with_type::<bson::Document>()
-            .find(doc! { "_id": { "$in": ahead } })
-            .projection(doc! { "position": 1 })
+            .find(doc! { "_id": { "$in": near } })
             .await?
             .try_collect()
             .await?;
-        Ok(found
-            .iter()
-            .filter_map(|entry| entry.get_i64("position").ok())
-            .map(|position| position + 1)
-            .fold(counted, i64::max))
+        Ok(found.into_iter().max_by_key(Entry::position))
     }
 
-    /// Page `page` (from 1) of `owner`'s entries, newest first, and how many there are.
+    /// Page `page` (from 1) of `owner`'s entries, newest first, and the newest of all.
     async fn page(
         &self,
         owner: &str,
         page: u64,
         per_page: u64,
-    ) -> mongodb::error::Result<(Vec<T>, i64)> {
-        let total = self.len(owner).await?;
+    ) -> mongodb::error::Result<(Vec<T>, Option<T>)> {
+        let newest = self.newest(owner).await?;
+        let total = newest.as_ref().map_or(0, |entry| entry.position() + 1);
         let skip = (page.max(1) - 1).saturating_mul(per_page);
-        let newest = total - 1 - i64::try_from(skip).unwrap_or(i64::MAX);
-        if newest < 0 {
-            return Ok((Vec::new(), total));
+        let top = total - 1 - i64::try_from(skip).unwrap_or(i64::MAX);
+        if top < 0 {
+            return Ok((Vec::new(), newest));
         }
-        let oldest = (newest - per_page as i64 + 1).max(0);
-        let ids: Vec<String> = (oldest..=newest)
+        let bottom = (top - i64::try_from(per_page).unwrap_or(i64::MAX) + 1).max(0);
+        let mut entries = self.many(owner, bottom..=top).await?;
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.position()));
+        Ok((entries, newest))
+    }
+
+    /// The entries of `owner` at `positions`, in no particular order.
+    async fn many(
+        &self,
+        owner: &str,
+        positions: impl IntoIterator<Item = i64>,
+    ) -> mongodb::error::Result<Vec<T>> {
+        let ids: Vec<String> = positions
+            .into_iter()
             .map(|position| entry_id(owner, position))
             .collect();
-        let mut entries: Vec<T> = self
-            .entries
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.entries
             .find(doc! { "_id": { "$in": ids } })
             .await?
             .try_collect()
-            .await?;
-        entries.sort_by_key(|entry| std::cmp::Reverse(entry.position()));
-        Ok((entries, total))
+            .await
     }
 }
 
-/// The buyers' histories and the sellers' sales, with the sums beside them.
+/// The buyers' histories and the sellers' sales, with the first sale of each day marked.
 #[derive(Clone)]
 pub struct Ledgers {
     history: Numbered<HistoryEntry>,
     sales: Numbered<SaleEntry>,
-    /// Each seller's all-time [`Sums`], by seller.
-    totals: Collection<bson::Document>,
-    /// Each seller's [`Sums`] of one day, by `<seller>:<day>` (days since 1970, UTC).
-    days: Collection<bson::Document>,
+    /// The first sale of each seller's day, by `<seller>:<day>`.
+    days: Collection<DayStart>,
 }
 
 impl Ledgers {
@@ -244,7 +323,6 @@ impl Ledgers {
         Self {
             history: Numbered::new(database, "history"),
             sales: Numbered::new(database, "sale"),
-            totals: database.collection("sale_totals"),
             days: database.collection("sale_days"),
         }
     }
@@ -253,12 +331,12 @@ impl Ledgers {
     /// sales, once however often it is called.
     pub async fn record(&self, purchase: &TransactionDocument) -> mongodb::error::Result<()> {
         let buyer = purchase.buyer_id.as_str();
-        let history_key = format!("{buyer}:{}", purchase.id);
+        let key = history_key(buyer, purchase.id);
         let history = self
             .history
-            .append(buyer, &history_key, |position| HistoryEntry {
+            .append(buyer, &key, |position, _| HistoryEntry {
                 id: entry_id(buyer, position),
-                key: history_key.clone(),
+                key: key.clone(),
                 position,
                 purchase: purchase.id,
             });
@@ -268,29 +346,34 @@ impl Ledgers {
             .enumerate()
             .map(|(n, line)| async move {
                 let seller = line.seller_id.as_str();
-                let key = format!("{seller}:{}:{n}", purchase.id);
-                self.sales
-                    .append(seller, &key, |position| SaleEntry {
-                        id: entry_id(seller, position),
-                        key: key.clone(),
-                        position,
-                        purchase: purchase.id,
-                        item_id: line.item_id.clone(),
-                        title: line.title.clone(),
-                        buyer_name: purchase.buyer_name.clone(),
-                        quantity: line.quantity,
-                        amount_cents: line.line_total_cents,
-                        at: purchase.created_at,
+                let key = sale_key(seller, purchase.id, n);
+                let entry = self
+                    .sales
+                    .append(seller, &key, |position, previous| {
+                        SaleEntry::new(purchase, n, seller, position, previous)
                     })
                     .await?;
-                let day = calendar::day_of(purchase.created_at.timestamp_millis());
-                let sums = (line.quantity, line.line_total_cents);
-                add_once(&self.totals, seller, &key, sums).await?;
-                add_once(&self.days, &format!("{seller}:{day}"), &key, sums).await
+                // Also on a repeat: the first attempt may have stopped before it.
+                self.mark_day(seller, &entry).await
             });
         let (history, lines) = futures::join!(history, futures::future::try_join_all(lines));
         history?;
         lines.map(drop)
+    }
+
+    /// Marks `entry`'s day as starting with it, if it does.
+    async fn mark_day(&self, seller: &str, entry: &SaleEntry) -> mongodb::error::Result<()> {
+        if !entry.starts_day {
+            return Ok(());
+        }
+        let start = DayStart {
+            id: format!("{seller}:{}", entry.day),
+            first: entry.position,
+        };
+        match self.days.insert_one(start).await {
+            Err(err) if !is_duplicate_key(&err) => Err(err),
+            _ => Ok(()),
+        }
     }
 
     /// The ids of `buyer`'s purchases on history page `page` (from 1), newest first, and how
@@ -301,7 +384,8 @@ impl Ledgers {
         page: u64,
         per_page: u64,
     ) -> mongodb::error::Result<(Vec<ObjectId>, u64)> {
-        let (entries, total) = self.history.page(buyer.as_str(), page, per_page).await?;
+        let (entries, newest) = self.history.page(buyer.as_str(), page, per_page).await?;
+        let total = newest.map_or(0, |entry| entry.position + 1);
         Ok((
             entries.into_iter().map(|entry| entry.purchase).collect(),
             u64::try_from(total).unwrap_or_default(),
@@ -315,12 +399,7 @@ impl Ledgers {
         page: u64,
         per_page: u64,
     ) -> mongodb::error::Result<SalesReport> {
-        let (entries, _) = self.sales.page(seller.as_str(), page, per_page).await?;
-        let totals = sums_of(
-            self.totals
-                .find_one(doc! { "_id": seller.as_str() })
-                .await?,
-        );
+        let (entries, newest) = self.sales.page(seller.as_str(), page, per_page).await?;
         Ok(SalesReport {
             sales: entries
                 .into_iter()
@@ -336,100 +415,143 @@ impl Ledgers {
                 .collect(),
             page,
             per_page,
-            total_lines: u64::try_from(totals.lines).unwrap_or_default(),
-            total_quantity: totals.quantity,
-            total_cents: totals.cents,
+            total_lines: newest.as_ref().map_or(0, |entry| {
+                u64::try_from(entry.position + 1).unwrap_or_default()
+            }),
+            total_quantity: newest.as_ref().map_or(0, |entry| entry.running_quantity),
+            total_cents: newest.as_ref().map_or(0, |entry| entry.running_cents),
         })
     }
 
     /// What `seller` sold on each of the [`DailySales::DAYS`] days up to and including
-    /// `today` (UTC), oldest first.
+    /// `today` (UTC), oldest first: each day with sales runs from its marked first entry to
+    /// the entry before the next marked day's (or the newest entry).
     pub async fn daily_sales(
         &self,
         seller: &UserId,
         today: i64,
     ) -> mongodb::error::Result<DailySales> {
+        let owner = seller.as_str();
         let first_day = today - (DailySales::DAYS - 1);
         let ids: Vec<String> = (first_day..=today)
-            .map(|day| format!("{seller}:{day}"))
+            .map(|day| format!("{owner}:{day}"))
             .collect();
-        let found: HashMap<String, Sums> = self
+        // Day -> first position, in day order.
+        let starts: BTreeMap<i64, i64> = self
             .days
             .find(doc! { "_id": { "$in": ids } })
             .await?
             .try_collect::<Vec<_>>()
             .await?
             .into_iter()
-            .filter_map(|day| {
-                let id = day.get_str("_id").ok()?.to_owned();
-                Some((id, sums_of(Some(day))))
+            .filter_map(|start| {
+                let day = start.id.rsplit(':').next()?.parse().ok()?;
+                Some((day, start.first))
             })
             .collect();
+        let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
+        if let Some(newest) = self.sales.newest(owner).await? {
+            // Each day's first entry, and the last one of each day, which is the one before the
+            // next day's first, or the newest.
+            let firsts: Vec<i64> = starts.values().copied().collect();
+            let lasts: Vec<i64> = firsts
+                .iter()
+                .skip(1)
+                .map(|first| first - 1)
+                .chain([newest.position])
+                .collect();
+            let read: HashMap<i64, SaleEntry> = self
+                .sales
+                .many(owner, firsts.iter().chain(&lasts).copied())
+                .await?
+                .into_iter()
+                .map(|entry| (entry.position, entry))
+                .collect();
+            for ((day, first), last) in starts.iter().zip(&lasts) {
+                if let (Some(first), Some(last)) = (read.get(first), read.get(last)) {
+                    let (quantity, cents) = first.before();
+                    sums.insert(
+                        *day,
+                        (last.running_quantity - quantity, last.running_cents - cents),
+                    );
+                }
+            }
+        }
         Ok(DailySales {
             days: (first_day..=today)
                 .map(|day| {
-                    let sums = found.get(&format!("{seller}:{day}"));
+                    let (quantity, cents) = sums.get(&day).copied().unwrap_or_default();
                     DaySales {
                         day,
-                        quantity: sums.map_or(0, |s| s.quantity),
-                        cents: sums.map_or(0, |s| s.cents),
+                        quantity,
+                        cents,
                     }
                 })
                 .collect(),
         })
     }
-}
 
-impl Ledgers {
-    /// Enters `purchases` (completed, each seen once) many at a time, for filling a store in
-    /// bulk (benchmarks): positions continue from the counters, and the counters and sums are
-    /// written once at the end. Not for a store purchases are being made in meanwhile.
+    /// Enters `purchases` (completed, each seen once, oldest first) many at a time, for
+    /// filling a store in bulk (benchmarks): positions continue from the newest entries, and
+    /// the counters are written once at the end. Not for a store purchases are being made in
+    /// meanwhile.
     pub async fn record_many(
         &self,
         purchases: &[TransactionDocument],
     ) -> mongodb::error::Result<()> {
-        let mut next: HashMap<String, i64> = HashMap::new();
-        let mut history = Vec::with_capacity(purchases.len());
-        let mut sales = Vec::with_capacity(purchases.len());
-        let mut totals: HashMap<String, Sums> = HashMap::new();
-        let mut days: HashMap<String, Sums> = HashMap::new();
+        let mut next_history: HashMap<&str, i64> = HashMap::new();
+        let mut previous_sale: HashMap<&str, Option<SaleEntry>> = HashMap::new();
+        let (mut history, mut sales, mut starts) = (Vec::new(), Vec::new(), Vec::new());
         for purchase in purchases {
             let buyer = purchase.buyer_id.as_str();
-            let position = self
-                .claim_in_memory(&self.history, &mut next, "h", buyer)
-                .await?;
+            let position = match next_history.get(buyer) {
+                Some(position) => *position,
+                None => self
+                    .history
+                    .newest(buyer)
+                    .await?
+                    .map_or(0, |e| e.position + 1),
+            };
+            next_history.insert(buyer, position + 1);
             history.push(HistoryEntry {
                 id: entry_id(buyer, position),
-                key: format!("{buyer}:{}", purchase.id),
+                key: history_key(buyer, purchase.id),
                 position,
                 purchase: purchase.id,
             });
             for (n, line) in purchase.lines.iter().enumerate() {
                 let seller = line.seller_id.as_str();
-                let position = self
-                    .claim_in_memory(&self.sales, &mut next, "s", seller)
-                    .await?;
-                sales.push(SaleEntry {
-                    id: entry_id(seller, position),
-                    key: format!("{seller}:{}:{n}", purchase.id),
-                    position,
-                    purchase: purchase.id,
-                    item_id: line.item_id.clone(),
-                    title: line.title.clone(),
-                    buyer_name: purchase.buyer_name.clone(),
-                    quantity: line.quantity,
-                    amount_cents: line.line_total_cents,
-                    at: purchase.created_at,
-                });
-                let day = calendar::day_of(purchase.created_at.timestamp_millis());
-                for sums in [
-                    totals.entry(seller.to_owned()).or_default(),
-                    days.entry(format!("{seller}:{day}")).or_default(),
-                ] {
-                    sums.lines += 1;
-                    sums.quantity += line.quantity;
-                    sums.cents += line.line_total_cents;
+                let previous = match previous_sale.remove(seller) {
+                    Some(previous) => previous,
+                    None => self.sales.newest(seller).await?,
+                };
+                let position = previous.as_ref().map_or(0, |p| p.position + 1);
+                let entry = SaleEntry::new(purchase, n, seller, position, previous.as_ref());
+                if entry.starts_day {
+                    starts.push(DayStart {
+                        id: format!("{seller}:{}", entry.day),
+                        first: position,
+                    });
                 }
+                sales.push(entry.clone());
+                previous_sale.insert(seller, Some(entry));
+            }
+        }
+        for (collection, nexts) in [
+            (&self.history.next, next_history),
+            (
+                &self.sales.next,
+                previous_sale
+                    .into_iter()
+                    .filter_map(|(seller, entry)| Some((seller, entry?.position + 1)))
+                    .collect(),
+            ),
+        ] {
+            for (owner, next) in nexts {
+                collection
+                    .update_one(doc! { "_id": owner }, doc! { "$max": { "next": next } })
+                    .upsert(true)
+                    .await?;
             }
         }
         if !history.is_empty() {
@@ -438,119 +560,29 @@ impl Ledgers {
         if !sales.is_empty() {
             self.sales.entries.insert_many(sales).await?;
         }
-        for (key, position) in next {
-            let (kind, owner) = key.split_at(1);
-            let counter = if kind == "h" {
-                &self.history.next
-            } else {
-                &self.sales.next
-            };
-            counter
-                .update_one(doc! { "_id": owner }, doc! { "$set": { "next": position } })
-                .upsert(true)
-                .await?;
-        }
-        for (collection, sums) in [(&self.totals, totals), (&self.days, days)] {
-            for (id, sums) in sums {
-                collection
-                    .update_one(
-                        doc! { "_id": id },
-                        doc! { "$inc": { "lines": sums.lines, "quantity": sums.quantity, "cents": sums.cents } },
-                    )
-                    .upsert(true)
-                    .await?;
-            }
+        if !starts.is_empty() {
+            self.days.insert_many(starts).await?;
         }
         Ok(())
     }
 
-    /// The next position of `owner` in `numbered` for [`Self::record_many`], counted in
-    /// `next` (keyed by `kind` and owner) from the stored counter.
-    async fn claim_in_memory<T: Entry>(
-        &self,
-        numbered: &Numbered<T>,
-        next: &mut HashMap<String, i64>,
-        kind: &str,
-        owner: &str,
-    ) -> mongodb::error::Result<i64> {
-        let key = format!("{kind}{owner}");
-        let position = match next.get(&key) {
-            Some(position) => *position,
-            None => numbered.counter(owner).await?,
+    /// Forgets every sale of `seller`, to enter them again in another order (tests that move
+    /// purchases back in time, through [`crate::testing::backdate`]).
+    pub(crate) async fn forget_sales(&self, seller: &UserId) -> mongodb::error::Result<()> {
+        let mine = bson::Regex {
+            pattern: format!("^{}:", seller.as_str()),
+            options: String::new(),
         };
-        next.insert(key, position + 1);
-        Ok(position)
-    }
-}
-
-impl Ledgers {
-    /// Moves `purchase`'s sales from the day it was made to the day of `then` (tests of the
-    /// chart, through [`crate::testing::backdate`]).
-    pub(crate) async fn move_to(
-        &self,
-        purchase: &TransactionDocument,
-        then: bson::DateTime,
-    ) -> mongodb::error::Result<()> {
-        let from = calendar::day_of(purchase.created_at.timestamp_millis());
-        let to = calendar::day_of(then.timestamp_millis());
-        for line in &purchase.lines {
-            let seller = line.seller_id.as_str();
-            let (quantity, cents) = (line.quantity, line.line_total_cents);
-            self.days
-                .update_one(
-                    doc! { "_id": format!("{seller}:{from}") },
-                    doc! { "$inc": { "lines": -1_i64, "quantity": -quantity, "cents": -cents } },
-                )
-                .await?;
-            self.days
-                .update_one(
-                    doc! { "_id": format!("{seller}:{to}") },
-                    doc! { "$inc": { "lines": 1_i64, "quantity": quantity, "cents": cents } },
-                )
-                .upsert(true)
-                .await?;
-        }
         self.sales
             .entries
-            .update_many(
-                doc! { "purchase": purchase.id },
-                doc! { "$set": { "at": then } },
-            )
-            .await
-            .map(drop)
+            .delete_many(doc! { "key": mine.clone() })
+            .await?;
+        self.sales
+            .next
+            .delete_one(doc! { "_id": seller.as_str() })
+            .await?;
+        self.days.delete_many(doc! { "_id": mine }).await.map(drop)
     }
-}
-
-/// Adds one line's `(quantity, cents)` to the sums `id`, unless the line `key` was counted
-/// there already (among the latest [`COUNTED_KEYS`]): one conditional update, whose
-/// condition and change a concurrent repeat cannot slip between.
-async fn add_once(
-    sums: &Collection<bson::Document>,
-    id: &str,
-    key: &str,
-    (quantity, cents): (i64, i64),
-) -> mongodb::error::Result<()> {
-    let filter = doc! { "_id": id, "counted": { "$ne": key } };
-    let update = doc! {
-        "$inc": { "lines": 1_i64, "quantity": quantity, "cents": cents },
-        "$push": { "counted": { "$each": [key], "$slice": -COUNTED_KEYS } },
-    };
-    match sums
-        .update_one(filter.clone(), update.clone())
-        .upsert(true)
-        .await
-    {
-        // The document is there: either it counted this key already, or another first line
-        // made it meanwhile; the update without the insert tells which (no match: counted).
-        Err(err) if is_duplicate_key(&err) => sums.update_one(filter, update).await.map(drop),
-        other => other.map(drop),
-    }
-}
-
-fn sums_of(document: Option<bson::Document>) -> Sums {
-    document
-        .and_then(|document| bson::from_document(document).ok())
-        .unwrap_or_default()
 }
 
 impl Indexed for Ledgers {
@@ -748,5 +780,51 @@ mod tests {
         ledgers.record(&next).await.expect("record after the lag");
         let (first, total) = ledgers.history_page(&id(3), 1, 20).await.expect("page 1");
         assert_eq!((first[0], total), (next.id, 26));
+    }
+
+    #[tokio::test]
+    async fn each_day_sums_its_own_sales_and_a_repeat_marks_a_day_an_attempt_left_unmarked() {
+        let (ledgers, database) = ledgers().await;
+        let now = bson::DateTime::now().timestamp_millis();
+        let today = calendar::day_of(now);
+        let mut made = Vec::new();
+        for (days_ago, quantity) in [(3, 2), (1, 1), (1, 4), (0, 3)] {
+            let mut bought = purchase(4, 4, quantity);
+            bought.created_at = bson::DateTime::from_millis(now - days_ago * 86_400_000);
+            ledgers.record(&bought).await.expect("record");
+            made.push(bought);
+        }
+        let quantities = |daily: DailySales| -> Vec<(i64, i64, i64)> {
+            daily
+                .days
+                .iter()
+                .filter(|day| day.quantity != 0)
+                .map(|day| (today - day.day, day.quantity, day.cents))
+                .collect()
+        };
+        let daily = ledgers.daily_sales(&id(1_004), today).await.expect("daily");
+        assert_eq!(quantities(daily), [(3, 2, 500), (1, 5, 1_250), (0, 3, 750)]);
+
+        // An attempt that stopped after today's first entry, before marking the day: until it
+        // is repeated, yesterday runs on into today; the repeat (the sweeper's) mends it.
+        database
+            .collection::<bson::Document>("sale_days")
+            .delete_one(doc! { "_id": format!("{}:{today}", id(1_004)) })
+            .await
+            .expect("unmark today");
+        let daily = ledgers.daily_sales(&id(1_004), today).await.expect("daily");
+        assert_eq!(quantities(daily), [(3, 2, 500), (1, 8, 2_000)]);
+        ledgers.record(&made[3]).await.expect("record again");
+        let daily = ledgers.daily_sales(&id(1_004), today).await.expect("daily");
+        assert_eq!(quantities(daily), [(3, 2, 500), (1, 5, 1_250), (0, 3, 750)]);
+        let totals = ledgers.sales(&id(1_004), 1, 20).await.expect("sales");
+        assert_eq!(
+            (
+                totals.total_lines,
+                totals.total_quantity,
+                totals.total_cents
+            ),
+            (4, 10, 2_500)
+        );
     }
 }

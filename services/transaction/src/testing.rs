@@ -1,9 +1,10 @@
 use common::identity::Identity;
 use common::infra::mongo::{self, MongoSettings};
+use futures::TryStreamExt;
 use mongodb::bson::{self, oid::ObjectId};
 use testkit::Infra;
 use wire::UserId;
-use wire::transaction::{PurchaseLine, PurchaseView, SalesReport};
+use wire::transaction::{DailySales, PurchaseLine, PurchaseView, SalesReport};
 
 use crate::Config;
 use crate::ledger::Ledgers;
@@ -78,6 +79,12 @@ impl Store {
     pub async fn sales_page(&self, seller: u64, page: u64) -> anyhow::Result<SalesReport> {
         Ok(self.ledgers.sales(&seller_id(seller), page, 20).await?)
     }
+
+    /// Seller `n`'s sales of each of the last 30 days, as the service answers them.
+    pub async fn daily_sales(&self, seller: u64) -> anyhow::Result<DailySales> {
+        let today = wire::calendar::day_of(bson::DateTime::now().timestamp_millis());
+        Ok(self.ledgers.daily_sales(&seller_id(seller), today).await?)
+    }
 }
 
 /// A made-up user id for buyer `n`.
@@ -124,8 +131,9 @@ fn completed_purchase(n: u64, buyers: u64, sellers: u64) -> TransactionDocument 
 }
 
 /// Moves the stored purchase `purchase_id` `days` back in time, as if it had been made then:
-/// the purchase, its sale entries and what its sellers' sales per day count. No service offers
-/// that; tests of the sales chart need it.
+/// the purchase, and its sellers' sales, entered again in the order they were made (which is
+/// what the sales per day are counted from). No service offers that; tests of the sales chart
+/// need it.
 pub async fn backdate(
     settings: &MongoSettings,
     purchase_id: &str,
@@ -135,14 +143,34 @@ pub async fn backdate(
     let id = ObjectId::parse_str(purchase_id)?;
     let then =
         bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - days * 86_400_000);
-    let purchase = database
-        .collection::<TransactionDocument>("transactions")
+    let raw = database.collection::<TransactionDocument>("transactions");
+    let purchase = raw
         .find_one_and_update(
             mongodb::bson::doc! { "_id": id },
             mongodb::bson::doc! { "$set": { "created_at": then } },
         )
         .await?
         .ok_or_else(|| anyhow::anyhow!("no purchase {purchase_id}"))?;
-    Ledgers::new(&database).move_to(&purchase, then).await?;
+    let ledgers = Ledgers::new(&database);
+    for line in &purchase.lines {
+        ledgers.forget_sales(&line.seller_id).await?;
+    }
+    let sellers: Vec<&str> = purchase
+        .lines
+        .iter()
+        .map(|l| l.seller_id.as_str())
+        .collect();
+    let mut theirs: Vec<TransactionDocument> = raw
+        .find(mongodb::bson::doc! {
+            "lines.seller_id": { "$in": sellers },
+            "status": bson::to_bson(&Status::Completed)?,
+        })
+        .await?
+        .try_collect()
+        .await?;
+    theirs.sort_by_key(|purchase| (purchase.created_at, purchase.id));
+    for purchase in &theirs {
+        ledgers.record(purchase).await?;
+    }
     Ok(())
 }
