@@ -19,7 +19,9 @@
 //! the entry where the first attempt put it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::oneshot;
 
 use common::infra::mongo::{Indexed, is_duplicate_key, unique_index};
 use futures::TryStreamExt;
@@ -34,7 +36,7 @@ use crate::transactions::TransactionDocument;
 
 /// Positions past the one a counter says that a reader also looks at: a writer that died
 /// between writing an entry and moving the counter left it that far behind.
-const LOOK_AHEAD: i64 = 8;
+const LOOK_AHEAD: i64 = 32;
 
 /// One purchase in its buyer's history.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,21 +80,13 @@ struct SaleEntry {
 }
 
 impl SaleEntry {
-    /// Line `n` of `purchase`, sold by `seller`, at `position`, after `previous`.
-    fn new(
-        purchase: &TransactionDocument,
-        n: usize,
-        seller: &str,
-        position: i64,
-        previous: Option<&SaleEntry>,
-    ) -> Self {
+    /// Line `n` of `purchase`, sold by `seller`, before it has a place.
+    fn draft(purchase: &TransactionDocument, n: usize, seller: &str) -> Self {
         let line = &purchase.lines[n];
-        let made_on = calendar::day_of(purchase.created_at.timestamp_millis());
-        let day = previous.map_or(made_on, |previous| previous.day.max(made_on));
         Self {
-            id: entry_id(seller, position),
+            id: String::new(),
             key: sale_key(seller, purchase.id, n),
-            position,
+            position: 0,
             purchase: purchase.id,
             item_id: line.item_id.clone(),
             title: line.title.clone(),
@@ -100,10 +94,10 @@ impl SaleEntry {
             quantity: line.quantity,
             amount_cents: line.line_total_cents,
             at: purchase.created_at,
-            day,
-            starts_day: previous.is_none_or(|previous| previous.day < day),
-            running_quantity: previous.map_or(0, |p| p.running_quantity) + line.quantity,
-            running_cents: previous.map_or(0, |p| p.running_cents) + line.line_total_cents,
+            day: 0,
+            starts_day: false,
+            running_quantity: 0,
+            running_cents: 0,
         }
     }
 
@@ -129,6 +123,11 @@ trait Entry: Clone + Serialize + DeserializeOwned + Send + Sync + Unpin + 'stati
     /// Whether an entry is made from its predecessor (so that must be read first).
     const CHAINED: bool;
     fn position(&self) -> i64;
+    /// What a unique index keeps once.
+    fn key(&self) -> &str;
+    /// Gives the entry of `owner` its `position`, after `previous` (read only when
+    /// [`Self::CHAINED`]).
+    fn place(&mut self, owner: &str, position: i64, previous: Option<&Self>);
 }
 
 impl Entry for HistoryEntry {
@@ -136,12 +135,31 @@ impl Entry for HistoryEntry {
     fn position(&self) -> i64 {
         self.position
     }
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn place(&mut self, owner: &str, position: i64, _: Option<&Self>) {
+        self.id = entry_id(owner, position);
+        self.position = position;
+    }
 }
 
 impl Entry for SaleEntry {
     const CHAINED: bool = true;
     fn position(&self) -> i64 {
         self.position
+    }
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn place(&mut self, owner: &str, position: i64, previous: Option<&Self>) {
+        let made_on = calendar::day_of(self.at.timestamp_millis());
+        self.id = entry_id(owner, position);
+        self.position = position;
+        self.day = previous.map_or(made_on, |previous| previous.day.max(made_on));
+        self.starts_day = previous.is_none_or(|previous| previous.day < self.day);
+        self.running_quantity = previous.map_or(0, |p| p.running_quantity) + self.quantity;
+        self.running_cents = previous.map_or(0, |p| p.running_cents) + self.amount_cents;
     }
 }
 
@@ -158,16 +176,43 @@ struct Next {
 struct Numbered<T: Entry> {
     entries: Collection<T>,
     next: Collection<Next>,
-    /// The owners this process is appending to right now, each with the newest entry it
-    /// knows of: appends to one owner take turns here, so that a busy seller's sales go in
-    /// one after the other instead of all trying the same free position (which, with a
-    /// hundred sales a second to one seller, made every attempt fail many times over). Copies
-    /// of the service still race each other; the unique `_id` settles that.
-    writing: Arc<Mutex<HashMap<String, Turn<T>>>>,
+    /// The owners this process is appending to right now. Appends to one owner take turns,
+    /// and whoever has the turn appends every entry waiting, up to [`BATCH`], with one write:
+    /// a busy seller's sales go in a batch per write instead of all trying the same free
+    /// position (a hundred sales a second to one seller made every attempt fail many times
+    /// over, each failure a write). Copies of the service still race each other; the unique
+    /// `_id` settles that.
+    owners: Arc<Mutex<HashMap<String, Arc<Owner<T>>>>>,
 }
 
-/// One owner's turn to append, holding the newest entry this process knows of.
-type Turn<T> = Arc<tokio::sync::Mutex<Option<T>>>;
+/// The most entries appended with one write; at most [`LOOK_AHEAD`], since a writer that dies
+/// before moving the counter leaves it that far behind.
+const BATCH: usize = LOOK_AHEAD as usize;
+
+/// What an append is answered with.
+type Appended<T> = mongodb::error::Result<T>;
+
+/// One owner being appended to by this process.
+struct Owner<T> {
+    /// Entries waiting for a place, each with where its answer goes.
+    waiting: Mutex<Vec<(T, oneshot::Sender<Appended<T>>)>>,
+    /// The turn to append, holding the newest entry this process knows of.
+    turn: tokio::sync::Mutex<Option<T>>,
+}
+
+impl<T> Default for Owner<T> {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::default(),
+            turn: tokio::sync::Mutex::default(),
+        }
+    }
+}
+
+/// The data behind `mutex`, also after a panic elsewhere (nothing here is left half-changed).
+fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 fn entry_id(owner: &str, position: i64) -> String {
     format!("{owner}:{position}")
@@ -186,69 +231,142 @@ impl<T: Entry> Numbered<T> {
         Self {
             entries: database.collection(&format!("{name}_entries")),
             next: database.collection(&format!("{name}_next")),
-            writing: Arc::default(),
+            owners: Arc::default(),
         }
     }
 
-    /// Puts the entry `key` of `owner` at the next free position, once: a repeat finds it
-    /// where it went. `make` builds it for a position, after the entry before it (read only
-    /// for [`Entry::CHAINED`] entries).
-    async fn append(
-        &self,
-        owner: &str,
-        key: &str,
-        make: impl Fn(i64, Option<&T>) -> T,
-    ) -> mongodb::error::Result<T> {
-        let turn = self.turn(owner);
-        let appended = {
-            let mut newest = turn.lock().await;
-            self.append_in_turn(owner, key, &mut newest, make).await
-        };
-        self.end_turn(owner, turn);
-        let (entry, inserted) = appended?;
-        if inserted {
-            // After the turn: the counter is a hint, and readers look past it.
-            self.move_counter(owner, entry.position() + 1).await?;
-        }
-        Ok(entry)
+    /// Puts `draft` among `owner`'s entries at the next free position, once: a repeat (the
+    /// same key) finds it where it went.
+    async fn append(&self, owner: &str, draft: T) -> Appended<T> {
+        let state = self.owner(owner);
+        let appended = self.append_in_turns(owner, &state, draft).await;
+        self.forget_if_idle(owner, state);
+        appended
     }
 
-    /// [`Self::append`] while no other task of this process appends to `owner`: the entry,
-    /// and whether this call inserted it.
-    async fn append_in_turn(
-        &self,
-        owner: &str,
-        key: &str,
-        newest: &mut Option<T>,
-        make: impl Fn(i64, Option<&T>) -> T,
-    ) -> mongodb::error::Result<(T, bool)> {
-        let (mut position, mut previous) = match newest.take() {
-            Some(known) => (known.position() + 1, Some(known)),
-            None => (self.counter(owner).await?, None),
-        };
+    async fn append_in_turns(&self, owner: &str, state: &Owner<T>, draft: T) -> Appended<T> {
         loop {
-            let wanted = position - 1;
-            if T::CHAINED && position > 0 && previous.as_ref().map(Entry::position) != Some(wanted)
-            {
-                previous = self.at(owner, wanted).await?;
-                if previous.is_none() {
-                    // Entries are made in order, so one is missing only below a counter that
-                    // is ahead of them (never so, but cheap to survive): step back.
-                    position = wanted;
-                    continue;
+            let (answer, mut answered) = oneshot::channel();
+            lock(&state.waiting).push((draft.clone(), answer));
+            loop {
+                // An earlier turn may have taken ours; it answers before it ends. Looked at
+                // before waiting for the turn as well as after, so an answer already there is
+                // not held up by the next batch.
+                match answered.try_recv() {
+                    Ok(appended) => return appended,
+                    Err(oneshot::error::TryRecvError::Closed) => break,
+                    Err(oneshot::error::TryRecvError::Empty) => {}
+                }
+                let mut newest = state.turn.lock().await;
+                match answered.try_recv() {
+                    Ok(appended) => return appended,
+                    Err(oneshot::error::TryRecvError::Closed) => break,
+                    Err(oneshot::error::TryRecvError::Empty) => {}
+                }
+                let batch: Vec<_> = {
+                    let mut waiting = lock(&state.waiting);
+                    let take = waiting.len().min(BATCH);
+                    waiting.drain(..take).collect()
+                };
+                let counter = self.append_batch(owner, &mut newest, batch).await;
+                drop(newest);
+                if let Some(next) = counter {
+                    // After the turn: the counter is a hint, and readers look past it.
+                    if let Err(err) = self.move_counter(owner, next).await {
+                        tracing::warn!(%err, owner, "cannot move an entry counter");
+                    }
                 }
             }
-            let entry = make(position, previous.as_ref());
+            // The turn that had ours was dropped half-way (its caller went away): again.
+        }
+    }
+
+    /// Appends `batch` after `newest`, with one write unless one of them is a repeat or
+    /// another copy took a position meanwhile, answers each, and says where the counter
+    /// goes now.
+    async fn append_batch(
+        &self,
+        owner: &str,
+        newest: &mut Option<T>,
+        batch: Vec<(T, oneshot::Sender<Appended<T>>)>,
+    ) -> Option<i64> {
+        if batch.is_empty() {
+            return None;
+        }
+        let placed = match self.after_newest(owner, newest.take()).await {
+            Ok((position, previous)) => {
+                let mut previous = previous;
+                let mut placed = Vec::with_capacity(batch.len());
+                for (offset, (draft, _)) in batch.iter().enumerate() {
+                    let mut entry = draft.clone();
+                    entry.place(owner, position + offset as i64, previous.as_ref());
+                    previous = Some(entry.clone());
+                    placed.push(entry);
+                }
+                self.entries.insert_many(&placed).await.map(|_| placed)
+            }
+            Err(err) => Err(err),
+        };
+        if let Ok(placed) = placed {
+            let last = placed.last().map(Entry::position);
+            *newest = placed.last().cloned();
+            for ((_, answer), entry) in batch.into_iter().zip(placed) {
+                let _ = answer.send(Ok(entry));
+            }
+            return last.map(|last| last + 1);
+        }
+        // A repeat, or a position another copy took: one at a time, each after what is there
+        // (what went in before the conflict is found again by its key).
+        let mut furthest = None;
+        for (draft, answer) in batch {
+            let appended = self.append_one(owner, newest, draft).await;
+            if let Ok(entry) = &appended {
+                furthest = furthest.max(Some(entry.position() + 1));
+            }
+            let _ = answer.send(appended);
+        }
+        furthest
+    }
+
+    /// Where the entry after `newest` goes, and the entry before it (for a chained one):
+    /// after `newest` if this process knows it, else after what the counter says.
+    async fn after_newest(
+        &self,
+        owner: &str,
+        newest: Option<T>,
+    ) -> mongodb::error::Result<(i64, Option<T>)> {
+        if let Some(known) = newest {
+            return Ok((known.position() + 1, Some(known)));
+        }
+        let mut position = self.counter(owner).await?;
+        while T::CHAINED && position > 0 {
+            match self.at(owner, position - 1).await? {
+                Some(previous) => return Ok((position, Some(previous))),
+                // Entries are made in order, so one is missing only below a counter that is
+                // ahead of them (never so, but cheap to survive): step back.
+                None => position -= 1,
+            }
+        }
+        Ok((position, None))
+    }
+
+    /// Appends `draft` alone, trying position after position.
+    async fn append_one(&self, owner: &str, newest: &mut Option<T>, draft: T) -> Appended<T> {
+        let (mut position, mut previous) = self.after_newest(owner, newest.take()).await?;
+        loop {
+            let mut entry = draft.clone();
+            entry.place(owner, position, previous.as_ref());
             match self.entries.insert_one(&entry).await {
                 Ok(_) => {
                     *newest = Some(entry.clone());
-                    return Ok((entry, true));
+                    return Ok(entry);
                 }
                 Err(err) if is_duplicate_key(&err) => {
+                    let key = draft.key();
                     if let Some(existing) = self.entries.find_one(doc! { "key": key }).await? {
-                        return Ok((existing, false));
+                        return Ok(existing);
                     }
-                    // The position is another entry's (another copy's): the next one, after it.
+                    // The position is another entry's: the next one, after it.
                     previous = self.at(owner, position).await?;
                     position += 1;
                 }
@@ -257,19 +375,21 @@ impl<T: Entry> Numbered<T> {
         }
     }
 
-    /// The turn to append to `owner` in this process.
-    fn turn(&self, owner: &str) -> Turn<T> {
-        let mut writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        writing.entry(owner.to_owned()).or_default().clone()
+    /// This process's state for appending to `owner`.
+    fn owner(&self, owner: &str) -> Arc<Owner<T>> {
+        lock(&self.owners)
+            .entry(owner.to_owned())
+            .or_default()
+            .clone()
     }
 
-    /// Forgets `owner`'s turn when nobody else waits for it, so the map holds only the owners
-    /// being appended to (a later append reads the newest entry again).
-    fn end_turn(&self, owner: &str, turn: Turn<T>) {
-        let mut writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Forgets `owner`'s state when nobody else is appending to it, so the map holds only
+    /// the owners being appended to (a later append reads the newest entry again).
+    fn forget_if_idle(&self, owner: &str, state: Arc<Owner<T>>) {
+        let mut owners = lock(&self.owners);
         // Ours and the map's: nobody else holds it, and nobody can take it but from the map.
-        if Arc::strong_count(&turn) == 2 {
-            writing.remove(owner);
+        if Arc::strong_count(&state) == 2 {
+            owners.remove(owner);
         }
     }
 
@@ -384,26 +504,24 @@ impl Ledgers {
     pub async fn record(&self, purchase: &TransactionDocument) -> mongodb::error::Result<()> {
         let buyer = purchase.buyer_id.as_str();
         let key = history_key(buyer, purchase.id);
-        let history = self
-            .history
-            .append(buyer, &key, |position, _| HistoryEntry {
-                id: entry_id(buyer, position),
-                key: key.clone(),
-                position,
+        let history = self.history.append(
+            buyer,
+            HistoryEntry {
+                id: String::new(),
+                key,
+                position: 0,
                 purchase: purchase.id,
-            });
+            },
+        );
         let lines = purchase
             .lines
             .iter()
             .enumerate()
             .map(|(n, line)| async move {
                 let seller = line.seller_id.as_str();
-                let key = sale_key(seller, purchase.id, n);
                 let entry = self
                     .sales
-                    .append(seller, &key, |position, previous| {
-                        SaleEntry::new(purchase, n, seller, position, previous)
-                    })
+                    .append(seller, SaleEntry::draft(purchase, n, seller))
                     .await?;
                 // Also on a repeat: the first attempt may have stopped before it.
                 self.mark_day(seller, &entry).await
@@ -578,7 +696,8 @@ impl Ledgers {
                     None => self.sales.newest(seller).await?,
                 };
                 let position = previous.as_ref().map_or(0, |p| p.position + 1);
-                let entry = SaleEntry::new(purchase, n, seller, position, previous.as_ref());
+                let mut entry = SaleEntry::draft(purchase, n, seller);
+                entry.place(seller, position, previous.as_ref());
                 if entry.starts_day {
                     starts.push(DayStart {
                         id: format!("{seller}:{}", entry.day),
