@@ -197,14 +197,14 @@ struct Owner<T> {
     /// Entries waiting for a place, each with where its answer goes.
     waiting: Mutex<Vec<(T, oneshot::Sender<Appended<T>>)>>,
     /// The turn to append, holding the newest entry this process knows of.
-    turn: tokio::sync::Mutex<Option<T>>,
+    turn: Arc<tokio::sync::Mutex<Option<T>>>,
 }
 
 impl<T> Default for Owner<T> {
     fn default() -> Self {
         Self {
             waiting: Mutex::default(),
-            turn: tokio::sync::Mutex::default(),
+            turn: Arc::default(),
         }
     }
 }
@@ -244,7 +244,7 @@ impl<T: Entry> Numbered<T> {
         appended
     }
 
-    async fn append_in_turns(&self, owner: &str, state: &Owner<T>, draft: T) -> Appended<T> {
+    async fn append_in_turns(&self, owner: &str, state: &Arc<Owner<T>>, draft: T) -> Appended<T> {
         loop {
             let (answer, mut answered) = oneshot::channel();
             lock(&state.waiting).push((draft.clone(), answer));
@@ -257,7 +257,7 @@ impl<T: Entry> Numbered<T> {
                     Err(oneshot::error::TryRecvError::Closed) => break,
                     Err(oneshot::error::TryRecvError::Empty) => {}
                 }
-                let mut newest = state.turn.lock().await;
+                let mut newest = state.turn.clone().lock_owned().await;
                 match answered.try_recv() {
                     Ok(appended) => return appended,
                     Err(oneshot::error::TryRecvError::Closed) => break,
@@ -268,13 +268,21 @@ impl<T: Entry> Numbered<T> {
                     let take = waiting.len().min(BATCH);
                     waiting.drain(..take).collect()
                 };
-                let counter = self.append_batch(owner, &mut newest, batch).await;
-                drop(newest);
-                if let Some(next) = counter {
-                    // After the turn: the counter is a hint, and readers look past it.
-                    if let Err(err) = self.move_counter(owner, next).await {
-                        tracing::warn!(%err, owner, "cannot move an entry counter");
+                match self.append_batch(owner, &mut newest, batch).await {
+                    // The batch is answered; the counter moves before the next turn (so it is
+                    // never more than a batch behind), but nobody waits for it.
+                    Some(next) => {
+                        let (numbered, owner) = (self.clone(), owner.to_owned());
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = numbered.move_counter(&owner, next).await {
+                                tracing::warn!(%err, owner, "cannot move an entry counter");
+                            }
+                            drop(newest);
+                            numbered.forget_if_idle(&owner, state);
+                        });
                     }
+                    None => drop(newest),
                 }
             }
             // The turn that had ours was dropped half-way (its caller went away): again.
@@ -387,8 +395,9 @@ impl<T: Entry> Numbered<T> {
     /// the owners being appended to (a later append reads the newest entry again).
     fn forget_if_idle(&self, owner: &str, state: Arc<Owner<T>>) {
         let mut owners = lock(&self.owners);
-        // Ours and the map's: nobody else holds it, and nobody can take it but from the map.
-        if Arc::strong_count(&state) == 2 {
+        // Ours and the map's, and no counter still moving: nobody else holds it, and nobody
+        // can take it but from the map.
+        if Arc::strong_count(&state) == 2 && Arc::strong_count(&state.turn) == 1 {
             owners.remove(owner);
         }
     }

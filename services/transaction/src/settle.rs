@@ -27,17 +27,15 @@ pub async fn settle(
         .map_err(ApiError::Unavailable)?;
     match reservation {
         Reservation::Reserved(purchased, numbers) => {
-            // Queued first: a purchase completed but never queued would never get its receipt,
+            // Queued and entered in the history and sales first (both at once; each may be
+            // repeated): a purchase completed but never queued would never get its receipt,
             // while one queued but not yet completed is completed by a retry or the sweeper
-            // (its reservation's outcome stands).
+            // (its reservation's outcome stands), which queues and enters it again harmlessly.
             let completed = transaction.clone().completed_with(purchased.clone());
-            state
-                .outbox
-                .queue(transaction.id, completed.event())
-                .await?;
-            // Entered in the history and sales before it is completed, for the same reason: a
-            // retry or the sweeper completes it, and enters it again harmlessly.
-            state.ledgers.record(&completed).await?;
+            futures::try_join!(
+                state.outbox.queue(transaction.id, completed.event()),
+                state.ledgers.record(&completed),
+            )?;
             let (stored, completed_now) = state
                 .transactions
                 .complete(transaction.id, purchased)
