@@ -18,6 +18,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// How often the recorder's histograms are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process's recorder, installed on first use (several services in one test process
 /// share it).
 fn handle() -> &'static PrometheusHandle {
@@ -28,6 +31,21 @@ fn handle() -> &'static PrometheusHandle {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
+        // A recorder built rather than installed by the exporter has nobody folding its
+        // histograms' samples into their buckets but a scrape: without one, every request's
+        // duration stays in memory in a process nobody scrapes (the exporter's own advice).
+        let upkeep = handle.clone();
+        let started = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(err) = started {
+            tracing::warn!(%err, "cannot start the metrics upkeep; histograms grow until scraped");
+        }
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
         }

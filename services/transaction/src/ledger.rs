@@ -110,6 +110,14 @@ impl SaleEntry {
     }
 }
 
+/// Where entering in bulk ([`Ledgers::record_many`]) has got to: each buyer's next position
+/// and each seller's newest sale, so that the next batch goes on without reading them.
+#[derive(Default)]
+pub struct BulkPlaces {
+    next_history: HashMap<String, i64>,
+    newest_sale: HashMap<String, SaleEntry>,
+}
+
 /// The first sale of a seller's day: `_id` `<seller>:<day>`.
 #[derive(Debug, Serialize, Deserialize)]
 struct DayStart {
@@ -671,19 +679,18 @@ impl Ledgers {
     }
 
     /// Enters `purchases` (completed, each seen once, oldest first) many at a time, for
-    /// filling a store in bulk (benchmarks): positions continue from the newest entries, and
-    /// the counters are written once at the end. Not for a store purchases are being made in
-    /// meanwhile.
+    /// filling a store in bulk (benchmarks): positions continue from `places` (read from the
+    /// store for an owner it does not know yet), and [`Self::write_counters`] writes the
+    /// counters afterwards. Not for a store purchases are being made in meanwhile.
     pub async fn record_many(
         &self,
         purchases: &[TransactionDocument],
+        places: &mut BulkPlaces,
     ) -> mongodb::error::Result<()> {
-        let mut next_history: HashMap<&str, i64> = HashMap::new();
-        let mut previous_sale: HashMap<&str, Option<SaleEntry>> = HashMap::new();
         let (mut history, mut sales, mut starts) = (Vec::new(), Vec::new(), Vec::new());
         for purchase in purchases {
             let buyer = purchase.buyer_id.as_str();
-            let position = match next_history.get(buyer) {
+            let position = match places.next_history.get(buyer) {
                 Some(position) => *position,
                 None => self
                     .history
@@ -691,17 +698,17 @@ impl Ledgers {
                     .await?
                     .map_or(0, |e| e.position + 1),
             };
-            next_history.insert(buyer, position + 1);
+            places.next_history.insert(buyer.to_owned(), position + 1);
             history.push(HistoryEntry {
                 id: entry_id(buyer, position),
                 key: history_key(buyer, purchase.id),
                 position,
                 purchase: purchase.id,
             });
-            for (n, line) in purchase.lines.iter().enumerate() {
-                let seller = line.seller_id.as_str();
-                let previous = match previous_sale.remove(seller) {
-                    Some(previous) => previous,
+            for n in 0..purchase.lines.len() {
+                let seller = purchase.lines[n].seller_id.as_str();
+                let previous = match places.newest_sale.get(seller) {
+                    Some(previous) => Some(previous.clone()),
                     None => self.sales.newest(seller).await?,
                 };
                 let position = previous.as_ref().map_or(0, |p| p.position + 1);
@@ -714,24 +721,7 @@ impl Ledgers {
                     });
                 }
                 sales.push(entry.clone());
-                previous_sale.insert(seller, Some(entry));
-            }
-        }
-        for (collection, nexts) in [
-            (&self.history.next, next_history),
-            (
-                &self.sales.next,
-                previous_sale
-                    .into_iter()
-                    .filter_map(|(seller, entry)| Some((seller, entry?.position + 1)))
-                    .collect(),
-            ),
-        ] {
-            for (owner, next) in nexts {
-                collection
-                    .update_one(doc! { "_id": owner }, doc! { "$max": { "next": next } })
-                    .upsert(true)
-                    .await?;
+                places.newest_sale.insert(seller.to_owned(), entry);
             }
         }
         if !history.is_empty() {
@@ -742,6 +732,18 @@ impl Ledgers {
         }
         if !starts.is_empty() {
             self.days.insert_many(starts).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the counter of every owner [`Self::record_many`] entered entries for to after
+    /// them.
+    pub async fn write_counters(&self, places: &BulkPlaces) -> mongodb::error::Result<()> {
+        for (owner, next) in &places.next_history {
+            self.history.move_counter(owner, *next).await?;
+        }
+        for (owner, newest) in &places.newest_sale {
+            self.sales.move_counter(owner, newest.position + 1).await?;
         }
         Ok(())
     }

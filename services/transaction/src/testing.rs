@@ -7,7 +7,7 @@ use wire::UserId;
 use wire::transaction::{DailySales, PurchaseLine, PurchaseView, SalesReport};
 
 use crate::Config;
-use crate::ledger::Ledgers;
+use crate::ledger::{BulkPlaces, Ledgers};
 use crate::transactions::{Status, TransactionDocument, Transactions};
 
 impl Config {
@@ -36,6 +36,8 @@ pub struct Store {
     transactions: Transactions,
     ledgers: Ledgers,
     raw: mongodb::Collection<TransactionDocument>,
+    /// Where [`Self::load`] has got to.
+    places: tokio::sync::Mutex<BulkPlaces>,
 }
 
 impl Store {
@@ -46,6 +48,7 @@ impl Store {
             transactions: Transactions::new(&database),
             ledgers: Ledgers::new(&database),
             raw: database.collection("transactions"),
+            places: tokio::sync::Mutex::default(),
         };
         mongo::ensure_indexes(&store.transactions).await;
         mongo::ensure_indexes(&store.ledgers).await;
@@ -53,7 +56,8 @@ impl Store {
     }
 
     /// Stores `count` completed purchases of one line each, numbered from `first`: purchase
-    /// `n` is buyer `n % buyers`'s, of seller `n % sellers`'s item, with `insert_many`.
+    /// `n` is buyer `n % buyers`'s, of seller `n % sellers`'s item, with `insert_many`, a
+    /// thousand at a time, then moves the owners' counters once.
     pub async fn load(
         &self,
         first: u64,
@@ -61,11 +65,19 @@ impl Store {
         buyers: u64,
         sellers: u64,
     ) -> anyhow::Result<()> {
-        let purchases: Vec<TransactionDocument> = (first..first + count)
-            .map(|n| completed_purchase(n, buyers, sellers))
-            .collect();
-        self.raw.insert_many(&purchases).await?;
-        self.ledgers.record_many(&purchases).await?;
+        const BATCH: u64 = 1_000;
+        let mut places = self.places.lock().await;
+        let mut next = first;
+        while next < first + count {
+            let end = (next + BATCH).min(first + count);
+            let purchases: Vec<TransactionDocument> = (next..end)
+                .map(|n| completed_purchase(n, buyers, sellers))
+                .collect();
+            self.raw.insert_many(&purchases).await?;
+            self.ledgers.record_many(&purchases, &mut places).await?;
+            next = end;
+        }
+        self.ledgers.write_counters(&places).await?;
         Ok(())
     }
 
