@@ -118,6 +118,9 @@ struct CardChanges {
     count: AtomicU64,
 }
 
+/// How often the signed-in visitors' cache applies the forgetting it was told of.
+const TIDY_VISITORS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How many card changes a copy remembers for renders under way; a render that began before
 /// the oldest of them is not kept.
 const REMEMBERED_CARD_CHANGES: usize = 1024;
@@ -221,6 +224,7 @@ impl PageCache {
             let mut messages = cache.redis.message_rx();
             let mut reconnects = cache.redis.reconnect_rx();
             let mut errors = cache.redis.error_rx();
+            let mut tidy = tokio::time::interval(TIDY_VISITORS_EVERY);
             loop {
                 cache.subscribe().await;
                 // Until the connection is lost or made again: a new connection has no
@@ -249,6 +253,7 @@ impl PageCache {
                             Ok(_) | Err(RecvError::Lagged(_)) => break "a Redis connection error",
                             Err(RecvError::Closed) => return,
                         },
+                        _ = tidy.tick() => cache.visitors.tidy(),
                     }
                 };
                 cache.stop_keeping(reason);

@@ -105,6 +105,14 @@ impl Visitors {
         }
     }
 
+    /// Lets the cache apply and then drop the rules [`Self::forget_if`] left: it does so only
+    /// when it is read or written, and a gateway whose signed-in visitors only post (buy,
+    /// change carts) kept every rule, two a purchase (its memory grew 3.5 MiB a minute at 100
+    /// purchases a second).
+    pub(super) fn tidy(&self) {
+        self.by_session.run_pending_tasks();
+    }
+
     pub(super) fn forget_session(&self, session_id: &str) {
         self.changes.fetch_add(1, Ordering::SeqCst);
         self.by_session.invalidate(session_id);
