@@ -93,6 +93,76 @@ async fn a_unique_index_refuses_duplicates_on_insert_and_update() {
     db.drop().await.expect("drop");
 }
 
+/// The local server orders its unique indexes by value (`scripts/mongo-java-server`,
+/// `KeyOrder`); MongoDB compares index keys by BSON type and value. Either way every stored key
+/// is found again by value, a number is the same key whatever its BSON type, and a compound key
+/// differs when any part does.
+#[tokio::test]
+async fn a_unique_index_finds_every_key_of_every_kind() {
+    let db = fresh_database().await;
+    let entries: Collection<Document> = db.collection("entries");
+    entries
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "owner": 1, "key": 1 })
+                .options(IndexOptions::builder().unique(true).build())
+                .build(),
+        )
+        .await
+        .expect("create unique index");
+    let ids: Vec<ObjectId> = (0..100).map(|_| ObjectId::new()).collect();
+    let keys: Vec<bson::Bson> = (0..600_i64)
+        .map(|n| match n % 6 {
+            0 => bson::Bson::String(format!("entry:{n}")),
+            1 => bson::Bson::Int64(n),
+            2 => bson::Bson::Double(n as f64 + 0.5),
+            3 => bson::Bson::ObjectId(ids[(n / 6) as usize]),
+            4 => bson::Bson::Boolean(n % 12 == 4),
+            _ => bson::Bson::DateTime(bson::DateTime::from_millis(n * 1_000)),
+        })
+        .collect();
+    // Booleans repeat (two values): under their own owner, only the first of each is new.
+    let owner_of = |key: &bson::Bson| match key {
+        bson::Bson::Boolean(_) => "one",
+        _ => "many",
+    };
+    let mut stored = 0;
+    for (n, key) in keys.iter().enumerate() {
+        let owner = owner_of(key);
+        match entries
+            .insert_one(doc! { "owner": owner, "key": key.clone(), "n": n as i64 })
+            .await
+        {
+            Ok(_) => stored += 1,
+            Err(err) if is_duplicate_key(&err) => {
+                assert!(
+                    matches!(key, bson::Bson::Boolean(_)),
+                    "{key:?} refused: {err:?}"
+                )
+            }
+            Err(err) => panic!("insert {key:?}: {err:?}"),
+        }
+    }
+    assert_eq!(stored, 500 + 2);
+    for key in &keys {
+        let found = entries
+            .find_one(doc! { "owner": owner_of(key), "key": key.clone() })
+            .await
+            .expect("find");
+        assert!(found.is_some(), "{key:?} not found by its unique key");
+    }
+    let err = entries
+        .insert_one(doc! { "owner": "many", "key": 1_i32 })
+        .await
+        .expect_err("1 as an int32 is the stored int64 1");
+    assert!(is_duplicate_key(&err), "{err:?}");
+    entries
+        .insert_one(doc! { "owner": "other", "key": 1_i64 })
+        .await
+        .expect("another owner with the same key is a different compound key");
+    db.drop().await.expect("drop");
+}
+
 #[tokio::test]
 async fn find_sorts_skips_limits_and_projects() {
     let db = fresh_database().await;
